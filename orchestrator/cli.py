@@ -1,0 +1,322 @@
+"""The `perfctl` command line: Typer functions parse options and delegate to
+`orchestrator.commands.*`; `main` maps errors to exit codes in one place.
+
+Command modules are imported inside each function so `perfctl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from orchestrator import __version__
+
+app = typer.Typer(
+    name="perfctl",
+    help="Describe load tests once, run them with real k6, and gate on Prometheus SLOs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+demo_app = typer.Typer(help="The reference backend and a demo run, all on this machine.", invoke_without_command=True)
+app.add_typer(demo_app, name="demo")
+
+ConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option("-c", "--config", help="perfctl.yaml to use.", envvar="PERFCTL_CONFIG", show_default="perfctl.yaml"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+class Runtime(str, Enum):
+    local = "local"
+    docker = "docker"
+    k8s = "k8s"
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"perfctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """perfctl: k6 orchestration and SLO validation."""
+
+
+# ---- config ---------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    example: Annotated[Optional[str], typer.Option("--example", help="Start from an example: demo, ...")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write.")] = Path("perfctl.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter perfctl.yaml."""
+    from orchestrator.commands import init as command
+
+    _exit(command.init(example=example, output=output, force=force))
+
+
+@app.command()
+def validate(config: ConfigOpt = None) -> None:
+    """Check the config, render every scenario and `k6 inspect` it. Sends no load."""
+    from orchestrator.commands import validate as command
+
+    _exit(command.validate(config))
+
+
+@app.command()
+def render(
+    scenario: Annotated[str, typer.Argument(help="Scenario name from perfctl.yaml.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the script.")] = Path("k6-scripts"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing script.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the k6 script of a scenario (runnable with plain `k6 run`)."""
+    from orchestrator.commands import render as command
+
+    _exit(command.render(config, scenario, output, force=force))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of perfctl.yaml (for editor completion)."""
+    from orchestrator.config import dump_schema
+
+    sys.stdout.write(dump_schema())
+
+
+# ---- runs -----------------------------------------------------------------------------------
+
+
+def _run(scenario, config, runtime, vus, duration, run_id, results, json_output) -> None:
+    from orchestrator.commands import run as command
+    from orchestrator.durations import parse_duration
+    from orchestrator.errors import UsageError
+    from orchestrator.render import Overrides
+
+    if vus is not None and vus <= 0:
+        raise UsageError("--vus: must be > 0")
+    try:
+        seconds = parse_duration(duration) if duration is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--duration: {exc}") from None
+    if seconds is not None and seconds <= 0:
+        raise UsageError("--duration: must be > 0")
+    opts = command.RunOptions(
+        scenario=scenario,
+        config=config,
+        overrides=Overrides(vus=vus, duration=seconds),
+        run_id=run_id,
+        results=results,
+        runtime=runtime.value,
+        json_output=json_output,
+    )
+    _exit(command.run(opts))
+
+
+RuntimeOpt = Annotated[Runtime, typer.Option("--runtime", help="Where k6 runs.", envvar="PERFCTL_RUNTIME")]
+VusOpt = Annotated[Optional[int], typer.Option("--vus", help="Override the VUs of every part.")]
+DurationOpt = Annotated[Optional[str], typer.Option("--duration", help="Override the duration (30s, 2m).")]
+RunIdOpt = Annotated[Optional[str], typer.Option("--run-id", help="Name the run (default: time-scenario-xxxx).")]
+ResultsOpt = Annotated[Optional[Path], typer.Option("--results", help="Results folder (default: results_dir).")]
+
+
+@app.command("run")
+def run_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario name from perfctl.yaml.")],
+    config: ConfigOpt = None,
+    runtime: RuntimeOpt = Runtime.local,
+    vus: VusOpt = None,
+    duration: DurationOpt = None,
+    run_id: RunIdOpt = None,
+    results: ResultsOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Health gate, k6, SLO gate, ledger, report. Exit 0 pass, 98 inconclusive, 99 fail."""
+    _run(scenario, config, runtime, vus, duration, run_id, results, json_output)
+
+
+def _named_run(scenario: str, doc: str):
+    def command(
+        config: ConfigOpt = None,
+        runtime: RuntimeOpt = Runtime.local,
+        vus: VusOpt = None,
+        duration: DurationOpt = None,
+        run_id: RunIdOpt = None,
+        results: ResultsOpt = None,
+        json_output: JsonOpt = False,
+    ) -> None:
+        _run(scenario, config, runtime, vus, duration, run_id, results, json_output)
+
+    command.__doc__ = doc
+    return command
+
+
+app.command("run-websocket")(_named_run("websocket", "Run the `websocket` scenario (streamed chat over WebSocket)."))
+app.command("run-health")(_named_run("health", "Run the `health` scenario."))
+app.command("run-comprehensive")(_named_run("comprehensive", "Run the `comprehensive` scenario (all parts at once)."))
+
+
+# ---- demo -----------------------------------------------------------------------------------
+
+FaultOpt = Annotated[
+    str, typer.Option("--fault", help="Inject a fault: none, latency, errors, loop-stall, lag.", show_default=True)
+]
+
+
+@demo_app.callback()
+def demo(
+    ctx: typer.Context,
+    fault: FaultOpt = "none",
+    duration: Annotated[str, typer.Option("--duration", help="Length of the demo run.")] = "20s",
+    results: ResultsOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Reference backend + Prometheus + a short HTTP and WebSocket run + verdict, on 127.0.0.1."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from orchestrator.commands import demo as command
+
+    _exit(command.demo(fault=fault, duration=duration, results=results, json_output=json_output))
+
+
+@demo_app.command("target")
+def demo_target(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8080,
+    fault: FaultOpt = "none",
+) -> None:
+    """Only the reference backend, in the foreground (Ctrl-C stops it)."""
+    from orchestrator.commands import demo as command
+
+    _exit(command.target(port=port, fault=fault))
+
+
+# ---- monitoring -----------------------------------------------------------------------------
+
+
+@app.command("start-monitoring")
+def start_monitoring(config: ConfigOpt = None) -> None:
+    """Start (or reuse) Prometheus with the remote-write receiver and the scrape config."""
+    from orchestrator.commands import monitoring as command
+
+    _exit(command.start(config))
+
+
+@app.command("stop-monitoring")
+def stop_monitoring(config: ConfigOpt = None) -> None:
+    """Stop the Prometheus perfctl started (its data is kept)."""
+    from orchestrator.commands import monitoring as command
+
+    _exit(command.stop(config))
+
+
+@app.command()
+def status(config: ConfigOpt = None, json_output: JsonOpt = False) -> None:
+    """The monitoring stack and the runs in progress."""
+    from orchestrator.commands import monitoring as command
+
+    _exit(command.status(config, json_output=json_output))
+
+
+@app.command("prometheus-url")
+def prometheus_url(config: ConfigOpt = None) -> None:
+    """Print the Prometheus URL."""
+    from orchestrator.commands import monitoring as command
+
+    _exit(command.prometheus_url(config))
+
+
+# ---- ledger ---------------------------------------------------------------------------------
+
+
+@app.command()
+def history(
+    scenario: Annotated[Optional[str], typer.Option("--scenario", help="Only this scenario.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Show the last N runs.")] = 20,
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """List runs with their result and key numbers."""
+    from orchestrator.commands import history as command
+
+    _exit(command.history(config, results=results, scenario=scenario, limit=limit, json_output=json_output))
+
+
+@app.command()
+def evaluate(
+    run_id: Annotated[str, typer.Argument(help="Run id (see `perfctl history`).")],
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Re-run the gate for a finished run; the new verdict is kept beside the old one."""
+    from orchestrator.commands import evaluate as command
+
+    _exit(command.evaluate(config, run_id, results=results, json_output=json_output))
+
+
+# ---- the one place errors become exit codes -------------------------------------------------
+
+
+def _exit(code: int) -> None:
+    raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from orchestrator.errors import ExitCode, PerfctlError
+
+    try:
+        code = app(args=argv, standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except PerfctlError as exc:
+        print(exc.render(), file=sys.stderr)
+        sys.exit(int(exc.exit_code))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("perfctl: aborted", file=sys.stderr)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except KeyboardInterrupt:
+        print("perfctl: interrupted", file=sys.stderr)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except _click_usage_errors() as exc:
+        exc.show()
+        sys.exit(int(ExitCode.USAGE))
+    except Exception as exc:  # a bug: short message, traceback in a log file
+        log = _write_crash_log()
+        print(f"perfctl: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"  this is a bug in perfctl; the traceback is in {log}", file=sys.stderr)
+        sys.exit(int(ExitCode.BUG))
+
+
+def _click_usage_errors():
+    # Typer vendors click in new versions; take whatever it uses.
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:  # pragma: no cover - older Typer
+        from click.exceptions import ClickException
+    return ClickException
+
+
+def _write_crash_log() -> str:
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="perfctl-crash-", suffix=".log")
+    with open(fd, "w") as fh:
+        traceback.print_exc(file=fh)
+    return path

@@ -1,0 +1,116 @@
+"""`perfctl demo`: the reference backend, Prometheus, a short HTTP + WebSocket run and the
+verdict, all on 127.0.0.1. `perfctl demo target`: only the backend, in the foreground.
+
+The demo works in ./perfctl-demo/: its perfctl.yaml (the `demo` example with this
+machine's ports filled in), Prometheus' state and the results, so that afterwards
+`perfctl history -c perfctl-demo/perfctl.yaml` and friends work on what it did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+from orchestrator import console
+from orchestrator.commands.init import EXAMPLES
+from orchestrator.commands.run import RunOptions, execute, prepare
+from orchestrator.config import load_config
+from orchestrator.durations import parse_duration
+from orchestrator.errors import EnvironmentProblem, UsageError
+from orchestrator.ledger import write_atomic
+from orchestrator.local_prometheus import LocalPrometheus, running_process, state_dir
+from orchestrator.netutil import preferred_port
+from orchestrator.render import Overrides
+
+WORKSPACE = Path("perfctl-demo")
+DEMO_SCENARIO = "demo"
+
+
+def target(*, port: int, fault: str) -> int:
+    from orchestrator.demo.backend import BackendSettings, serve_forever
+
+    settings = BackendSettings(port=port, fault=fault)
+
+    def ready(url: str) -> None:
+        console.info(f"reference backend on {url} (fault: {fault}); Ctrl-C stops it")
+
+    serve_forever(settings, on_ready=ready)
+    return 0
+
+
+def demo(*, fault: str, duration: str, results: Path | None, json_output: bool, workspace: Path = WORKSPACE) -> int:
+    from orchestrator.demo.backend import FAULTS, BackendSettings, RunningBackend
+
+    if fault not in FAULTS:
+        raise UsageError(f"--fault {fault}: not one of {', '.join(FAULTS)}")
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise UsageError(f"--duration: {exc}") from None
+    if seconds < 5:
+        raise UsageError("--duration: at least 5s, so the gate has a window to judge")
+
+    config_path = _write_workspace_config(workspace)
+    loaded = load_config(config_path)
+    # Checked before anything starts: k6 found, scripts render and pass `k6 inspect`.
+    prepared = prepare(loaded, DEMO_SCENARIO, Overrides(duration=seconds))
+    backend_port = int(loaded.config.target.base_url.rsplit(":", 1)[1])
+    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
+    with RunningBackend(BackendSettings(port=backend_port, fault=fault)) as backend, _prometheus(prometheus):
+        console.info(f"reference backend on {backend.url} (fault: {fault}); Prometheus on {prometheus.url}")
+        _wait_for_scrapes(prometheus, job="backend")
+        opts = RunOptions(scenario=DEMO_SCENARIO, config=config_path, overrides=Overrides(duration=seconds),
+                          results=results, json_output=json_output, tags={"fault": fault})
+        code = execute(prepared, opts)
+    console.info(f"the demo's config, Prometheus data and results are in {workspace}/ "
+                 f"(try `perfctl history -c {config_path}`)")
+    return code
+
+
+def _write_workspace_config(workspace: Path) -> Path:
+    """The demo example with free loopback ports filled in, reusing the ones chosen before."""
+    config_path = workspace / "perfctl.yaml"
+    workspace.mkdir(parents=True, exist_ok=True)
+    previous = _previous_ports(config_path) if running_process(state_dir(config_path) / "prometheus") else None
+    backend_port = preferred_port(8080)
+    prometheus_port = previous[1] if previous else preferred_port(9090)
+    text = (EXAMPLES / "demo" / "perfctl.yaml").read_text(encoding="utf-8")
+    text = text.replace("${DEMO_TARGET:-127.0.0.1:8080}", f"127.0.0.1:{backend_port}")
+    text = text.replace("${PROMETHEUS_URL:-http://127.0.0.1:9090}", f"http://127.0.0.1:{prometheus_port}")
+    header = "# Written by `perfctl demo` from the `demo` example, with this machine's free ports.\n"
+    write_atomic(config_path, header + text)
+    return config_path
+
+
+def _previous_ports(config_path: Path) -> tuple[int, int] | None:
+    try:
+        config = load_config(config_path).config
+    except Exception:  # a damaged workspace config is simply rewritten
+        return None
+    return int(config.target.base_url.rsplit(":", 1)[1]), int(config.prometheus.url.rsplit(":", 1)[1])
+
+
+@contextlib.contextmanager
+def _prometheus(prometheus: LocalPrometheus):
+    """Prometheus for the demo; stopped afterwards if the demo started it (its data stays)."""
+    started = prometheus.ensure()
+    try:
+        yield prometheus
+    finally:
+        if started:
+            prometheus.stop()
+
+
+def _wait_for_scrapes(prometheus: LocalPrometheus, *, job: str, samples: int = 7, timeout: float = 30.0) -> None:
+    """The backend SLIs need history before the window starts: the loop rate at the window's
+    start is a rate over the 5 s before it, and reads low if the backend is younger than that."""
+    client = prometheus.client()
+    deadline = time.monotonic() + timeout
+    query = f'count_over_time(up{{job="{job}"}}[30s]) >= {samples} and up{{job="{job}"}} == 1'
+    while time.monotonic() < deadline:
+        if client.query(query):
+            return
+        time.sleep(0.5)
+    raise EnvironmentProblem(f"Prometheus at {prometheus.url} did not scrape the backend within {timeout:g}s",
+                             lines=prometheus.last_log_lines())

@@ -1,0 +1,71 @@
+"""`perfctl history`: runs with their result, score and key numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orchestrator import console
+from orchestrator.commands.run import results_root
+from orchestrator.config import load_config
+from orchestrator.errors import LedgerError
+from orchestrator.ledger import Ledger, RunDir
+from orchestrator.slo import format_value
+
+
+def run_rows(ledger: Ledger, *, scenario: str | None, limit: int) -> list[dict]:
+    rows = []
+    for run in reversed(ledger.runs()):
+        row = _row(run)
+        if scenario and row.get("scenario") != scenario:
+            continue
+        rows.append(row)
+        if len(rows) >= limit:
+            break
+    return list(reversed(rows))
+
+
+def _row(run: RunDir) -> dict:
+    try:
+        record = run.run_record()
+        verdict = run.read_json("verdict.json") or {}
+    except LedgerError as exc:
+        return {"id": run.id, "status": "unreadable", "problem": exc.message}
+    summary = verdict.get("summary") or {}
+    start, end = record.get("start"), record.get("end")
+    return {
+        "id": record["id"],
+        "scenario": record.get("scenario"),
+        "status": record.get("status"),
+        "result": verdict.get("result", record.get("result")),
+        "score": verdict.get("percent"),
+        "seconds": round(end - start, 1) if start and end else None,
+        "requests": summary.get("requests"),
+        "p95_ms": summary.get("p95_ms"),
+        "failed_ratio": summary.get("failed_ratio"),
+    }
+
+
+def history(config_path: Path | None, *, results: Path | None, scenario: str | None, limit: int, json_output: bool) -> int:
+    root = results if results is not None else results_root(load_config(config_path), None)
+    rows = run_rows(Ledger(root), scenario=scenario, limit=limit)
+    if json_output:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        console.info(f"no runs in {root}")
+        return 0
+    header = ("run", "scenario", "status", "result", "score", "secs", "requests", "p95 ms", "failed")
+    table = [header] + [
+        (
+            r["id"], r.get("scenario") or "", r.get("status") or "", r.get("result") or "—",
+            "—" if r.get("score") is None else f"{r['score']:.1f}%",
+            format_value(r.get("seconds")), format_value(r.get("requests")),
+            format_value(r.get("p95_ms")), format_value(r.get("failed_ratio")),
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0

@@ -1,0 +1,32 @@
+"""`perfctl init`: write a commented starter perfctl.yaml (or an example's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator import console
+from orchestrator.errors import UsageError
+from orchestrator.ledger import write_atomic
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+STARTER = Path(__file__).resolve().parent.parent / "templates" / "perfctl.yaml"
+
+
+def available_examples() -> list[str]:
+    return sorted(p.parent.name for p in EXAMPLES.glob("*/perfctl.yaml"))
+
+
+def init(*, example: str | None, output: Path, force: bool) -> int:
+    if example is None:
+        text = STARTER.read_text(encoding="utf-8")
+    else:
+        source = EXAMPLES / example / "perfctl.yaml"
+        if not source.is_file():
+            raise UsageError(f"--example {example}: no such example (available: {', '.join(available_examples())})")
+        text = source.read_text(encoding="utf-8")
+    if output.exists() and not force:
+        raise UsageError(f"{output} exists already; use --force to overwrite it")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(output, text)
+    console.info(f"wrote {output}; check it with `perfctl validate -c {output}`")
+    return 0

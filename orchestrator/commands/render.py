@@ -1,0 +1,26 @@
+"""`perfctl render SCENARIO -o DIR`: the k6 script, inspected before it is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator import console
+from orchestrator.config import load_config
+from orchestrator.errors import UsageError
+from orchestrator.k6 import detect_features, find_k6, inspect_script
+from orchestrator.ledger import write_atomic
+from orchestrator.render import render_scenario
+
+
+def render(config_path: Path | None, scenario: str, output: Path, *, force: bool) -> int:
+    loaded = load_config(config_path)
+    binary = find_k6(loaded.config.k6.binary)
+    script = render_scenario(loaded, scenario, detect_features(binary))
+    inspect_script(binary, script.text)  # render to a string, check it, only then write
+    target = output / f"{scenario}.js"
+    if target.exists() and not force:
+        raise UsageError(f"{target} exists already; use --force to overwrite it")
+    output.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, script.text)
+    console.info(f"wrote {target} (run it with `k6 run {target}`)")
+    return 0

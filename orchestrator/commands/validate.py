@@ -1,0 +1,33 @@
+"""`perfctl validate`: config, then every scenario rendered and `k6 inspect`ed. No load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator import console
+from orchestrator.config import load_config, missing_runtime_env
+from orchestrator.errors import ConfigError, PerfctlError
+from orchestrator.k6 import detect_features, find_k6, inspect_script
+from orchestrator.render import render_scenario
+
+
+def validate(config_path: Path | None) -> int:
+    loaded = load_config(config_path)
+    binary = find_k6(loaded.config.k6.binary)
+    features = detect_features(binary)
+    problems = []
+    for name in loaded.config.scenarios:
+        try:
+            script = render_scenario(loaded, name, features)
+            inspect_script(binary, script.text)
+        except PerfctlError as exc:
+            problems.append(f"scenarios.{name}: {exc.message}")
+            continue
+        console.info(f"ok  {name}: {len(script.parts)} part(s), ~{script.expected_seconds:g}s")
+    missing = missing_runtime_env(loaded.config)
+    if missing:
+        console.info("note: set these before a run: " + ", ".join(missing))
+    if problems:
+        raise ConfigError(f"{loaded.path}: {len(problems)} scenario(s) do not render", lines=problems)
+    console.info(f"{loaded.path}: valid ({len(loaded.config.scenarios)} scenarios, k6 {features.text})")
+    return 0

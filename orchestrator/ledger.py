@@ -1,0 +1,175 @@
+"""The ledger of runs: `results/<run-id>/`, one folder a run.
+
+Every write is atomic (temp file, fsync, rename), and read-modify-write of run.json
+happens under a lock, so a crash or a second perfctl never leaves a torn file. Nothing
+here ever deletes a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from orchestrator.errors import LedgerError, UsageError
+
+RUN_SCHEMA = "perfctl.run/v1"
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+# States a run moves through; the last four are final.
+RUNNING, EVALUATING = "running", "evaluating"
+FINISHED, INTERRUPTED, FAILED_INCOMPLETE, ERROR = "finished", "interrupted", "failed-incomplete", "error"
+FINAL_STATES = {FINISHED, INTERRUPTED, FAILED_INCOMPLETE, ERROR}
+
+
+def new_run_id(scenario: str, now: float | None = None) -> str:
+    stamp = datetime.fromtimestamp(now or time.time(), timezone.utc).strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_-]", "-", scenario)[:40]
+    return f"{stamp}-{safe}-{secrets.token_hex(2)}"
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode if mode is not None else 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def read_json(self, name: str) -> dict | None:
+        """A JSON file of the run; None if absent; LedgerError if torn or foreign."""
+        path = self.file(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise LedgerError(f"{path}: cannot read ({exc.strerror})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LedgerError(f"{path}: not valid JSON (line {exc.lineno}); the file is torn or not perfctl's") from None
+        if not isinstance(data, dict):
+            raise LedgerError(f"{path}: not a perfctl record")
+        return data
+
+    def run_record(self) -> dict:
+        data = self.read_json("run.json")
+        if data is None:
+            raise LedgerError(f"{self.path}: no run.json, not a perfctl run")
+        if data.get("schema") != RUN_SCHEMA:
+            raise LedgerError(f"{self.path / 'run.json'}: not a perfctl run record (schema {data.get('schema')!r})")
+        return data
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        with open(self.path / ".lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def update(self, **changes: Any) -> dict:
+        """Merge `changes` into run.json under the run's lock; returns the new record."""
+        with self.locked():
+            record = self.run_record()
+            record.update(changes)
+            record["updated"] = iso(time.time())
+            write_json(self.file("run.json"), record)
+            return record
+
+
+class Ledger:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def create(self, run_id: str, record: dict) -> RunDir:
+        if not RUN_ID.match(run_id):
+            raise UsageError(f"run id '{run_id}': use letters, digits, '_', '.', '-' (at most 128)")
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / run_id
+        try:
+            path.mkdir()
+        except FileExistsError:
+            raise UsageError(f"run id '{run_id}' exists already in {self.root}; results are never overwritten") from None
+        run = RunDir(path)
+        write_json(run.file("run.json"), {"schema": RUN_SCHEMA, "id": run_id, **record, "updated": iso(time.time())})
+        return run
+
+    def get(self, run_id: str) -> RunDir:
+        path = self.root / run_id
+        if not RUN_ID.match(run_id) or not (path / "run.json").exists():
+            raise UsageError(f"no run '{run_id}' in {self.root}", hint="`perfctl history` lists the runs")
+        return RunDir(path)
+
+    def runs(self) -> list[RunDir]:
+        """Every run folder, oldest first (run ids start with their UTC start time)."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.is_dir() and not entry.name.startswith(".") and os.path.exists(os.path.join(entry.path, "run.json")):
+                    found.append(entry.name)
+        return [RunDir(self.root / name) for name in sorted(found)]
+
+    def latest(self, *, predicate=None) -> RunDir | None:
+        for run in reversed(self.runs()):
+            try:
+                record = run.run_record()
+            except LedgerError:
+                continue
+            if predicate is None or predicate(record):
+                return run
+        return None

@@ -1,0 +1,127 @@
+"""The local runtime: k6 as a child process of perfctl on this machine.
+
+k6 writes straight into the run's k6.log (not through a pipe), in its own session: if
+perfctl dies, k6 keeps running and keeps logging, and `perfctl recover` finishes the
+run. perfctl follows the log for progress. Ctrl-C, SIGTERM and SIGHUP reach k6 once,
+as SIGINT, so it stops gracefully and writes its summary; a second signal kills it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from orchestrator.console import Progress
+from orchestrator.errors import EnvironmentProblem
+from orchestrator.pids import ProcessRef
+
+PROGRESS_LINE = re.compile(r"^running \(")
+NOTABLE_LINE = re.compile(r"level=(error|warning)|^(ERRO|WARN)\[|panic:", re.IGNORECASE)
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(frozen=True)
+class K6Outcome:
+    exit_code: int
+    interrupted_by: str | None  # the signal's name when a user/system signal stopped the run
+
+
+class LocalRuntime:
+    name = "local"
+
+    def run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        cwd: Path,
+        on_started: Callable[[ProcessRef], None],
+        progress: Progress,
+    ) -> K6Outcome:
+        with open(log_path, "ab") as log:
+            try:
+                proc = subprocess.Popen(
+                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    env=env, cwd=cwd, start_new_session=True,
+                )
+            except OSError as exc:
+                raise EnvironmentProblem(f"cannot start k6 ({argv[0]}): {exc.strerror}") from None
+        try:
+            on_started(ProcessRef.of(proc.pid))
+            with _forward_signals(proc) as received:
+                follower = LogFollower(log_path)
+                while proc.poll() is None:
+                    follower.show(progress)
+                    time.sleep(0.2)
+                follower.show(progress)
+        except BaseException:
+            # perfctl itself failed: stop the load it started rather than leave it running unseen.
+            _stop(proc)
+            raise
+        finally:
+            progress.clear()
+        return K6Outcome(exit_code=proc.returncode, interrupted_by=received[0] if received else None)
+
+
+class LogFollower:
+    """Reads what k6 appended to its log since last time, and shows the lines that matter."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+
+    def show(self, progress: Progress) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+        except OSError:
+            return
+        self.offset += len(chunk)
+        lines = (self.partial + chunk).split(b"\n")
+        self.partial = lines.pop()
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            if PROGRESS_LINE.match(line):
+                progress.update(line)
+            elif NOTABLE_LINE.search(line):
+                progress.message("k6: " + line.strip())
+
+
+def _stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def _forward_signals(proc: subprocess.Popen) -> Iterator[list[str]]:
+    received: list[str] = []
+
+    def handler(signum, frame):
+        received.append(signal.Signals(signum).name)
+        if proc.poll() is not None:
+            return
+        # First signal: k6's graceful stop (it writes the summary). Second: no more waiting.
+        os.kill(proc.pid, signal.SIGINT if len(received) == 1 else signal.SIGKILL)
+
+    previous = {sig: signal.signal(sig, handler) for sig in FORWARDED_SIGNALS}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
