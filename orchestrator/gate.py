@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from orchestrator import slo
 from orchestrator.config import BACKEND_SLIS, Config, Objective
+from orchestrator.durations import k6_duration
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.prometheus import Prometheus, QueryRejected
 
@@ -50,6 +51,11 @@ PLACEHOLDERS = ("$testid", "$window", "$start", "$end", "$seconds", "$job", "$ra
 MIN_COVERAGE = 0.7
 
 
+def rate_range_seconds(scrape_interval: float) -> float:
+    """The range of rate() over scraped counters: four scrapes, at least 2 s."""
+    return max(2.0, 4 * scrape_interval)
+
+
 @dataclass(frozen=True)
 class Window:
     start: float  # unix seconds
@@ -72,7 +78,7 @@ class QueryContext:
     push_interval: float
 
     def fill(self, template: str, job: str | None = None) -> str:
-        rate_range = max(5.0, 4 * self.scrape_interval)
+        rate_range = rate_range_seconds(self.scrape_interval)
         values = {
             "$testid": self.run_id,
             "$window": self.window.promql_range,
@@ -80,8 +86,8 @@ class QueryContext:
             "$end": f"{self.window.end:.3f}",
             "$seconds": f"{max(self.window.seconds, 0.001):.3f}",
             "$job": job or "",
-            "$rate_range": f"{rate_range:g}s",
-            "$step": f"{self.scrape_interval:g}s",
+            "$rate_range": k6_duration(rate_range),  # PromQL takes 500ms, not 0.5s
+            "$step": k6_duration(self.scrape_interval),
         }
         # Longest first, so `$start` is never eaten by a shorter name.
         for name in sorted(values, key=len, reverse=True):
@@ -165,17 +171,28 @@ def _data_gaps(objectives: list[Objective], prom: Prometheus, ctx: QueryContext)
             gaps.update({o.name: reason for o in objectives if o.job == job})
     k6_objectives = [o for o in objectives if o.sli is not None and o.sli not in BACKEND_SLIS]
     if k6_objectives:
-        expected = window.seconds / ctx.push_interval
-        count = prom.scalar(ctx.fill(f"max(count_over_time(k6_vus{{{K6}}}[$window]))"), at=window.end)
-        if count is None:
-            reason = "no k6 metrics for this run id in Prometheus (remote write did not arrive)"
-        elif expected >= 3 and count < MIN_COVERAGE * expected:
-            reason = f"k6's metric stream has gaps: {count:.0f} of ~{expected:.0f} pushes arrived"
-        else:
-            reason = ""
+        reason = _k6_stream_gap(prom, ctx)
         if reason:
             gaps.update({o.name: reason for o in k6_objectives})
     return gaps
+
+
+def _k6_stream_gap(prom: Prometheus, ctx: QueryContext) -> str:
+    """k6 samples its VU gauge every second; missing samples mean lost pushes."""
+    window = ctx.window
+    expected = window.seconds / ctx.push_interval
+    count = prom.scalar(ctx.fill(f"max(count_over_time(k6_vus{{{K6}}}[$window]))"), at=window.end)
+    if count is None:
+        # A sub-second run may end before the first VU sample; its counters still arrive.
+        iterations = prom.scalar(ctx.fill(f"count(last_over_time(k6_iterations_total{{{K6}}}[$window]))"), at=window.end)
+        if iterations is None:
+            return "no k6 metrics for this run id in Prometheus (remote write did not arrive)"
+        if expected >= 3:
+            return "k6's metric stream has gaps: no VU samples arrived"
+        return ""
+    if expected >= 3 and count < MIN_COVERAGE * expected:
+        return f"k6's metric stream has gaps: {count:.0f} of ~{expected:.0f} pushes arrived"
+    return ""
 
 
 def _scrape_gap(prom: Prometheus, ctx: QueryContext, job: str) -> str:

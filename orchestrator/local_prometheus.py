@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from orchestrator.config import Config
 from orchestrator.durations import k6_duration
 from orchestrator.errors import EnvironmentProblem
+from orchestrator.gate import rate_range_seconds
 from orchestrator.pids import ProcessRef
 from orchestrator.prometheus import Prometheus
 
@@ -160,6 +161,25 @@ class LocalPrometheus:
             return False
         ref.terminate(grace=grace)
         return True
+
+    def wait_for_scrapes(self, *, job: str, timeout: float = 30.0) -> None:
+        """Wait until `job` is up with enough history for the backend SLIs.
+
+        The loop rate at the window's start is a rate over the range before it; a target
+        younger than that range reads low, so a fresh backend gets that long first.
+        """
+        interval = self.config.prometheus.scrape_interval
+        samples = int(rate_range_seconds(interval) / interval) + 2
+        query = f'count_over_time(up{{job="{job}"}}[1m]) >= {samples} and up{{job="{job}"}} == 1'
+        client = self.client()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if client.query(query):
+                return
+            time.sleep(interval / 2)
+        raise EnvironmentProblem(
+            f"Prometheus at {self.url} did not scrape job '{job}' within {timeout:g}s", lines=self.last_log_lines()
+        )
 
     def last_log_lines(self, count: int = 10) -> list[str]:
         try:

@@ -9,7 +9,6 @@ machine's ports filled in), Prometheus' state and the results, so that afterward
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 from orchestrator import console
@@ -17,7 +16,7 @@ from orchestrator.commands.init import EXAMPLES
 from orchestrator.commands.run import RunOptions, execute, prepare
 from orchestrator.config import load_config
 from orchestrator.durations import parse_duration
-from orchestrator.errors import EnvironmentProblem, UsageError
+from orchestrator.errors import UsageError
 from orchestrator.ledger import write_atomic
 from orchestrator.local_prometheus import LocalPrometheus, running_process, state_dir
 from orchestrator.netutil import preferred_port
@@ -59,7 +58,7 @@ def demo(*, fault: str, duration: str, results: Path | None, json_output: bool, 
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     with RunningBackend(BackendSettings(port=backend_port, fault=fault)) as backend, _prometheus(prometheus):
         console.info(f"reference backend on {backend.url} (fault: {fault}); Prometheus on {prometheus.url}")
-        _wait_for_scrapes(prometheus, job="backend")
+        prometheus.wait_for_scrapes(job="backend")
         opts = RunOptions(scenario=DEMO_SCENARIO, config=config_path, overrides=Overrides(duration=seconds),
                           results=results, json_output=json_output, tags={"fault": fault})
         code = execute(prepared, opts)
@@ -69,16 +68,22 @@ def demo(*, fault: str, duration: str, results: Path | None, json_output: bool, 
 
 
 def _write_workspace_config(workspace: Path) -> Path:
-    """The demo example with free loopback ports filled in, reusing the ones chosen before."""
+    """The demo example with free loopback ports filled in, reusing Prometheus' if it runs."""
     config_path = workspace / "perfctl.yaml"
-    workspace.mkdir(parents=True, exist_ok=True)
     previous = _previous_ports(config_path) if running_process(state_dir(config_path) / "prometheus") else None
-    backend_port = preferred_port(8080)
-    prometheus_port = previous[1] if previous else preferred_port(9090)
-    text = (EXAMPLES / "demo" / "perfctl.yaml").read_text(encoding="utf-8")
+    return write_demo_config(
+        workspace, backend_port=preferred_port(8080), prometheus_port=previous[1] if previous else preferred_port(9090)
+    )
+
+
+def write_demo_config(workspace: Path, *, backend_port: int, prometheus_port: int, example: str = "demo") -> Path:
+    """An example's perfctl.yaml with concrete loopback ports, as `<workspace>/perfctl.yaml`."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    text = (EXAMPLES / example / "perfctl.yaml").read_text(encoding="utf-8")
     text = text.replace("${DEMO_TARGET:-127.0.0.1:8080}", f"127.0.0.1:{backend_port}")
     text = text.replace("${PROMETHEUS_URL:-http://127.0.0.1:9090}", f"http://127.0.0.1:{prometheus_port}")
-    header = "# Written by `perfctl demo` from the `demo` example, with this machine's free ports.\n"
+    header = f"# Written by perfctl from the `{example}` example, with this machine's free ports.\n"
+    config_path = workspace / "perfctl.yaml"
     write_atomic(config_path, header + text)
     return config_path
 
@@ -100,17 +105,3 @@ def _prometheus(prometheus: LocalPrometheus):
     finally:
         if started:
             prometheus.stop()
-
-
-def _wait_for_scrapes(prometheus: LocalPrometheus, *, job: str, samples: int = 7, timeout: float = 30.0) -> None:
-    """The backend SLIs need history before the window starts: the loop rate at the window's
-    start is a rate over the 5 s before it, and reads low if the backend is younger than that."""
-    client = prometheus.client()
-    deadline = time.monotonic() + timeout
-    query = f'count_over_time(up{{job="{job}"}}[30s]) >= {samples} and up{{job="{job}"}} == 1'
-    while time.monotonic() < deadline:
-        if client.query(query):
-            return
-        time.sleep(0.5)
-    raise EnvironmentProblem(f"Prometheus at {prometheus.url} did not scrape the backend within {timeout:g}s",
-                             lines=prometheus.last_log_lines())

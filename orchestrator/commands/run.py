@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orchestrator import __version__, console, report
 from orchestrator.config import LoadedConfig, load_config, missing_runtime_env
-from orchestrator.errors import ExitCode, UsageError
+from orchestrator.errors import ExitCode, PerfctlError, UsageError
 from orchestrator.health import wait_healthy
 from orchestrator.judge import judge_run
 from orchestrator.k6 import RemoteWrite, detect_features, describe_exit, find_k6, inspect_script, run_argv, run_env
@@ -106,16 +106,21 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
     write_atomic(run.file("script.js"), script.text)
     console.info(f"run {run_id}: {opts.scenario}, ~{script.expected_seconds:g}s, results in {run.path}")
     outcome, start, end = _run_k6(prepared, opts, run)
-    record = _record_k6_end(run, outcome, start, end)
+    record, final_status = _record_k6_end(run, outcome, start, end)
     settle = loaded.config.prometheus.settle
     if settle > 0:
         time.sleep(settle)  # the last scrape and remote-write push land after k6 exits
     prom = LocalPrometheus.for_config(loaded.config, loaded.path).client()
-    judgement = judge_run(
-        loaded, run, prom, record=record, has_thresholds=any(p.scenario.thresholds for p in script.parts)
-    )
+    try:
+        judgement = judge_run(
+            loaded, run, prom, record=record, has_thresholds=any(p.scenario.thresholds for p in script.parts)
+        )
+    except PerfctlError as exc:
+        # What k6 recorded stays; the run waits in `evaluating` for `perfctl recover` / `evaluate`.
+        exc.hint = exc.hint or f"when Prometheus is back: perfctl evaluate {run.id}"
+        raise
     run.update(
-        status=INTERRUPTED if record.get("interrupted_by") else record["status"],
+        status=final_status,
         result=judgement.verdict.result.value,
         score=round(judgement.verdict.percent, 2),
         exit_code=int(judgement.exit_code),
@@ -149,17 +154,17 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
     return outcome, start, time.time()
 
 
-def _record_k6_end(run: RunDir, outcome, start: float, end: float) -> dict:
+def _record_k6_end(run: RunDir, outcome, start: float, end: float) -> tuple[dict, str]:
+    """Record how k6 ended; the run stays `evaluating` until its verdict is written."""
     finished_normally = outcome.exit_code in (0, 99) and not outcome.interrupted_by
-    status = EVALUATING if finished_normally else (INTERRUPTED if outcome.interrupted_by else FAILED_INCOMPLETE)
+    final = FINISHED if finished_normally else (INTERRUPTED if outcome.interrupted_by else FAILED_INCOMPLETE)
     if not finished_normally:
         console.info(f"{describe_exit(outcome.exit_code)} (code {outcome.exit_code}); see {run.file('k6.log')}")
     record = run.update(
-        status=status, start=start, end=end, k6_exit_code=outcome.exit_code, interrupted_by=outcome.interrupted_by
+        status=EVALUATING, start=start, end=end, k6_exit_code=outcome.exit_code,
+        interrupted_by=outcome.interrupted_by, final_status=final,
     )
-    if status == EVALUATING:
-        record = run.update(status=FINISHED)
-    return record
+    return record, final
 
 
 def _print_verdict(judgement, run: RunDir, json_output: bool) -> None:

@@ -564,16 +564,15 @@ def _render_kafka_metrics(out: _Exposition, topic: _Topic) -> None:
     # Names and labels as kafka_exporter exports them, so the same PromQL works against real Kafka.
     partitions = range(len(topic.produced))
     group = {"consumergroup": CONSUMER_GROUP, "topic": TOPIC}
-    out.metric("kafka_topic_partitions", "gauge", "Number of partitions for this Topic",
+    out.metric("kafka_topic_partitions", "gauge", "Partitions of the simulated topic.",
                [({"topic": TOPIC}, len(topic.produced))])
-    out.metric("kafka_topic_partition_current_offset", "gauge", "Current Offset of a Broker at Topic/Partition",
+    out.metric("kafka_topic_partition_current_offset", "gauge", "Log-end offset (messages produced) per partition.",
                [({"topic": TOPIC, "partition": str(p)}, topic.produced[p]) for p in partitions])
-    out.metric("kafka_consumergroup_current_offset", "gauge", "Current Offset of a ConsumerGroup at Topic/Partition",
+    out.metric("kafka_consumergroup_current_offset", "gauge", "Committed offset of the consumer group per partition.",
                [({**group, "partition": str(p)}, topic.consumer_offset(p)) for p in partitions])
-    out.metric("kafka_consumergroup_lag", "gauge", "Current Approximate Lag of a ConsumerGroup at Topic/Partition",
+    out.metric("kafka_consumergroup_lag", "gauge", "Consumer group lag (produced minus consumed) per partition.",
                [({**group, "partition": str(p)}, topic.lag(p)) for p in partitions])
-    out.metric("kafka_consumergroup_lag_sum", "gauge",
-               "Current Approximate Lag of a ConsumerGroup at Topic for all partitions",
+    out.metric("kafka_consumergroup_lag_sum", "gauge", "Consumer group lag summed over the partitions of the topic.",
                [(group, sum(topic.lag(p) for p in partitions))])
 
 

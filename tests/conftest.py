@@ -1,0 +1,123 @@
+"""Shared fixtures: real k6, a real Prometheus per test, the reference backend, the CLI as
+a real process. Load only ever goes to 127.0.0.1, in runs of a few seconds."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from orchestrator.commands.demo import write_demo_config
+from orchestrator.config import load_config
+from orchestrator.demo.backend import BackendSettings, RunningBackend
+from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.netutil import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+PERFCTL = [sys.executable, "-m", "orchestrator"]
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 180) -> CliResult:
+    """`perfctl ARGS` as a user runs it: a separate process."""
+    full_env = dict(os.environ)
+    full_env.pop("GITHUB_STEP_SUMMARY", None)
+    full_env["NO_COLOR"] = "1"
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [*PERFCTL, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclass
+class Stack:
+    """A workspace with perfctl.yaml, the reference backend and a Prometheus scraping it."""
+
+    workspace: Path
+    config_path: Path
+    backend: RunningBackend
+    prometheus: LocalPrometheus
+
+    def cli(self, *args: str, env: dict | None = None, timeout: float = 180) -> CliResult:
+        return run_cli(*args, "-c", str(self.config_path), cwd=self.workspace, env=env, timeout=timeout)
+
+    def runs(self) -> list[Path]:
+        root = self.workspace / "results"
+        return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
+
+    def last_run(self) -> Path:
+        runs = self.runs()
+        assert runs, "no run folder was written"
+        return runs[-1]
+
+    def verdict(self, run: Path | None = None) -> dict:
+        return json.loads(((run or self.last_run()) / "verdict.json").read_text())
+
+
+def tune_for_tests(config_path: Path, *, scrape_interval: str = "0.5s") -> None:
+    """Shorter scrape interval and settle time: a test's window is seconds long."""
+    text = config_path.read_text()
+    text = text.replace("scrape_interval: 1s", f"scrape_interval: {scrape_interval}")
+    text = text.replace("  manage: true", "  manage: true\n  settle: 1.5s")
+    config_path.write_text(text)
+
+
+@contextlib.contextmanager
+def demo_stack(workspace: Path, *, fault: str = "none", example: str = "demo", edit=None):
+    backend_settings = BackendSettings(port=0, fault=fault)
+    with RunningBackend(backend_settings) as backend:
+        config_path = write_demo_config(
+            workspace, backend_port=backend.port, prometheus_port=free_port(), example=example
+        )
+        tune_for_tests(config_path)
+        if edit is not None:
+            edit(config_path)
+        loaded = load_config(config_path)
+        prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
+        prometheus.start()
+        try:
+            prometheus.wait_for_scrapes(job="backend")
+            yield Stack(workspace, config_path, backend, prometheus)
+        finally:
+            prometheus.stop()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    with demo_stack(tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+def stack_factory(tmp_path):
+    """stack_factory(fault=..., edit=callable(config_path)) -> Stack, cleaned up after the test."""
+    with contextlib.ExitStack() as exits:
+        counter = iter(range(100))
+
+        def make(**kwargs) -> Stack:
+            return exits.enter_context(demo_stack(tmp_path / f"ws{next(counter)}", **kwargs))
+
+        yield make
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
