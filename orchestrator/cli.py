@@ -101,37 +101,85 @@ def schema() -> None:
 # ---- runs -----------------------------------------------------------------------------------
 
 
-def _run(scenario, config, runtime, vus, duration, run_id, results, json_output) -> None:
+def _run(scenario: str, config: Optional[Path], **options) -> None:
     from orchestrator.commands import run as command
     from orchestrator.durations import parse_duration
     from orchestrator.errors import UsageError
     from orchestrator.render import Overrides
 
+    vus, duration, rate, stage = options.pop("vus"), options.pop("duration"), options.pop("rate"), options.pop("stage")
     if vus is not None and vus <= 0:
         raise UsageError("--vus: must be > 0")
+    if rate is not None and rate <= 0:
+        raise UsageError("--rate: must be > 0")
+    if options["instances"] < 1:
+        raise UsageError("--instances: must be >= 1")
     try:
         seconds = parse_duration(duration) if duration is not None else None
+        stages = tuple(_stage(text) for text in stage) if stage else None
     except ValueError as exc:
-        raise UsageError(f"--duration: {exc}") from None
+        raise UsageError(f"--duration/--stage: {exc}") from None
     if seconds is not None and seconds <= 0:
         raise UsageError("--duration: must be > 0")
     opts = command.RunOptions(
         scenario=scenario,
         config=config,
-        overrides=Overrides(vus=vus, duration=seconds),
-        run_id=run_id,
-        results=results,
-        runtime=runtime.value,
-        json_output=json_output,
+        overrides=Overrides(vus=vus, duration=seconds, rate=rate, stages=stages),
+        runtime=options.pop("runtime").value,
+        **options,
     )
     _exit(command.run(opts))
+
+
+def _stage(text: str) -> tuple[float, int]:
+    """`30s:10` -> (30.0, 10)."""
+    from orchestrator.durations import parse_duration
+
+    duration, sep, target = text.partition(":")
+    if not sep or not target.strip().isdigit():
+        raise ValueError(f"'{text}' is not DURATION:TARGET (e.g. 30s:10)")
+    return parse_duration(duration), int(target)
 
 
 RuntimeOpt = Annotated[Runtime, typer.Option("--runtime", help="Where k6 runs.", envvar="PERFCTL_RUNTIME")]
 VusOpt = Annotated[Optional[int], typer.Option("--vus", help="Override the VUs of every part.")]
 DurationOpt = Annotated[Optional[str], typer.Option("--duration", help="Override the duration (30s, 2m).")]
+RateOpt = Annotated[Optional[int], typer.Option("--rate", help="Override the arrival rate (iterations per time unit).")]
+StageOpt = Annotated[
+    Optional[list[str]], typer.Option("--stage", help="Replace the stages: repeat DURATION:TARGET (e.g. --stage 30s:10).")
+]
 RunIdOpt = Annotated[Optional[str], typer.Option("--run-id", help="Name the run (default: time-scenario-xxxx).")]
 ResultsOpt = Annotated[Optional[Path], typer.Option("--results", help="Results folder (default: results_dir).")]
+BaselineOpt = Annotated[
+    Optional[str], typer.Option("--baseline", help="Run id, or last-pass: the reference for relative criteria.")
+]
+DetachOpt = Annotated[bool, typer.Option("--detach", help="Run inside tmux and return at once (survives SSH drops).")]
+NoRollbackOpt = Annotated[bool, typer.Option("--no-rollback", help="Skip the configured rollback actions.")]
+InstancesOpt = Annotated[int, typer.Option("--instances", help="Split the test over N k6 processes.")]
+ScriptOpt = Annotated[Optional[Path], typer.Option("--script", help="Run this hand-written k6 script instead.")]
+
+
+def _run_options(
+    config: ConfigOpt = None,
+    runtime: RuntimeOpt = Runtime.local,
+    vus: VusOpt = None,
+    duration: DurationOpt = None,
+    rate: RateOpt = None,
+    stage: StageOpt = None,
+    run_id: RunIdOpt = None,
+    results: ResultsOpt = None,
+    baseline: BaselineOpt = None,
+    detach: DetachOpt = False,
+    no_rollback: NoRollbackOpt = False,
+    instances: InstancesOpt = 1,
+    script: ScriptOpt = None,
+    json_output: JsonOpt = False,
+) -> dict:
+    return dict(
+        config=config, runtime=runtime, vus=vus, duration=duration, rate=rate, stage=stage, run_id=run_id,
+        results=results, baseline=baseline, detach=detach, rollback=not no_rollback, instances=instances,
+        script=script, json_output=json_output,
+    )
 
 
 @app.command("run")
@@ -141,12 +189,21 @@ def run_cmd(
     runtime: RuntimeOpt = Runtime.local,
     vus: VusOpt = None,
     duration: DurationOpt = None,
+    rate: RateOpt = None,
+    stage: StageOpt = None,
     run_id: RunIdOpt = None,
     results: ResultsOpt = None,
+    baseline: BaselineOpt = None,
+    detach: DetachOpt = False,
+    no_rollback: NoRollbackOpt = False,
+    instances: InstancesOpt = 1,
+    script: ScriptOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Health gate, k6, SLO gate, ledger, report. Exit 0 pass, 98 inconclusive, 99 fail."""
-    _run(scenario, config, runtime, vus, duration, run_id, results, json_output)
+    options = _run_options(config, runtime, vus, duration, rate, stage, run_id, results, baseline, detach,
+                           no_rollback, instances, script, json_output)
+    _run(scenario, options.pop("config"), **options)
 
 
 def _named_run(scenario: str, doc: str):
@@ -155,11 +212,19 @@ def _named_run(scenario: str, doc: str):
         runtime: RuntimeOpt = Runtime.local,
         vus: VusOpt = None,
         duration: DurationOpt = None,
+        rate: RateOpt = None,
+        stage: StageOpt = None,
         run_id: RunIdOpt = None,
         results: ResultsOpt = None,
+        baseline: BaselineOpt = None,
+        detach: DetachOpt = False,
+        no_rollback: NoRollbackOpt = False,
+        instances: InstancesOpt = 1,
         json_output: JsonOpt = False,
     ) -> None:
-        _run(scenario, config, runtime, vus, duration, run_id, results, json_output)
+        options = _run_options(config, runtime, vus, duration, rate, stage, run_id, results, baseline, detach,
+                               no_rollback, instances, None, json_output)
+        _run(scenario, options.pop("config"), **options)
 
     command.__doc__ = doc
     return command

@@ -41,6 +41,8 @@ class K6Features:
 class Overrides:
     vus: int | None = None
     duration: float | None = None
+    rate: int | None = None  # arrival-rate executors: iterations per time unit
+    stages: tuple[tuple[float, int], ...] | None = None  # (seconds, target) pairs replacing the stages
 
 
 @dataclass(frozen=True)
