@@ -1,0 +1,130 @@
+"""The CLI as users call it: help, version, init, validate, render, schema, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from orchestrator import __version__
+from tests.conftest import run_cli, write_config
+
+CONTRACT_COMMANDS = [
+    "init", "validate", "render", "run", "run-websocket", "run-health", "run-comprehensive", "demo",
+    "start-monitoring", "stop-monitoring", "status", "prometheus-url", "history", "evaluate", "schema",
+]
+
+
+def test_help_lists_every_command_with_help_text(tmp_path):
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.code == 0
+    for command in CONTRACT_COMMANDS:
+        assert f" {command} " in result.stdout, command
+
+
+def test_version(tmp_path):
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.code == 0
+    assert result.stdout.strip() == f"perfctl {__version__}"
+
+
+def test_help_does_not_import_heavy_modules():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from orchestrator import cli\n"
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('docker', 'jinja2', 'prometheus_api_client', 'requests', 'pydantic', 'aiohttp', 'yaml')"
+        " if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY=\n" in proc.stderr, proc.stderr[-500:]
+
+
+def test_init_example_then_validate(tmp_path):
+    result = run_cli("init", "--example", "demo", cwd=tmp_path)
+    assert result.code == 0, result.output
+    assert (tmp_path / "perfctl.yaml").is_file()
+    again = run_cli("init", "--example", "demo", cwd=tmp_path)
+    assert again.code == 2 and "--force" in again.stderr
+    validated = run_cli("validate", cwd=tmp_path)
+    assert validated.code == 0, validated.output
+    assert "valid" in validated.stderr
+    for name in ("chat-http", "websocket", "health", "demo", "comprehensive"):
+        assert f"ok  {name}" in validated.stderr
+
+
+def test_init_starter_is_valid(tmp_path):
+    assert run_cli("init", cwd=tmp_path).code == 0
+    text = (tmp_path / "perfctl.yaml").read_text()
+    assert text.count("#") > 10  # commented for a newcomer
+    assert run_cli("validate", cwd=tmp_path).code == 0
+
+
+def test_unknown_example(tmp_path):
+    result = run_cli("init", "--example", "nope", cwd=tmp_path)
+    assert result.code == 2
+    assert "available: " in result.stderr and "demo" in result.stderr
+
+
+def test_bad_config_exit_2_names_fields_without_traceback(tmp_path):
+    write_config(
+        tmp_path / "perfctl.yaml",
+        """
+        version: 1
+        scenarios:
+          chat: {vus: -1, duration: 5s, requests: [{name: a, path: /}]}
+        """,
+    )
+    for command in (["validate"], ["run", "chat"], ["render", "chat"]):
+        result = run_cli(*command, cwd=tmp_path)
+        assert result.code == 2, (command, result.output)
+        assert "scenarios.chat.vus: must be > 0" in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_missing_config_says_how_to_create_one(tmp_path):
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.code == 2
+    assert "perfctl init" in result.stderr
+
+
+def test_unknown_scenario_and_bad_options(tmp_path):
+    run_cli("init", "--example", "demo", cwd=tmp_path)
+    result = run_cli("run", "nope", cwd=tmp_path)
+    assert result.code == 2 and "unknown scenario 'nope'" in result.stderr
+    assert run_cli("run", "demo", "--vus", "0", cwd=tmp_path).code == 2
+    assert run_cli("run", "demo", "--duration", "soon", cwd=tmp_path).code == 2
+    assert run_cli("run", "demo", "--runtime", "mars", cwd=tmp_path).code == 2
+    assert run_cli("frobnicate", cwd=tmp_path).code == 2
+
+
+def test_render_writes_inspected_script_once(tmp_path):
+    run_cli("init", "--example", "demo", cwd=tmp_path)
+    result = run_cli("render", "websocket", "-o", "out", cwd=tmp_path)
+    assert result.code == 0, result.output
+    script = (tmp_path / "out" / "websocket.js").read_text()
+    assert 'scenario: "websocket"' in script
+    assert 'from "k6/experimental/websockets"' in script  # k6 1.1.0 here
+    assert run_cli("render", "websocket", "-o", "out", cwd=tmp_path).code == 2
+    assert run_cli("render", "websocket", "-o", "out", "--force", cwd=tmp_path).code == 0
+
+
+def test_schema_is_json_schema_of_the_config(tmp_path):
+    result = run_cli("schema", cwd=tmp_path)
+    assert result.code == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "perfctl.yaml"
+    assert {"target", "scenarios", "objectives", "prometheus", "k6"} <= set(schema["properties"])
+    assert "pass" in json.dumps(schema["$defs"]["Objective"])
+
+
+def test_demo_example_is_valid_yaml_with_objectives():
+    from orchestrator.commands.init import EXAMPLES
+
+    data = yaml.safe_load((EXAMPLES / "demo" / "perfctl.yaml").read_text())
+    names = {o["name"] for o in data["objectives"]}
+    assert {"error_ratio", "backend_loop_hz_min", "kafka_lag_max"} <= names
