@@ -72,6 +72,8 @@ class K6Settings(Model):
     )
     native_histograms: bool = Field(False, description="send trends as native histograms (exact merged percentiles)")
     extra_args: list[str] = Field(default_factory=list, description="appended to `k6 run`")
+    image: str = Field("grafana/k6:1.1.0", description="docker runtime: the k6 image (a pinned tag, not latest)")
+    network: str = Field("host", description="docker runtime: 'host' (target on this host) or a named network")
 
 
 class ScrapeTarget(Model):
@@ -87,9 +89,13 @@ class PrometheusSettings(Model):
     binary: str | None = Field(None, description="path to prometheus; default: PATH")
     scrape_interval: Duration = Field(1.0, description="default scrape interval of managed Prometheus")
     scrape: list[ScrapeTarget] = Field(default_factory=list, description="backend /metrics, exporters")
-    settle: Duration = Field(2.0, description="wait after k6 ends so the last scrape and push arrive")
+    settle: Duration = Field(2.0, description="longest wait after k6 ends for the last scrape of the objectives' jobs")
     query_timeout: Duration = 10.0
     retention: str = "15d"
+    runtime: Literal["local", "docker"] = Field(
+        "local", description="where start-monitoring (and a run needing it) starts Prometheus: a local process or a container"
+    )
+    image: str = Field("prom/prometheus:v2.42.0", description="docker runtime: the Prometheus image (pinned)")
 
     @model_validator(mode="after")
     def _url(self) -> "PrometheusSettings":
@@ -195,11 +201,13 @@ Sli = Literal[
     "ws_connect_p95",
     "ws_message_success",
     "target_up",
+    "dropped_iterations",
+    "kafka_lag_after",
 ]
 
 
 # SLIs computed from scraped backend metrics; they name the scrape job whose `up` must hold.
-BACKEND_SLIS = ("loop_rate_min", "kafka_lag_max", "target_up")
+BACKEND_SLIS = ("loop_rate_min", "kafka_lag_max", "target_up", "kafka_lag_after")
 
 
 class Objective(Model):
@@ -212,6 +220,11 @@ class Objective(Model):
     key: bool = Field(False, description="a failed key objective fails the gate whatever the score")
     scenarios: list[Name] = Field(default_factory=list, description="only for these scenarios (default: all)")
     job: str | None = Field(None, description="scrape job whose `up` must hold during the window (backend SLIs)")
+    live: bool = Field(False, description="also checked every few seconds while k6 runs; a breach stops the run")
+    grace: Duration = Field(10.0, ge=0, description="live: how long a breach may last before the run is stopped")
+    drain_seconds: Duration | None = Field(
+        None, gt=0, description="kafka_lag_after: measure this long after the run's end (the gate waits for it)"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -221,6 +234,12 @@ class Objective(Model):
             raise ValueError("give exactly one of sli or query")
         if self.sli in BACKEND_SLIS and not self.job:
             raise ValueError(f"job: sli {self.sli} needs the scrape job of the backend (e.g. job: backend)")
+        if self.sli == "kafka_lag_after" and self.drain_seconds is None:
+            raise ValueError("drain_seconds: sli kafka_lag_after needs drain_seconds (e.g. drain_seconds: 10s)")
+        if self.drain_seconds is not None and self.sli != "kafka_lag_after" and self.query is None:
+            raise ValueError("drain_seconds: only for sli kafka_lag_after or a custom query")
+        if self.live and any(p.relative for p in _criteria_parts(self.pass_)):
+            raise ValueError("live: a live objective needs absolute criteria (no baseline exists mid-run)")
         from orchestrator import slo  # the criteria grammar lives with the math
 
         for label, text in (("pass", self.pass_), ("warning", self.warning)):
@@ -235,9 +254,33 @@ class Objective(Model):
         return not self.scenarios or scenario in self.scenarios
 
 
+def _criteria_parts(text: str):
+    from orchestrator import slo
+
+    try:
+        return slo.parse_criteria(text).parts
+    except ValueError:
+        return ()  # reported by the pass/warning check
+
+
+class GrafanaSettings(Model):
+    enabled: bool = Field(True, description="docker monitoring runtime: start Grafana beside Prometheus")
+    image: str = Field("grafana/grafana:11.2.0", description="the Grafana image (pinned)")
+    url: str = Field("http://127.0.0.1:3000", description="where Grafana listens (host network)")
+    start_timeout: Duration = Field(90.0, description="how long start-monitoring waits for Grafana to be healthy")
+
+    @model_validator(mode="after")
+    def _url(self) -> "GrafanaSettings":
+        if not re.match(r"^http://[^/\s]+:\d+/?$", self.url):
+            raise ValueError(f"url: '{self.url}' must look like http://HOST:PORT")
+        return self
+
+
 class GateSettings(Model):
     pass_percent: float = Field(90.0, ge=0, le=100)
     warning_percent: float = Field(75.0, ge=0, le=100)
+    baseline_runs: int = Field(3, ge=1, description="--baseline last-pass: the mean of this many last passing runs")
+    live_interval: Duration = Field(2.0, gt=0, description="how often live objectives are checked while k6 runs")
 
 
 class Config(Model):
@@ -248,6 +291,7 @@ class Config(Model):
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     results_dir: str = "results"
     gate: GateSettings = Field(default_factory=GateSettings)
+    grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     scenarios: dict[Name, Scenario] = Field(min_length=1)
     objectives: list[Objective] = Field(default_factory=list)
 

@@ -10,6 +10,7 @@ inconclusive, never pass.
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -41,12 +42,69 @@ BUILTIN_QUERIES: dict[str, str] = {
     # The highest total lag of any consumer group during the run.
     "kafka_lag_max": 'max(max_over_time(sum by (consumergroup) (kafka_consumergroup_lag{job="$job"})[$window:$step]))',
     "target_up": 'min(min_over_time(up{job="$job"}[$window]))',
+    # Iterations an arrival-rate executor could not start (no free VU). k6 sends the counter
+    # only once one is dropped, so no series with the k6 stream present (checked) means 0.
+    "dropped_iterations": f"sum(last_over_time(k6_dropped_iterations_total{{{K6}}}[$window])) or vector(0)",
+    # The total lag of the worst consumer group, at the objective's drain_seconds after the
+    # run's end (the gate waits until then): did the backlog drain once the load stopped?
+    "kafka_lag_after": 'max(sum by (consumergroup) (last_over_time(kafka_consumergroup_lag{job="$job"}[$rate_range])))',
 }
+# A time series per SLI for the report's charts (query_range over the run): the same
+# quantity as the gate's value, at each step, so the chart ends where the value was taken.
+SERIES_QUERIES: dict[str, str] = {
+    "error_ratio": (
+        f'(sum(k6_http_reqs_total{{{K6},expected_response="false"}}) or (0 * sum(k6_http_reqs_total{{{K6}}})))'
+        f" / sum(k6_http_reqs_total{{{K6}}})"
+    ),
+    "http_p95": f"max(k6_http_req_duration_p95{{{K6}}})",
+    "http_p99": f"max(k6_http_req_duration_p99{{{K6}}})",
+    "checks": f"min(k6_checks_rate{{{K6}}})",
+    "requests_per_second": f"sum(rate(k6_http_reqs_total{{{K6}}}[$push_range]))",
+    "ws_connect_p95": f"max(k6_ws_connecting_p95{{{K6}}})",
+    "ws_message_success": f"min(k6_ws_reply_success_rate{{{K6}}})",
+    "loop_rate_min": 'min(rate(backend_loop_iterations_total{job="$job"}[$rate_range]))',
+    "kafka_lag_max": 'max(sum by (consumergroup) (kafka_consumergroup_lag{job="$job"}))',
+    "kafka_lag_after": 'max(sum by (consumergroup) (kafka_consumergroup_lag{job="$job"}))',
+    "target_up": 'min(up{job="$job"})',
+    "dropped_iterations": f"sum(k6_dropped_iterations_total{{{K6}}}) or (0 * sum(k6_vus{{{K6}}}))",
+}
+NATIVE_SERIES_QUERIES = {
+    "http_p95": f"histogram_quantile(0.95, sum(k6_http_req_duration_seconds{{{K6}}}))",
+    "http_p99": f"histogram_quantile(0.99, sum(k6_http_req_duration_seconds{{{K6}}}))",
+}
+SERIES_NOTES = {
+    "error_ratio": "cumulative since the start",
+    "http_p95": "k6's cumulative trend stat",
+    "http_p99": "k6's cumulative trend stat",
+    "checks": "cumulative since the start",
+    "requests_per_second": "per push interval (the value is the run's average)",
+    "loop_rate_min": "measured rate (the value is its minimum)",
+    "kafka_lag_max": "total lag (the value is its maximum)",
+    "kafka_lag_after": "total lag (the value is taken drain_seconds after the end)",
+    "dropped_iterations": "cumulative since the start",
+}
+# k6's load shape for the report, on the same time axis as the objectives.
+LOAD_QUERIES: dict[str, str] = {
+    "VUs": f"sum(k6_vus{{{K6}}})",
+    "requests/s": f"sum(rate(k6_http_reqs_total{{{K6}}}[$push_range]))",
+    "error ratio": (
+        f'(sum(rate(k6_http_reqs_total{{{K6},expected_response="false"}}[$push_range]))'
+        f" or (0 * sum(rate(k6_http_reqs_total{{{K6}}}[$push_range]))))"
+        f" / sum(rate(k6_http_reqs_total{{{K6}}}[$push_range]))"
+    ),
+}
+# Native histograms (multi-instance runs): the quantile of the SUM of every instance's cumulative
+# histogram. Prometheus 2.42 cannot range-select histograms (last_over_time returns 0 for them),
+# so the final histograms are read with an instant selector at the window's end (k6 then sends no
+# stale markers, see k6.remote_write_env); the `and on()` keeps the value only when the merged
+# histograms count exactly the requests k6 counted, so a lost series is "no data", never a number.
+_HIST = f"k6_http_req_duration_seconds{{{K6}}}"
+_HIST_COMPLETE = f"sum(histogram_count({_HIST})) == sum(last_over_time(k6_http_reqs_total{{{K6}}}[$window]))"
 NATIVE_HISTOGRAM_QUERIES = {
-    "http_p95": f"histogram_quantile(0.95, sum(last_over_time(k6_http_req_duration_seconds{{{K6}}}[$window])))",
-    "http_p99": f"histogram_quantile(0.99, sum(last_over_time(k6_http_req_duration_seconds{{{K6}}}[$window])))",
+    "http_p95": f"histogram_quantile(0.95, sum({_HIST})) and on() ({_HIST_COMPLETE})",
+    "http_p99": f"histogram_quantile(0.99, sum({_HIST})) and on() ({_HIST_COMPLETE})",
 }
-PLACEHOLDERS = ("$testid", "$window", "$start", "$end", "$seconds", "$job", "$rate_range", "$step")
+PLACEHOLDERS = ("$testid", "$window", "$start", "$end", "$seconds", "$job", "$rate_range", "$step", "$push_range")
 # Less than this share of the expected samples in the window is a gap.
 MIN_COVERAGE = 0.7
 
@@ -88,6 +146,8 @@ class QueryContext:
             "$job": job or "",
             "$rate_range": k6_duration(rate_range),  # PromQL takes 500ms, not 0.5s
             "$step": k6_duration(self.scrape_interval),
+            # rate() over k6's pushed counters needs at least two pushes in its range.
+            "$push_range": k6_duration(max(2.0, 3 * self.push_interval)),
         }
         # Longest first, so `$start` is never eaten by a shorter name.
         for name in sorted(values, key=len, reverse=True):
@@ -100,6 +160,7 @@ class GateResult:
     verdict: slo.Verdict
     queries: dict[str, str]
     coverage: dict[str, str] = field(default_factory=dict)  # why data was judged missing, per objective
+    measured_at: dict[str, float] = field(default_factory=dict)  # when each query was pinned (unix seconds)
 
 
 def objectives_for(config: Config, scenario: str) -> list[Objective]:
@@ -114,6 +175,27 @@ def objective_query(obj: Objective, ctx: QueryContext, *, native_histograms: boo
     else:
         template = BUILTIN_QUERIES[obj.sli]
     return ctx.fill(template, obj.job)
+
+
+def series_query(obj: Objective, ctx: QueryContext, *, native_histograms: bool = False) -> tuple[str, str]:
+    """(PromQL for query_range, what it shows) for an objective's chart."""
+    if obj.query is not None:
+        # A custom query's value over a trailing range at each step, instead of the whole window.
+        return ctx.fill(obj.query.replace("$window", "$push_range"), obj.job), "the query over a trailing range"
+    if native_histograms and obj.sli in NATIVE_SERIES_QUERIES:
+        return ctx.fill(NATIVE_SERIES_QUERIES[obj.sli], obj.job), "cumulative since the start"
+    return ctx.fill(SERIES_QUERIES[obj.sli], obj.job), SERIES_NOTES.get(obj.sli, "")
+
+
+def measure_time(obj: Objective, window: Window) -> float:
+    """When the objective's query is pinned: the run's end, or drain_seconds after it."""
+    return window.end + (obj.drain_seconds or 0.0)
+
+
+def drain_deadline(objectives: list[Objective], window: Window, scrape_interval: float) -> float:
+    """The time after which every objective's data is in Prometheus (the last scrape included)."""
+    latest = max((measure_time(o, window) for o in objectives), default=window.end)
+    return latest + (2 * scrape_interval if latest > window.end else 0.0)
 
 
 def spec_of(obj: Objective) -> slo.ObjectiveSpec:
@@ -145,7 +227,7 @@ def evaluate(
         if obj.name in gaps:
             return None, gaps[obj.name]
         try:
-            value = prom.scalar(queries[obj.name], at=window.end)
+            value = prom.scalar(queries[obj.name], at=measure_time(obj, window))
         except QueryRejected as exc:
             return None, exc.message
         return value, "the query returned no data for the run window"
@@ -158,17 +240,22 @@ def evaluate(
         baseline = (baselines or {}).get(obj.name)
         grades.append(slo.grade(spec_of(obj), value, baseline, missing_reason=missing_reason))
     verdict = slo.decide(grades, pass_percent=config.gate.pass_percent, warning_percent=config.gate.warning_percent)
-    return GateResult(verdict=verdict, queries=queries, coverage=gaps)
+    return GateResult(
+        verdict=verdict, queries=queries, coverage=gaps,
+        measured_at={o.name: measure_time(o, window) for o in objectives},
+    )
 
 
 def _data_gaps(objectives: list[Objective], prom: Prometheus, ctx: QueryContext) -> dict[str, str]:
     """Objective name -> why its data is incomplete, for the objectives whose data is."""
     gaps: dict[str, str] = {}
     window = ctx.window
-    for job in sorted({o.job for o in objectives if o.job}):
-        reason = _scrape_gap(prom, ctx, job)
+    # A drain objective needs its scrape job up until its measuring time, not only to the end.
+    for job, end in sorted({(o.job, measure_time(o, window)) for o in objectives if o.job}):
+        scope = ctx if end == window.end else QueryContext(ctx.run_id, Window(window.start, end), ctx.scrape_interval, ctx.push_interval)
+        reason = _scrape_gap(prom, scope, job)
         if reason:
-            gaps.update({o.name: reason for o in objectives if o.job == job})
+            gaps.update({o.name: reason for o in objectives if o.job == job and measure_time(o, window) == end})
     k6_objectives = [o for o in objectives if o.sli is not None and o.sli not in BACKEND_SLIS]
     if k6_objectives:
         reason = _k6_stream_gap(prom, ctx)
@@ -206,6 +293,24 @@ def _scrape_gap(prom: Prometheus, ctx: QueryContext, job: str) -> str:
     if count is not None and expected >= 3 and count < MIN_COVERAGE * expected:
         return f"scrapes of job '{job}' have gaps: {count:.0f} of ~{expected:.0f} in the window"
     return ""
+
+
+def await_last_scrapes(prom: Prometheus, objectives: list[Objective], *, end: float, timeout: float) -> None:
+    """Wait (at most `timeout`) until every job the objectives read was scraped after `end`.
+
+    k6 flushes its last remote-write push before it exits, so only scrapes can lag;
+    waiting for them instead of a fixed sleep keeps a run's overhead near one scrape interval.
+    """
+    jobs = sorted({o.job for o in objectives if o.job})
+    deadline = time.monotonic() + timeout
+    while jobs and time.monotonic() < deadline:
+        try:
+            last = [prom.scalar(f'max(timestamp(up{{job="{job}"}}))') for job in jobs]
+        except EnvironmentProblem:
+            return  # the gate itself will say Prometheus is gone
+        if all(ts is not None and ts >= end for ts in last):
+            return
+        time.sleep(0.1)
 
 
 def check_reachable(prom: Prometheus) -> None:

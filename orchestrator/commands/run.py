@@ -12,6 +12,7 @@ from pathlib import Path
 from orchestrator import __version__, console, report
 from orchestrator.config import LoadedConfig, load_config, missing_runtime_env
 from orchestrator.errors import ExitCode, PerfctlError, UsageError
+from orchestrator.gate import await_last_scrapes, objectives_for
 from orchestrator.health import wait_healthy
 from orchestrator.judge import judge_run
 from orchestrator.k6 import RemoteWrite, detect_features, describe_exit, find_k6, inspect_script, run_argv, run_env
@@ -128,10 +129,8 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
     console.info(f"run {run_id}: {opts.scenario}, ~{script.expected_seconds:g}s, results in {run.path}")
     outcome, start, end = _run_k6(prepared, opts, run)
     record, final_status = _record_k6_end(run, outcome, start, end)
-    settle = loaded.config.prometheus.settle
-    if settle > 0:
-        time.sleep(settle)  # the last scrape and remote-write push land after k6 exits
     prom = LocalPrometheus.for_config(loaded.config, loaded.path).client()
+    await_last_scrapes(prom, objectives_for(loaded.config, opts.scenario), end=end, timeout=loaded.config.prometheus.settle)
     try:
         judgement = judge_run(
             loaded, run, prom, record=record, has_thresholds=any(p.scenario.thresholds for p in script.parts)
