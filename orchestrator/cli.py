@@ -134,7 +134,11 @@ def _run(scenario: str, config: Optional[Path], **options) -> None:
         runtime=options.pop("runtime").value,
         **options,
     )
-    _exit(command.run(opts))
+    from orchestrator.interrupts import signals_interrupt
+
+    with signals_interrupt():  # SIGTERM/SIGHUP outside k6 end the run like Ctrl-C: exit 130, cleaned up
+        code = command.run(opts)
+    _exit(code)
 
 
 def _stage(text: str) -> tuple[float, int]:
@@ -163,6 +167,10 @@ DetachOpt = Annotated[bool, typer.Option("--detach", help="Run inside tmux and r
 NoRollbackOpt = Annotated[bool, typer.Option("--no-rollback", help="Skip the configured rollback actions.")]
 InstancesOpt = Annotated[int, typer.Option("--instances", help="Split the test over N k6 processes.")]
 ScriptOpt = Annotated[Optional[Path], typer.Option("--script", help="Run this hand-written k6 script instead.")]
+HostsOpt = Annotated[
+    Optional[str],
+    typer.Option("--hosts", help="Split the test over these load machines: user@h1,user@h2 (ssh + tmux, one k6 each)."),
+]
 
 
 def _run_options(
@@ -205,10 +213,15 @@ def run_cmd(
     instances: InstancesOpt = 1,
     script: ScriptOpt = None,
     json_output: JsonOpt = False,
+    hosts: HostsOpt = None,
 ) -> None:
     """Health gate, k6, SLO gate, ledger, report. Exit 0 pass, 98 inconclusive, 99 fail."""
     options = _run_options(config, runtime, vus, duration, rate, stage, run_id, results, baseline, detach,
                            no_rollback, instances, script, json_output)
+    if hosts is not None:
+        from orchestrator.runtimes.ssh import parse_hosts
+
+        options["hosts"] = parse_hosts(hosts)
     _run(scenario, options.pop("config"), **options)
 
 
@@ -278,20 +291,70 @@ def demo_target(
 # ---- monitoring -----------------------------------------------------------------------------
 
 
+class MonitoringRuntime(str, Enum):
+    local = "local"
+    docker = "docker"
+
+
+MonitoringRuntimeOpt = Annotated[
+    Optional[MonitoringRuntime],
+    typer.Option("--runtime", help="A local Prometheus process, or containers (default: prometheus.runtime).",
+                 show_default=False),
+]
+
+
 @app.command("start-monitoring")
-def start_monitoring(config: ConfigOpt = None) -> None:
-    """Start (or reuse) Prometheus with the remote-write receiver and the scrape config."""
+def start_monitoring(
+    config: ConfigOpt = None,
+    runtime: MonitoringRuntimeOpt = None,
+    no_grafana: Annotated[bool, typer.Option("--no-grafana", help="docker: start Prometheus only.")] = False,
+    bind: Annotated[
+        str, typer.Option("--bind", help="docker: listen address; anything but 127.0.0.1 is reachable from outside.")
+    ] = "127.0.0.1",
+) -> None:
+    """Start what is missing of the stack (Prometheus, and Grafana with docker); idempotent."""
     from orchestrator.commands import monitoring as command
 
-    _exit(command.start(config))
+    _exit(command.start(config, runtime=runtime.value if runtime else None, grafana=False if no_grafana else None,
+                        bind=bind))
 
 
 @app.command("stop-monitoring")
-def stop_monitoring(config: ConfigOpt = None) -> None:
-    """Stop the Prometheus perfctl started (its data is kept)."""
+def stop_monitoring(
+    config: ConfigOpt = None,
+    runtime: MonitoringRuntimeOpt = None,
+    purge: Annotated[bool, typer.Option("--purge", help="docker: also remove the data volumes and Grafana's password.")] = False,
+) -> None:
+    """Stop the stack perfctl started (its data is kept unless --purge)."""
     from orchestrator.commands import monitoring as command
 
-    _exit(command.stop(config))
+    _exit(command.stop(config, runtime=runtime.value if runtime else None, purge=purge))
+
+
+@app.command("dashboard-url")
+def dashboard_url(
+    run_id: Annotated[Optional[str], typer.Argument(help="Run id (default: the latest run).", show_default=False)] = None,
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+) -> None:
+    """Print the Grafana link to a run's k6 dashboard (its test id and time range)."""
+    from orchestrator.commands import monitoring as command
+
+    _exit(command.dashboard_url(config, run_id, results=results))
+
+
+stack_app = typer.Typer(help="The monitoring stack definition (orchestrator/stack.py).", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+
+
+@stack_app.command("compose")
+def stack_compose(
+    directory: Annotated[Path, typer.Option("--dir", help="Project root to write into.")] = Path("."),
+) -> None:
+    """Regenerate docker-compose.yml and monitoring/prometheus/prometheus.yml from the stack definition."""
+    from orchestrator.commands import stack as command
+
+    _exit(command.compose(directory))
 
 
 @app.command()
@@ -333,11 +396,186 @@ def evaluate(
     config: ConfigOpt = None,
     results: ResultsOpt = None,
     json_output: JsonOpt = False,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Re-run the gate for a finished run; the new verdict is kept beside the old one."""
     from orchestrator.commands import evaluate as command
 
-    _exit(command.evaluate(config, run_id, results=results, json_output=json_output))
+    _exit(command.evaluate(config, run_id, results=results, json_output=json_output, baseline=baseline))
+
+
+@app.command()
+def compare(
+    run_a: Annotated[str, typer.Argument(help="The earlier run (the reference).")],
+    run_b: Annotated[str, typer.Argument(help="The later run (compared against A).")],
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Changes for the worse beyond this % are regressions.")] = 5.0,
+    fail_on_regression: Annotated[bool, typer.Option("--fail-on-regression", help="Exit 99 when any regression is found.")] = False,
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Two runs side by side: every objective and k6 summary metric, deltas, regressions marked."""
+    from orchestrator.commands import compare as command
+
+    _exit(command.compare(config, run_a, run_b, results=results, tolerance=tolerance, json_output=json_output,
+                          fail_on_regression=fail_on_regression))
+
+
+class ReportFormat(str, Enum):
+    html = "html"
+    md = "md"
+    junit = "junit"
+    json = "json"
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="Run id (see `perfctl history`).")],
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="html, md, junit or json (verdict.json).")] = ReportFormat.md,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file instead of stdout.")] = None,
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+) -> None:
+    """A run's report (its latest verdict) in one format, printed or written."""
+    from orchestrator.commands import report as command
+
+    _exit(command.report_cmd(config, run_id, fmt=fmt.value, output=output, results=results))
+
+
+# ---- operations: detached runs, recover, rollback, clean ------------------------------------
+
+RunArg = Annotated[Optional[str], typer.Argument(help="Run id (default: see the command's help).", show_default=False)]
+
+
+@app.command()
+def attach(run_id: RunArg = None, config: ConfigOpt = None, results: ResultsOpt = None) -> None:
+    """Attach to a detached run's tmux session (default: the latest running one)."""
+    from orchestrator.commands import attach as command
+
+    _exit(command.attach(config, run_id, results=results))
+
+
+@app.command()
+def recover(
+    run_id: RunArg = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for a k6 that still runs, then finish its run.")] = False,
+    no_rollback: NoRollbackOpt = False,
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Finish every unfinished run (default: all of them): verdict from the recorded window."""
+    from orchestrator.commands import recover as command
+
+    _exit(command.recover(config, run_id, results=results, wait=wait, rollback=not no_rollback,
+                          json_output=json_output))
+
+
+@app.command("rollback")
+def rollback_cmd(
+    run_id: RunArg = None,
+    purge: Annotated[bool, typer.Option("--purge", help="Also remove the data of a stack this run started.")] = False,
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+) -> None:
+    """Stop and remove what a run started (default: the latest run). Never deletes results."""
+    from orchestrator.commands import rollback as command
+
+    _exit(command.rollback(config, run_id, results=results, purge=purge))
+
+
+@app.command()
+def clean(config: ConfigOpt = None, results: ResultsOpt = None) -> None:
+    """Remove leftovers of runs that are over: ended tmux sessions, stale pid and temp files."""
+    from orchestrator.commands import clean as command
+
+    _exit(command.clean(config, results=results))
+
+
+# ---- ci and k8s (scheduled CI jobs; k6-operator manifests) ----------------------------------
+
+ci_app = typer.Typer(help="Scheduled CI jobs that run perfctl and gate on its verdict.", no_args_is_help=True)
+app.add_typer(ci_app, name="ci")
+
+
+class CiProvider(str, Enum):
+    github = "github"
+    gitlab = "gitlab"
+
+
+@ci_app.command("init")
+def ci_init(
+    provider: Annotated[CiProvider, typer.Option("--provider", help="github: .github/workflows/perfctl.yml; gitlab: .gitlab-ci.yml.")],
+    cron: Annotated[str, typer.Option("--cron", help="When the weekly job runs (cron, UTC).")] = "0 3 * * 1",
+    scenario: Annotated[
+        Optional[list[str]], typer.Option("--scenario", help="Scenarios in order, smoke first (repeat; default: smoke, main).")
+    ] = None,
+    directory: Annotated[Path, typer.Option("-d", "--dir", help="Repository root to write into.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing CI file.")] = False,
+    config: ConfigOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Write a CI job: weekly + on demand, smoke then main, JUnit, summary, artifact; fails on 98/99."""
+    from orchestrator.commands import ci as command
+
+    _exit(command.init(provider=provider.value, cron=cron, scenarios=scenario, config=config, root=directory,
+                       force=force, json_output=json_output))
+
+
+@ci_app.command("annotate")
+def ci_annotate(
+    results: Annotated[Path, typer.Argument(help="Results folder with <run-id>/junit.xml.")],
+    scenario: Annotated[Optional[str], typer.Option("--scenario", help="Only this scenario's runs.")] = None,
+) -> None:
+    """Print GitHub annotations (::error/::warning) for failed, inconclusive or warning objectives."""
+    from orchestrator.commands import ci as command
+
+    _exit(command.annotate(results, scenario=scenario))
+
+
+k8s_app = typer.Typer(help="k6-operator on Kubernetes: TestRun manifests.", no_args_is_help=True)
+app.add_typer(k8s_app, name="k8s")
+
+
+@k8s_app.command("render")
+def k8s_render(
+    scenario: Annotated[str, typer.Argument(help="Scenario name from perfctl.yaml.")],
+    parallelism: Annotated[Optional[int], typer.Option("--parallelism", help="k6 runner pods (default: k8s.parallelism).")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the manifests.")] = Path("k8s"),
+    separate: Annotated[
+        Optional[bool], typer.Option("--separate/--no-separate", help="One runner pod per node (default: k8s.separate).")
+    ] = None,
+    cleanup: Annotated[
+        Optional[str], typer.Option("--cleanup", help="post: delete the TestRun's pods when it ends; none: keep them (default: k8s.cleanup).")
+    ] = None,
+    run_id: RunIdOpt = None,
+    vus: VusOpt = None,
+    duration: DurationOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing manifests.")] = False,
+    config: ConfigOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Write a ConfigMap with the k6 script and a TestRun (k6.io/v1alpha1) that runs it."""
+    from orchestrator.commands import k8s as command
+    from orchestrator.durations import parse_duration
+    from orchestrator.errors import UsageError
+    from orchestrator.render import Overrides
+
+    try:
+        seconds = parse_duration(duration) if duration is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--duration: {exc}") from None
+    _exit(command.render(config, scenario, output=output, parallelism=parallelism, separate=separate,
+                         cleanup=cleanup, run_id=run_id, overrides=Overrides(vus=vus, duration=seconds),
+                         force=force, json_output=json_output))
+
+
+@app.command()
+def doctor(config: ConfigOpt = None, json_output: JsonOpt = False) -> None:
+    """Check k6, Prometheus, the target, tmux and a Docker API; say how to fix each."""
+    from orchestrator.commands import doctor as command
+
+    _exit(command.doctor(config, json_output=json_output))
 
 
 # ---- the one place errors become exit codes -------------------------------------------------
@@ -362,7 +600,7 @@ def main(argv: list[str] | None = None) -> None:
         print("perfctl: aborted", file=sys.stderr)
         sys.exit(int(ExitCode.INTERRUPTED))
     except KeyboardInterrupt:
-        print("perfctl: interrupted", file=sys.stderr)
+        print("perfctl: interrupted (a run left unfinished is finished by `perfctl recover`)", file=sys.stderr)
         sys.exit(int(ExitCode.INTERRUPTED))
     except _click_usage_errors() as exc:
         exc.show()

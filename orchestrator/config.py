@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
 
 from orchestrator.durations import parse_duration
 from orchestrator.errors import ConfigError
@@ -35,6 +35,17 @@ Duration = Annotated[
     WithJsonSchema({"type": ["string", "number"], "description": "duration: 30s, 1m30s, 500ms or seconds"}),
 ]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+def _pinned_image(value: str) -> str:
+    # A floating tag makes two runs of the same config use different k6/Prometheus versions.
+    tag = value.rsplit("/", 1)[-1]
+    if "@sha256:" not in value and (":" not in tag or tag.endswith(":latest")):
+        raise ValueError(f"'{value}' must name a pinned tag (like grafana/k6:1.1.0), not latest")
+    return value
+
+
+PinnedImage = Annotated[str, AfterValidator(_pinned_image)]
 
 
 class Model(BaseModel):
@@ -72,7 +83,7 @@ class K6Settings(Model):
     )
     native_histograms: bool = Field(False, description="send trends as native histograms (exact merged percentiles)")
     extra_args: list[str] = Field(default_factory=list, description="appended to `k6 run`")
-    image: str = Field("grafana/k6:1.1.0", description="docker runtime: the k6 image (a pinned tag, not latest)")
+    image: PinnedImage = Field("grafana/k6:1.1.0", description="docker runtime: the k6 image (a pinned tag, not latest)")
     network: str = Field("host", description="docker runtime: 'host' (target on this host) or a named network")
 
 
@@ -95,7 +106,7 @@ class PrometheusSettings(Model):
     runtime: Literal["local", "docker"] = Field(
         "local", description="where start-monitoring (and a run needing it) starts Prometheus: a local process or a container"
     )
-    image: str = Field("prom/prometheus:v2.42.0", description="docker runtime: the Prometheus image (pinned)")
+    image: PinnedImage = Field("prom/prometheus:v2.42.0", description="docker runtime: the Prometheus image (pinned)")
 
     @model_validator(mode="after")
     def _url(self) -> "PrometheusSettings":
@@ -107,6 +118,105 @@ class PrometheusSettings(Model):
 class Stage(Model):
     duration: Duration
     target: int = Field(ge=0)
+
+
+# Names used as {placeholders} and JavaScript-side keys: identifiers only.
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+# k6's threshold grammar: aggregation, operator, number (`p(95)<500`, `rate<0.01`, `count>=100`).
+K6_THRESHOLD = re.compile(r"^\s*(avg|min|max|med|count|rate|value|p\(\d+(\.\d+)?\))\s*(<=|>=|===|==|!=|<|>)\s*-?\d+(\.\d+)?\s*$")
+
+
+def _check_threshold_text(text: str) -> str:
+    if not K6_THRESHOLD.match(text):
+        raise ValueError(f"'{text}' is not a k6 threshold (e.g. p(95)<500, rate<0.01, count>=100)")
+    return text
+
+
+ThresholdText = Annotated[str, AfterValidator(_check_threshold_text)]
+
+
+class Threshold(Model):
+    """A k6 threshold object: stop the test early when it fails (`abortOnFail`)."""
+
+    threshold: ThresholdText
+    abort_on_fail: bool = Field(False, description="k6 stops the whole test when this fails")
+    delay_abort_eval: Duration | None = Field(None, description="let the test run this long before aborting")
+
+
+Thresholds = dict[str, list[ThresholdText | Threshold]]
+
+MetricFeed = Annotated[
+    str,
+    Field(pattern=r"^(duration|success|failure|always|json:.+)$"),
+    WithJsonSchema({"type": "string", "description": "duration | success | failure | always | json:PATH"}),
+]
+
+
+def _named(default: str):
+    """An auth step may omit `name`; it is tagged `register` / `login`."""
+
+    def fill(value: Any) -> Any:
+        return {"name": default, **value} if isinstance(value, dict) else value
+
+    return BeforeValidator(fill)
+
+
+ProfileName = Literal[
+    "smoke", "load", "spike", "soak", "stress", "breakpoint", "throughput", "per-vu-iterations", "shared-iterations"
+]
+
+
+class Profile(Model):
+    """A named load shape; orchestrator/profiles.py expands it into executor options.
+    Which numbers each profile takes, and their defaults, is written there."""
+
+    name: ProfileName
+    vus: int | None = Field(None, gt=0)
+    start_vus: int | None = Field(None, ge=0)
+    peak_vus: int | None = Field(None, gt=0)
+    levels: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list, description="load: VU plateaus, in order")
+    steps: int | None = Field(None, gt=0, description="stress: plateaus up to peak_vus")
+    duration: Duration | None = None
+    ramp_up: Duration | None = None
+    hold: Duration | None = None
+    ramp_down: Duration | None = None
+    recover: Duration | None = None
+    iterations: int | None = Field(None, gt=0)
+    rate: int | None = Field(None, gt=0, description="throughput: iterations per time_unit")
+    start_rate: int | None = Field(None, ge=0)
+    peak_rate: int | None = Field(None, gt=0, description="breakpoint: the rate reached at the end of the ramp")
+    time_unit: Duration | None = None
+    pre_allocated_vus: int | None = Field(None, gt=0)
+    max_vus: int | None = Field(None, gt=0)
+    iteration_time: Duration | None = Field(None, description="expected seconds per iteration, sizes the VU pool")
+    abort_error_rate: float | None = Field(None, gt=0, le=1, description="breakpoint: abort above this error ratio")
+    abort_p95: Duration | None = Field(None, description="breakpoint: abort above this p95 latency")
+    abort_delay: Duration | None = Field(None, description="breakpoint: no abort before this much time")
+
+    @classmethod
+    def from_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+class DataPool(Model):
+    """Values for {placeholders}: inline, or a CSV (header row) / JSON array file next to perfctl.yaml,
+    loaded once per k6 process with SharedArray."""
+
+    values: list[Any] | None = Field(None, description="inline values (scalars or objects)")
+    file: str | None = Field(None, description="a .csv (first row: field names) or .json (array) file")
+    order: Literal["random", "sequential", "unique"] = Field(
+        "random", description="random row; sequential: each VU walks the rows from its own offset; unique: one row per iteration of the test"
+    )
+
+    @model_validator(mode="after")
+    def _source(self) -> "DataPool":
+        if (self.values is None) == (self.file is None):
+            raise ValueError("give exactly one of values or file")
+        if self.values is not None and not self.values:
+            raise ValueError("values: must not be empty")
+        if self.file is not None and not self.file.lower().endswith((".csv", ".json")):
+            raise ValueError(f"file: '{self.file}' must end in .csv or .json")
+        return self
 
 
 class Request(Model):
@@ -121,6 +231,15 @@ class Request(Model):
     expect_status: list[int] = Field(default_factory=list, description="default: any 2xx/3xx")
     expect_json: list[str] = Field(default_factory=list, description="top-level JSON fields that must be present")
     tags: dict[str, str] = Field(default_factory=dict)
+    capture: dict[Ident, str] = Field(
+        default_factory=dict, description="{var: JSON path}: response fields later requests use as {var}"
+    )
+    feeds: dict[Ident, MetricFeed] = Field(
+        default_factory=dict, description="{custom metric: duration|success|failure|always|json:PATH}"
+    )
+    thresholds: Thresholds = Field(
+        default_factory=dict, description="k6 thresholds on this request only ({metric: [...]} -> metric{name:...})"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -143,6 +262,34 @@ class WebSocketFlow(Model):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+class Auth(Model):
+    """How VUs get a token: log in once in setup() and share it, log in once per VU, or read it
+    from the environment (`token: "${API_TOKEN}"`). Requests then carry `header: scheme token`."""
+
+    mode: Literal["shared", "per-vu"] = Field("shared", description="shared: one login in setup(); per-vu: each VU logs in once")
+    register_step: Annotated[Request | None, _named("register")] = Field(
+        None, alias="register", description="sent before login"
+    )
+    login: Annotated[Request | None, _named("login")] = None
+    token: str | None = Field(None, description='a token from the environment, e.g. "${API_TOKEN}"')
+    token_path: str = Field("token", description="where the token is in the login response's JSON")
+    header: str = "Authorization"
+    scheme: str = Field("Bearer", description='header value is "<scheme> <token>"; "" sends the bare token')
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _source(self) -> "Auth":
+        if (self.login is None) == (self.token is None):
+            raise ValueError("give exactly one of login or token")
+        if self.register_step is not None and self.login is None:
+            raise ValueError("register: needs a login after it")
+        return self
+
+
+MetricType = Literal["counter", "trend", "rate", "gauge"]
+
+
 Executor = Literal[
     "constant-vus",
     "ramping-vus",
@@ -157,8 +304,12 @@ class Scenario(Model):
     description: str = ""
     protocol: Literal["http", "websocket"] = "http"
     include: list[Name] = Field(default_factory=list, description="run these scenarios together, each its own k6 scenario")
+    profile: Annotated[Profile | None, BeforeValidator(Profile.from_shorthand)] = Field(
+        None, description="a named load shape (smoke, load, spike, soak, stress, breakpoint, throughput, ...)"
+    )
     executor: Executor = "constant-vus"
     vus: int | None = Field(None, gt=0)
+    start_vus: int | None = Field(None, ge=0, description="ramping-vus: VUs before the first stage")
     duration: Duration | None = None
     iterations: int | None = Field(None, gt=0)
     stages: list[Stage] = Field(default_factory=list)
@@ -169,8 +320,13 @@ class Scenario(Model):
     start_time: Duration = 0.0
     think_time: Duration = Field(0.0, description="sleep after each iteration")
     requests: list[Request] = Field(default_factory=list)
+    flow: Literal["mix", "sequence"] = Field("mix", description="mix: one weighted request per iteration; sequence: all, in order")
+    idle_weight: float = Field(0.0, ge=0, description="mix: weight of iterations that send nothing and only think")
+    data: dict[Ident, DataPool] = Field(default_factory=dict, description="pools for {name} / {name.field} placeholders")
+    auth: Auth | None = None
+    metrics: dict[Ident, MetricType] = Field(default_factory=dict, description="custom k6 metrics fed by requests")
     websocket: WebSocketFlow | None = None
-    thresholds: dict[str, list[str]] = Field(default_factory=dict, description="k6 thresholds, as k6 writes them")
+    thresholds: Thresholds = Field(default_factory=dict, description="k6 thresholds: {metric or metric{tag:value}: [...]}")
     tags: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -179,6 +335,15 @@ class Scenario(Model):
             return self
         if self.protocol == "http" and not self.requests:
             raise ValueError("requests: an http scenario needs at least one request")
+        for request in self.requests:
+            for metric in request.feeds:
+                if metric not in self.metrics:
+                    raise ValueError(f"requests: '{request.name}' feeds '{metric}', which is not declared under metrics")
+        if self.profile is not None:
+            from orchestrator import profiles  # the shapes' math lives there
+
+            profiles.check_scenario(self)
+            return self
         if self.executor in ("constant-vus",) and self.duration is None:
             raise ValueError("duration: constant-vus needs a duration")
         if self.executor in ("ramping-vus", "ramping-arrival-rate") and not self.stages:
@@ -213,7 +378,7 @@ BACKEND_SLIS = ("loop_rate_min", "kafka_lag_max", "target_up", "kafka_lag_after"
 class Objective(Model):
     name: Name
     sli: Sli | None = Field(None, description="a built-in SLI by name")
-    query: str | None = Field(None, description="custom PromQL; placeholders $testid $window $start $end $range")
+    query: str | None = Field(None, description="custom PromQL; placeholders $testid $window $start $end $seconds $job $rate_range $step $push_range (docs/slis.md)")
     pass_: str = Field(alias="pass", description="e.g. '< 0.01', '>= 95', 'between 90 and 110', '<= +10%'")
     warning: str | None = None
     weight: float = Field(1.0, gt=0)
@@ -265,7 +430,7 @@ def _criteria_parts(text: str):
 
 class GrafanaSettings(Model):
     enabled: bool = Field(True, description="docker monitoring runtime: start Grafana beside Prometheus")
-    image: str = Field("grafana/grafana:11.2.0", description="the Grafana image (pinned)")
+    image: PinnedImage = Field("grafana/grafana:11.2.0", description="the Grafana image (pinned)")
     url: str = Field("http://127.0.0.1:3000", description="where Grafana listens (host network)")
     start_timeout: Duration = Field(90.0, description="how long start-monitoring waits for Grafana to be healthy")
 
@@ -283,6 +448,77 @@ class GateSettings(Model):
     live_interval: Duration = Field(2.0, gt=0, description="how often live objectives are checked while k6 runs")
 
 
+class RollbackAction(Model):
+    name: Name
+    run: str | list[str] = Field(
+        description="the command: a string split like a shell would (no shell runs it), or an argv list; "
+        "use [sh, -c, '...'] for pipes"
+    )
+    timeout: Duration = Field(60.0, gt=0, description="stopped (the whole process group) after this long")
+
+    @property
+    def argv(self) -> list[str]:
+        import shlex
+
+        return shlex.split(self.run) if isinstance(self.run, str) else list(self.run)
+
+    @model_validator(mode="after")
+    def _command(self) -> "RollbackAction":
+        try:
+            argv = self.argv
+        except ValueError as exc:
+            raise ValueError(f"run: {exc}") from None
+        if not argv or not argv[0]:
+            raise ValueError("run: must name a command")
+        return self
+
+
+class RollbackSettings(Model):
+    on: list[Literal["fail", "inconclusive", "interrupted"]] = Field(
+        default_factory=lambda: ["fail", "inconclusive"], description="verdicts that trigger the actions"
+    )
+    actions: list[RollbackAction] = Field(default_factory=list, description="run in order; none: rollback is off")
+    stop_monitoring: bool = Field(False, description="also stop the Prometheus perfctl manages (its data is kept)")
+
+    @model_validator(mode="after")
+    def _unique(self) -> "RollbackSettings":
+        names = [a.name for a in self.actions]
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"actions: name '{dup}' is used twice")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.actions) or self.stop_monitoring
+
+
+K8sQuantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+
+
+class K8sResources(Model):
+    requests: dict[Literal["cpu", "memory"], K8sQuantity] = Field(default_factory=dict)
+    limits: dict[Literal["cpu", "memory"], K8sQuantity] = Field(default_factory=dict)
+
+
+class K8sSettings(Model):
+    """`perfctl k8s render` / `run --runtime k8s`: a k6-operator TestRun."""
+
+    namespace: str = Field("default", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    parallelism: int = Field(1, ge=1, le=1000, description="k6 runner pods (--instances overrides)")
+    separate: bool = Field(False, description="at most one runner pod per node")
+    cleanup: Literal["post"] | None = Field("post", description="post: the operator deletes the pods when done")
+    image: str | None = Field(None, description="runner image; default: the operator's (grafana/k6)")
+    resources: K8sResources = Field(default_factory=K8sResources, description="runner pods' requests and limits")
+    prometheus_url: str | None = Field(
+        None, description="Prometheus as the runner pods reach it (remote write); default: prometheus.url"
+    )
+    env_secret: str | None = Field(None, description="a Secret whose keys become the runners' environment (${VAR} refs)")
+    kubectl: str = Field("kubectl", description="the kubectl binary")
+    context: str | None = Field(None, description="kubectl --context; default: the current context")
+    timeout: Duration = Field(3600.0, gt=0, description="how long `run --runtime k8s` follows the TestRun")
+    poll_interval: Duration = Field(2.0, gt=0, description="how often the TestRun's stage is read")
+
+
 class Config(Model):
     version: Literal[1] = 1
     name: Name = "perfctl"
@@ -294,6 +530,10 @@ class Config(Model):
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     scenarios: dict[Name, Scenario] = Field(min_length=1)
     objectives: list[Objective] = Field(default_factory=list)
+    rollback: RollbackSettings = Field(
+        default_factory=RollbackSettings, description="actions on a failed/inconclusive gate; off unless configured"
+    )
+    k8s: K8sSettings = Field(default_factory=K8sSettings, description="k6-operator TestRuns (perfctl k8s render)")
 
     @model_validator(mode="after")
     def _references(self) -> "Config":
@@ -405,10 +645,16 @@ def _is_runtime(loc: tuple) -> bool:
     return any(loc[: len(prefix)] == prefix for prefix in RUNTIME_SUBTREES)
 
 
-def runtime_env_refs(config: Config) -> dict[str, str | None]:
-    """Every `${VAR}` the k6 script will read from its environment -> its default (None: required)."""
+def runtime_env_refs(config: Config, scenarios: list[str] | None = None) -> dict[str, str | None]:
+    """Every `${VAR}` the k6 script will read from its environment -> its default (None: required).
+    `scenarios`: only what these scenarios (and the parts they include) send."""
     found: dict[str, str | None] = {}
     dumped = config.model_dump(by_alias=True, mode="json")
+    if scenarios is not None:
+        wanted = set(scenarios)
+        for name in scenarios:
+            wanted.update(config.scenarios[name].include if name in config.scenarios else [])
+        dumped["scenarios"] = {k: v for k, v in dumped["scenarios"].items() if k in wanted}
     for subtree in RUNTIME_SUBTREES:
         node: Any = dumped
         for key in subtree:
@@ -423,9 +669,12 @@ def runtime_env_refs(config: Config) -> dict[str, str | None]:
     return found
 
 
-def missing_runtime_env(config: Config, environ: dict[str, str] | None = None) -> list[str]:
+def missing_runtime_env(
+    config: Config, environ: dict[str, str] | None = None, scenarios: list[str] | None = None
+) -> list[str]:
     environ = os.environ if environ is None else environ
-    return sorted(n for n, default in runtime_env_refs(config).items() if default is None and n not in environ)
+    refs = runtime_env_refs(config, scenarios)
+    return sorted(n for n, default in refs.items() if default is None and n not in environ)
 
 
 def _strings(node: Any):

@@ -3,6 +3,7 @@ without NO_COLOR, progress redrawn in place on a TTY and printed sparsely otherw
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -19,7 +20,8 @@ def use_color(stream=None) -> bool:
 
 def info(message: str) -> None:
     """Status lines go to stderr, so `--json` output on stdout stays machine-readable."""
-    print(message, file=sys.stderr, flush=True)
+    with _terminal_may_be_gone():
+        print(message, file=sys.stderr, flush=True)
 
 
 class Progress:
@@ -33,6 +35,10 @@ class Progress:
         self._drawn = False
 
     def update(self, line: str) -> None:
+        with _terminal_may_be_gone():
+            self._update(line)
+
+    def _update(self, line: str) -> None:
         if self.tty:
             width = max(20, _columns() - 1)
             self.stream.write("\r\x1b[K" + line[:width])
@@ -45,14 +51,26 @@ class Progress:
 
     def message(self, line: str) -> None:
         self.clear()
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        with _terminal_may_be_gone():
+            self.stream.write(line + "\n")
+            self.stream.flush()
 
     def clear(self) -> None:
         if self._drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
             self._drawn = False
+            with _terminal_may_be_gone():
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+
+
+@contextlib.contextmanager
+def _terminal_may_be_gone():
+    # A dropped SSH connection makes writes fail (EIO) just before SIGHUP arrives: progress is
+    # not worth stopping a run for; the run folder has everything.
+    try:
+        yield
+    except OSError:
+        pass
 
 
 def _columns() -> int:

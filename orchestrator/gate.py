@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from orchestrator import slo
 from orchestrator.config import BACKEND_SLIS, Config, Objective
@@ -82,6 +82,9 @@ SERIES_NOTES = {
     "kafka_lag_max": "total lag (the value is its maximum)",
     "kafka_lag_after": "total lag (the value is taken drain_seconds after the end)",
     "dropped_iterations": "cumulative since the start",
+    "ws_connect_p95": "k6's cumulative trend stat",
+    "ws_message_success": "cumulative since the start",
+    "target_up": "1 = scraped, 0 = down",
 }
 # k6's load shape for the report, on the same time axis as the objectives.
 LOAD_QUERIES: dict[str, str] = {
@@ -103,6 +106,12 @@ _HIST_COMPLETE = f"sum(histogram_count({_HIST})) == sum(last_over_time(k6_http_r
 NATIVE_HISTOGRAM_QUERIES = {
     "http_p95": f"histogram_quantile(0.95, sum({_HIST})) and on() ({_HIST_COMPLETE})",
     "http_p99": f"histogram_quantile(0.99, sum({_HIST})) and on() ({_HIST_COMPLETE})",
+    # One ws_connecting sample per session: complete when it counts every session k6 counted.
+    "ws_connect_p95": (
+        f"histogram_quantile(0.95, sum(k6_ws_connecting_seconds{{{K6}}}))"
+        f" and on() (sum(histogram_count(k6_ws_connecting_seconds{{{K6}}}))"
+        f" == sum(last_over_time(k6_ws_sessions_total{{{K6}}}[$window])))"
+    ),
 }
 PLACEHOLDERS = ("$testid", "$window", "$start", "$end", "$seconds", "$job", "$rate_range", "$step", "$push_range")
 # Less than this share of the expected samples in the window is a gap.
@@ -221,24 +230,29 @@ def evaluate(
     objectives = objectives_for(config, scenario) if objectives is None else objectives
     ctx = QueryContext(run_id, window, config.prometheus.scrape_interval, config.k6.push_interval)
     queries = {o.name: objective_query(o, ctx, native_histograms=config.k6.native_histograms) for o in objectives}
-    gaps = _data_gaps(objectives, prom, ctx)
 
     def measure(obj: Objective) -> tuple[float | None, str]:
-        if obj.name in gaps:
-            return None, gaps[obj.name]
         try:
             value = prom.scalar(queries[obj.name], at=measure_time(obj, window))
         except QueryRejected as exc:
             return None, exc.message
         return value, "the query returned no data for the run window"
 
-    # The queries are independent; run them side by side (Prometheus answers them in parallel).
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(objectives)))) as pool:
-        measured = list(pool.map(measure, objectives))
+    # The queries, data-gap checks included, are independent: all run side by side (Prometheus
+    # answers them in parallel); a gap then overrides the value it makes untrustworthy.
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(objectives))) + 1) as pool:
+        pending_gaps = pool.submit(_data_gaps, objectives, prom, ctx)
+        values = list(pool.map(measure, objectives))
+        gaps = pending_gaps.result()
+    measured = [(None, gaps[o.name]) if o.name in gaps else value for o, value in zip(objectives, values)]
     grades = []
     for obj, (value, missing_reason) in zip(objectives, measured):
         baseline = (baselines or {}).get(obj.name)
-        grades.append(slo.grade(spec_of(obj), value, baseline, missing_reason=missing_reason))
+        graded = slo.grade(spec_of(obj), value, baseline, missing_reason=missing_reason)
+        if baselines is not None and baseline is None and "needs a baseline" in graded.reason:
+            # A baseline was given, but its runs never measured this objective (matched by name).
+            graded = replace(graded, reason=graded.reason.replace("none given", f"the baseline runs have no value for '{obj.name}'"))
+        grades.append(graded)
     verdict = slo.decide(grades, pass_percent=config.gate.pass_percent, warning_percent=config.gate.warning_percent)
     return GateResult(
         verdict=verdict, queries=queries, coverage=gaps,
@@ -265,20 +279,29 @@ def _data_gaps(objectives: list[Objective], prom: Prometheus, ctx: QueryContext)
 
 
 def _k6_stream_gap(prom: Prometheus, ctx: QueryContext) -> str:
-    """k6 samples its VU gauge every second; missing samples mean lost pushes."""
+    """k6 samples its VU gauge every second: a hole in those samples is a lost push.
+
+    Judged by the longest stretch without a sample (and from the last one to the end),
+    not by a count, so a slow k6 start-up on a busy machine is not mistaken for a gap.
+    """
     window = ctx.window
-    expected = window.seconds / ctx.push_interval
-    count = prom.scalar(ctx.fill(f"max(count_over_time(k6_vus{{{K6}}}[$window]))"), at=window.end)
-    if count is None:
+    limit = max(3 * ctx.push_interval, 5.0)
+    series = prom.sample_times(ctx.fill(f"k6_vus{{{K6}}}[$window]"), at=window.end)
+    if not series:
         # A sub-second run may end before the first VU sample; its counters still arrive.
         iterations = prom.scalar(ctx.fill(f"count(last_over_time(k6_iterations_total{{{K6}}}[$window]))"), at=window.end)
         if iterations is None:
             return "no k6 metrics for this run id in Prometheus (remote write did not arrive)"
-        if expected >= 3:
+        if window.seconds > limit:
             return "k6's metric stream has gaps: no VU samples arrived"
         return ""
-    if expected >= 3 and count < MIN_COVERAGE * expected:
-        return f"k6's metric stream has gaps: {count:.0f} of ~{expected:.0f} pushes arrived"
+    for labels, times in series:
+        times = sorted(times)
+        holes = [b - a for a, b in zip(times, times[1:])] + [window.end - times[-1]]
+        worst = max(holes)
+        if worst > limit:
+            where = f" (instance {labels['instance']})" if "instance" in labels else ""
+            return f"k6's metric stream has a gap of {worst:.0f}s{where}: pushes were lost"
     return ""
 
 

@@ -8,8 +8,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator import gate, report, slo
+from orchestrator import console, gate, report, slo
+from orchestrator.baseline import Baseline
 from orchestrator.config import LoadedConfig
+from orchestrator.instances import as_recorded
 from orchestrator.errors import ExitCode
 from orchestrator.k6 import K6_EXTERNAL_ABORT, K6_THRESHOLDS_FAILED, describe_exit, read_summary
 from orchestrator.ledger import RunDir, iso, write_atomic, write_json
@@ -31,13 +33,29 @@ class Judgement:
     files: dict[str, Path]
 
 
-def k6_grades(k6_exit: int | None, interrupted_by: str | None, has_thresholds: bool) -> list[slo.Grade]:
+def live_gate_grade(stop: dict) -> slo.Grade:
+    """The live gate stopped the run: a failed key grade, so the verdict is fail whatever the score."""
+    return slo.Grade(
+        name="live_gate", result=slo.Result.FAIL, value=stop.get("value"), score=0.0, weight=1.0, key=True,
+        criteria=f"{stop.get('objective')}: {stop.get('criteria')} within its grace", warning=None,
+        reason=stop.get("reason", "the live gate stopped the run"),
+    )
+
+
+def k6_grades(
+    k6_exit: int | None, interrupted_by: str | None, has_thresholds: bool, *, live_stop: dict | None = None,
+    lost: str | None = None,
+) -> list[slo.Grade]:
     """What k6 itself says about the run, as grades beside the objectives."""
     grades = []
-    if interrupted_by:
+    if live_stop:
+        # k6 stopped early because perfctl asked it to: that is the live gate's fail, not a lost run.
+        grades.append(live_gate_grade(live_stop))
+    elif interrupted_by:
         grades.append(_grade_k6_run(f"interrupted by {interrupted_by}; the numbers cover only part of the plan"))
     elif k6_exit is None:
-        grades.append(_grade_k6_run("k6's exit code is unknown (perfctl lost track of it)"))
+        # `lost`: what `perfctl recover` found out about a k6 whose perfctl died (e.g. no summary: it died too).
+        grades.append(_grade_k6_run(lost or "k6's exit code is unknown (perfctl lost track of it)"))
     elif k6_exit not in (0, K6_THRESHOLDS_FAILED):
         grades.append(_grade_k6_run(f"{describe_exit(k6_exit)} (code {k6_exit}) before the end of the plan"))
     if has_thresholds or k6_exit == K6_THRESHOLDS_FAILED:
@@ -61,13 +79,20 @@ def judge_run(
     baselines: dict[str, float] | None = None,
     has_thresholds: bool = False,
     suffix: str = "",
+    baseline: Baseline | None = None,
 ) -> Judgement:
     """`suffix` names a re-evaluation's files (`verdict-<time>.json`) so the first stay as they were."""
     window = gate.Window(start=record["start"], end=record["end"])
+    # The run's own baseline (recorded when it started) unless the caller names another.
+    baseline = baseline or Baseline.from_dict(record.get("baseline"))
+    if baselines is None and baseline is not None:
+        baselines = baseline.values
+    _wait_for_drain(loaded, record["scenario"], window)
     result = gate.evaluate(
-        loaded.config, prom, run_id=record["id"], scenario=record["scenario"], window=window, baselines=baselines
+        as_recorded(loaded, record).config, prom, run_id=record["id"], scenario=record["scenario"], window=window, baselines=baselines
     )
-    extra_grades = k6_grades(record.get("k6_exit_code"), record.get("interrupted_by"), has_thresholds)
+    live_stop = record.get("live_gate")
+    extra_grades = k6_grades(record.get("k6_exit_code"), record.get("interrupted_by"), has_thresholds, live_stop=live_stop, lost=record.get("k6_lost"))
     verdict = result.verdict
     if extra_grades:
         verdict = slo.decide(
@@ -89,12 +114,16 @@ def judge_run(
             "k6_exit_code": record.get("k6_exit_code"),
             "interrupted_by": record.get("interrupted_by"),
             "summary": summary.as_dict() if summary else None,
+            "baseline": baseline.as_dict() if baseline is not None else None,
+            "live_gate": live_stop,
+            "measured_at": {name: iso(t) for name, t in result.measured_at.items() if t != window.end},
         },
     )
     files = {
         "verdict": run.file(f"verdict{suffix}.json"),
         "junit": run.file(f"junit{suffix}.xml"),
         "markdown": run.file(f"report{suffix}.md"),
+        "html": run.file(f"report{suffix}.html"),
     }
     write_json(files["verdict"], document)
     write_atomic(
@@ -105,9 +134,30 @@ def judge_run(
         verdict, run_id=record["id"], scenario=record["scenario"], window_seconds=window.seconds, results_path=str(run.path)
     )
     write_atomic(files["markdown"], markdown)
+    write_atomic(files["html"], _html_report(loaded, prom, record, verdict, window, document))
     _append_step_summary(markdown)
     exit_code = ExitCode.INTERRUPTED if record.get("interrupted_by") else RESULT_EXIT[verdict.result]
     return Judgement(verdict=verdict, queries=result.queries, exit_code=exit_code, files=files)
+
+
+def _html_report(loaded: LoadedConfig, prom: Prometheus, record: dict, verdict: slo.Verdict, window, document: dict) -> str:
+    from orchestrator import report_html
+
+    config = as_recorded(loaded, record).config  # native histograms when the run used them
+    objectives = gate.objectives_for(config, record["scenario"])
+    return report_html.render(
+        report_html.collect(config, prom, objectives, run_id=record["id"], window=window),
+        verdict, document,
+    )
+
+
+def _wait_for_drain(loaded: LoadedConfig, scenario: str, window) -> None:
+    """Objectives measured after the run (kafka_lag_after's drain_seconds) need that time to pass."""
+    objectives = gate.objectives_for(loaded.config, scenario)
+    wait = gate.drain_deadline(objectives, window, loaded.config.prometheus.scrape_interval) - time.time()
+    if wait > 0:
+        console.info(f"waiting {wait:.0f}s for the drain objectives (drain_seconds after the run's end)")
+        time.sleep(wait)
 
 
 def _append_step_summary(markdown: str) -> None:

@@ -76,6 +76,19 @@ def inspect_script(binary: str, text: str) -> dict:
         return {}
 
 
+def inspect_file(binary: str, path: Path) -> dict:
+    """`k6 inspect --execution-requirements` of a script file in place (its imports and open()
+    calls resolve next to it); ConfigError with k6's own words if it is rejected."""
+    try:
+        out = run_command([binary, "inspect", "--execution-requirements", str(path)], timeout=60)
+    except CommandFailed as exc:
+        raise ConfigError(f"k6 inspect rejected {path}: {_k6_error_line(exc.stderr or exc.stdout)}") from None
+    try:
+        return json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return {}
+
+
 def _k6_error_line(text: str) -> str:
     for line in text.splitlines():
         if "level=error" in line or line.startswith("ERRO"):
@@ -101,20 +114,49 @@ def run_argv(binary: str, script: Path, *, run_id: str, summary: Path, extra: li
     return argv
 
 
-def run_env(remote_write: RemoteWrite, base: dict[str, str] | None = None) -> dict[str, str]:
+def remote_write_env(remote_write: RemoteWrite) -> dict[str, str]:
+    """The K6_PROMETHEUS_RW_* variables of a run (also written into k6-operator TestRuns)."""
+    return {
+        "K6_PROMETHEUS_RW_SERVER_URL": remote_write.url.rstrip("/") + "/api/v1/write",
+        "K6_PROMETHEUS_RW_PUSH_INTERVAL": f"{remote_write.push_interval:g}s",
+        "K6_PROMETHEUS_RW_TREND_STATS": ",".join(remote_write.trend_stats),
+        # Stale markers end every series when k6 stops. Prometheus 2.42 cannot range-select native
+        # histograms (last_over_time yields 0), so the gate reads them with an instant selector at
+        # the run's end, which a stale marker written ~40 ms after the last push would blank out.
+        # Every k6 series carries the run's testid, so no later run inherits one either way.
+        "K6_PROMETHEUS_RW_STALE_MARKERS": "false" if remote_write.native_histograms else "true",
+        "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM": "true" if remote_write.native_histograms else "false",
+    }
+
+
+def run_env(
+    remote_write: RemoteWrite, base: dict[str, str] | None = None, *, dashboard_export: Path | None = None
+) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
-    env.update(
-        K6_PROMETHEUS_RW_SERVER_URL=remote_write.url.rstrip("/") + "/api/v1/write",
-        K6_PROMETHEUS_RW_PUSH_INTERVAL=f"{remote_write.push_interval:g}s",
-        K6_PROMETHEUS_RW_TREND_STATS=",".join(remote_write.trend_stats),
-        # Stale markers end every series when k6 stops, so a later run never inherits it.
-        K6_PROMETHEUS_RW_STALE_MARKERS="true",
-        K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM="true" if remote_write.native_histograms else "false",
-        K6_NO_USAGE_REPORT="true",
-    )
-    # A browser-waiting web dashboard would hang a CI job; perfctl never asks k6 for one.
+    env.update(remote_write_env(remote_write), K6_NO_USAGE_REPORT="true")
     env.pop("K6_WEB_DASHBOARD_OPEN", None)
+    if _truthy(env.get("K6_WEB_DASHBOARD")):
+        # k6 waits to exit while a browser has the dashboard open, and N instances would all
+        # bind port 5665: with the port off (-1) k6 serves nothing and exits at the end; the
+        # report it would have served is written into the results folder instead.
+        env["K6_WEB_DASHBOARD_PORT"] = "-1"
+        env["K6_WEB_DASHBOARD_OPEN"] = "false"
+        if dashboard_export is not None:
+            env["K6_WEB_DASHBOARD_EXPORT"] = str(dashboard_export)
     return env
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def segment_argv(index: int, count: int) -> list[str]:
+    """k6's own split of one test into `count` parts (what k6-operator passes each runner):
+    instance `index` (0-based) runs segment i/n:(i+1)/n of the sequence 0,1/n,...,1."""
+    if not 0 <= index < count:
+        raise ValueError(f"instance {index} is not in 0..{count - 1}")
+    points = ["0", *(f"{i}/{count}" for i in range(1, count)), "1"]
+    return ["--execution-segment", f"{points[index]}:{points[index + 1]}", "--execution-segment-sequence", ",".join(points)]
 
 
 def describe_exit(code: int) -> str:

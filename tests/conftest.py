@@ -118,6 +118,15 @@ def stack_factory(tmp_path):
         yield make
 
 
+def plan_of(script: str) -> dict:
+    """The PLAN data of a generated script, read back the way k6 reads it."""
+    import re
+
+    block = re.search(r"^const PLAN = JSON.parse\(\[\n(.*?)\n\]\.join", script, re.MULTILINE | re.DOTALL).group(1)
+    lines = [json.loads(line.strip().rstrip(",")) for line in block.splitlines()]
+    return json.loads("\n".join(lines))
+
+
 def write_config(path: Path, text: str) -> Path:
     path.write_text(textwrap.dedent(text).lstrip())
     return path

@@ -11,7 +11,7 @@ from tests.conftest import run_cli, write_config
 
 CONTRACT_COMMANDS = [
     "init", "validate", "render", "run", "run-websocket", "run-health", "run-comprehensive", "demo",
-    "start-monitoring", "stop-monitoring", "status", "prometheus-url", "history", "evaluate", "schema",
+    "start-monitoring", "stop-monitoring", "status", "prometheus-url", "history", "evaluate", "schema", "doctor",
 ]
 
 
@@ -128,3 +128,25 @@ def test_demo_example_is_valid_yaml_with_objectives():
     data = yaml.safe_load((EXAMPLES / "demo" / "perfctl.yaml").read_text())
     names = {o["name"] for o in data["objectives"]}
     assert {"error_ratio", "backend_loop_hz_min", "kafka_lag_max"} <= names
+
+
+def test_doctor_names_what_is_missing_and_how_to_fix_it(tmp_path):
+    from orchestrator.netutil import free_port
+
+    write_config(
+        tmp_path / "perfctl.yaml",
+        f"""
+        version: 1
+        target: {{base_url: "http://127.0.0.1:{free_port()}"}}
+        prometheus: {{url: "http://127.0.0.1:{free_port()}"}}
+        scenarios:
+          s: {{vus: 1, duration: 1s, requests: [{{name: a, path: /}}]}}
+        """,
+    )
+    result = run_cli("doctor", cwd=tmp_path)
+    assert result.code == 3, result.output
+    assert "ok    k6" in result.stdout
+    assert "FAIL  target health" in result.stdout
+    assert "fix: start the target" in result.stdout
+    as_json = json.loads(run_cli("doctor", "--json", cwd=tmp_path).stdout)
+    assert {c["name"]: c["ok"] for c in as_json}["k6"] is True

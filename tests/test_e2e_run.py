@@ -4,13 +4,12 @@ CLI as a separate process. Each run lasts a few seconds."""
 from __future__ import annotations
 
 import json
-import re
 import time
 import urllib.request
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import plan_of, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +36,8 @@ def test_healthy_run_passes_and_records_everything(stack):
     # Every objective was measured, none passed on missing data.
     assert all(o["value"] is not None for o in by_name.values()), by_name
     assert by_name["error_ratio"]["value"] == 0
-    assert 95 <= by_name["backend_loop_hz_min"]["value"] <= 105
+    # Healthy: about 100 Hz; a busy shared machine can shave a few Hz off the minimum.
+    assert 90 <= by_name["backend_loop_hz_min"]["value"] <= 105
     assert by_name["ws_reply_success"]["value"] == 1
     assert "PASS" in result.stdout and str(run) in result.stdout
     # k6's own summary agrees that real requests were made.
@@ -144,6 +144,5 @@ def test_config_strings_arrive_byte_exact(stack):
     script = (stack.last_run() / "script.js").read_text()
     assert script.isascii()
     assert INJECTION not in script
-    literal = re.search(r"^const PLAN = JSON.parse\((\".*\")\);$", script, re.MULTILINE).group(1)
-    plan = json.loads(json.loads(literal))
+    plan = plan_of(script)
     assert plan["parts"]["inject"]["requests"][0]["json"]["text"] == INJECTION

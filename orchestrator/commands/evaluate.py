@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestrator import console, report
+from orchestrator.baseline import resolve
 from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.errors import UsageError
@@ -19,9 +20,11 @@ from orchestrator.ledger import Ledger
 from orchestrator.local_prometheus import LocalPrometheus
 
 
-def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, json_output: bool) -> int:
+def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, json_output: bool,
+             baseline: str | None = None) -> int:
     loaded = load_config(config_path)
-    run = Ledger(results_root(loaded, results)).get(run_id)
+    ledger = Ledger(results_root(loaded, results))
+    run = ledger.get(run_id)
     record = run.run_record()
     if not record.get("start") or not record.get("end"):
         raise UsageError(f"run {run_id} has no recorded window (k6 never ran or is still running)",
@@ -31,10 +34,16 @@ def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, jso
         console.info(f"started Prometheus at {prometheus.url} to read the run's data")
     first = not run.file("verdict.json").exists()
     suffix = "" if first else "-" + datetime.fromtimestamp(time.time(), timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    judgement = judge_run(loaded, run, prometheus.client(), record=record, suffix=suffix)
+    chosen = None
+    if baseline is not None:
+        # Another baseline than the run's own: for relative criteria added after the run.
+        chosen = resolve(ledger, baseline, scenario=record["scenario"], runs_wanted=loaded.config.gate.baseline_runs,
+                         exclude=run.id)
+    judgement = judge_run(loaded, run, prometheus.client(), record=record, suffix=suffix, baseline=chosen)
     if json_output:
         print(judgement.files["verdict"].read_text(), end="")
     else:
         print(report.terminal_table(judgement.verdict, color=console.use_color()))
         print(f"verdict: {judgement.files['verdict']}")
+        print(f"report: {judgement.files['html']}")
     return int(judgement.exit_code)

@@ -14,10 +14,13 @@ from orchestrator.slo import format_value
 
 
 def run_rows(ledger: Ledger, *, scenario: str | None, limit: int) -> list[dict]:
+    """The newest `limit` runs (of `scenario`), oldest first. Newest first, stopping at
+    `limit`, and verdict.json is read only for runs that are shown: thousands of runs in
+    the ledger cost a directory listing and the run.json files looked at."""
     rows = []
     for run in reversed(ledger.runs()):
-        row = _row(run)
-        if scenario and row.get("scenario") != scenario:
+        row = _row(run, scenario)
+        if row is None:
             continue
         rows.append(row)
         if len(rows) >= limit:
@@ -25,12 +28,14 @@ def run_rows(ledger: Ledger, *, scenario: str | None, limit: int) -> list[dict]:
     return list(reversed(rows))
 
 
-def _row(run: RunDir) -> dict:
+def _row(run: RunDir, scenario: str | None = None) -> dict | None:
     try:
         record = run.run_record()
+        if scenario and record.get("scenario") != scenario:
+            return None
         verdict = run.read_json("verdict.json") or {}
     except LedgerError as exc:
-        return {"id": run.id, "status": "unreadable", "problem": exc.message}
+        return None if scenario else {"id": run.id, "status": "unreadable", "problem": exc.message}
     summary = verdict.get("summary") or {}
     start, end = record.get("start"), record.get("end")
     return {

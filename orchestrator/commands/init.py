@@ -28,5 +28,18 @@ def init(*, example: str | None, output: Path, force: bool) -> int:
         raise UsageError(f"{output} exists already; use --force to overwrite it")
     output.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(output, text)
+    if example is not None:
+        _copy_data_files(EXAMPLES / example, output.parent, force=force)
     console.info(f"wrote {output}; check it with `perfctl validate -c {output}`")
     return 0
+
+
+def _copy_data_files(source: Path, target: Path, *, force: bool) -> None:
+    """An example's data pools (CSV/JSON beside its perfctl.yaml) go along with it."""
+    for data in sorted(source.glob("*.csv")) + sorted(source.glob("*.json")):
+        destination = target / data.name
+        if destination.exists() and not force:
+            console.info(f"kept the existing {destination}")
+            continue
+        write_atomic(destination, data.read_text(encoding="utf-8"))
+        console.info(f"wrote {destination} (data for the example's scenarios)")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from orchestrator import console
 from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
-from orchestrator.ledger import FINAL_STATES, Ledger
-from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.ledger import Ledger
+from orchestrator import grafana as grafana_module
+from orchestrator.errors import UsageError
+from orchestrator.local_prometheus import LocalPrometheus, state_dir
+from orchestrator.monitoring_stack import DockerStack
+from orchestrator.runstate import run_states
 
 
 def _prometheus(config_path: Path | None) -> LocalPrometheus:
@@ -18,22 +21,81 @@ def _prometheus(config_path: Path | None) -> LocalPrometheus:
     return LocalPrometheus.for_config(loaded.config, loaded.path)
 
 
-def start(config_path: Path | None) -> int:
-    prometheus = _prometheus(config_path)
+def _runtime(loaded, runtime: str | None) -> str:
+    return runtime or loaded.config.prometheus.runtime
+
+
+def start(config_path: Path | None, *, runtime: str | None = None, grafana: bool | None = None,
+          bind: str = "127.0.0.1") -> int:
+    loaded = load_config(config_path)
+    if _runtime(loaded, runtime) == "docker":
+        return _start_docker(loaded, grafana=grafana, bind=bind)
+    if bind != "127.0.0.1":
+        raise UsageError("--bind: only for --runtime docker; the local Prometheus listens where prometheus.url says")
+    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     started = prometheus.ensure()
     console.info(("started" if started else "already running:") + f" Prometheus at {prometheus.url}")
-    console.info("Grafana: not available as a local process; use the docker runtime, or k6's web dashboard "
-                 "(K6_WEB_DASHBOARD=true) for live viewing")
+    console.info("Grafana: not available as a local process; use --runtime docker, or k6's web dashboard "
+                 "(K6_WEB_DASHBOARD=true; its report is saved as dashboard.html in the run's folder)")
     print(prometheus.url)
     return 0
 
 
-def stop(config_path: Path | None) -> int:
-    prometheus = _prometheus(config_path)
+def _start_docker(loaded, *, grafana: bool | None, bind: str) -> int:
+    stack = DockerStack(loaded, grafana_enabled=grafana, bind=bind)
+    started = stack.ensure()
+    for state in stack.states():
+        if state.status == "missing":
+            continue
+        verb = "started" if state.name in started else "already running:"
+        console.info(f"{verb} {state.name} at {state.url} (container {state.container})")
+    if stack.grafana_enabled:
+        console.info(f"Grafana admin password: {grafana_module.password_file(stack.state)} (mode 0600); "
+                     "`perfctl dashboard-url` links to a run's dashboard")
+    else:
+        console.info("Grafana: off (--no-grafana or grafana.enabled: false)")
+    print(stack.prometheus_url)
+    if stack.grafana_enabled:
+        print(stack.grafana_url)
+    return 0
+
+
+def stop(config_path: Path | None, *, runtime: str | None = None, purge: bool = False) -> int:
+    loaded = load_config(config_path)
+    if _runtime(loaded, runtime) == "docker":
+        removed = DockerStack(loaded).stop(purge=purge)
+        for name in removed:
+            console.info(f"removed {name}")
+        if not removed:
+            console.info("no container of this config's stack was there")
+        if not purge:
+            console.info("the data volumes are kept (--purge removes them)")
+        return 0
+    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     if prometheus.stop():
         console.info(f"stopped Prometheus at {prometheus.url}; its data is kept in {prometheus.home / 'data'}")
     else:
         console.info("no Prometheus started by perfctl is running for this config")
+    return 0
+
+
+def dashboard_url(config_path: Path | None, run_id: str | None, *, results: Path | None = None) -> int:
+    """The k6 dashboard of a run (default: the latest), filtered by its test id and time range."""
+    loaded = load_config(config_path)
+    ledger = Ledger(results_root(loaded, results))
+    if run_id is not None:
+        record = ledger.get(run_id).run_record()
+    else:
+        latest = ledger.latest()
+        record = latest.run_record() if latest else None
+    testid = record["id"] if record else None
+    start = int(record["start"] * 1000) - 5000 if record and record.get("start") else None
+    end = int(record["end"] * 1000) + 5000 if record and record.get("end") else None
+    print(grafana_module.dashboard_url(loaded.config.grafana.url, testid=testid, start_ms=start, end_ms=end))
+    if testid is None:
+        console.info("no run in the ledger yet: the link shows the last hour")
+    console.info(f"Grafana login: admin, password in {grafana_module.password_file(state_dir(loaded.path))} "
+                 "(generated by `perfctl start-monitoring --runtime docker`)")
     return 0
 
 
@@ -47,30 +109,48 @@ def status(config_path: Path | None, *, json_output: bool) -> int:
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     ref = prometheus.running_process()
     ready = prometheus.client().ready()
-    ledger = Ledger(results_root(loaded, None))
-    active = []
-    for run in ledger.runs()[-200:]:
-        try:
-            record = run.run_record()
-        except Exception:
-            continue
-        if record.get("status") not in FINAL_STATES:
-            active.append(record)
+    runs = run_states(Ledger(results_root(loaded, None)))
     state = {
         "prometheus": {"url": prometheus.url, "ready": ready, "managed_pid": ref.pid if ref else None},
-        "active_runs": [
-            {"id": r["id"], "scenario": r.get("scenario"), "status": r.get("status"),
-             "elapsed_seconds": round(time.time() - r["start"], 1) if r.get("start") else None}
-            for r in active
-        ],
+        "runs": runs,
+        "active_runs": [r for r in runs if r.get("note")],
     }
+    containers = _stack_states(loaded)
+    if containers is not None:
+        state["containers"] = containers
     if json_output:
         print(json.dumps(state, indent=2))
         return 0
     owner = f"started by perfctl, pid {ref.pid}" if ref else "not started by perfctl"
+    if containers:
+        owner = "in container " + ", ".join(f"{c['container']} ({c['status']})" for c in containers if c["service"] == "prometheus")
     print(f"Prometheus  {prometheus.url}  {'ready' if ready else 'DOWN'}  ({owner})")
-    if not active:
+    for c in containers or []:
+        if c["service"] != "prometheus":
+            print(f"{c['service'].capitalize():<11} {c['url']}  {c['status']}  (container {c['container']})")
+    if not state["active_runs"]:
         print("no run in progress")
-    for r in state["active_runs"]:
-        print(f"run {r['id']}  {r['scenario']}  {r['status']}  {r['elapsed_seconds']}s")
+    print(_runs_table(runs))
     return 0
+
+
+def _runs_table(runs: list[dict]) -> str:
+    header = ("run", "scenario", "status", "result", "elapsed", "tmux session", "note")
+    rows = [header] + [
+        (r["id"], r.get("scenario") or "", r.get("status") or "", r.get("result") or "—",
+         "—" if r.get("elapsed_seconds") is None else f"{r['elapsed_seconds']:.0f}s",
+         r.get("tmux") or "—", r.get("note") or "")
+        for r in runs
+    ]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _stack_states(loaded) -> list[dict] | None:
+    """The docker stack's containers, when the config's monitoring runtime is docker."""
+    if loaded.config.prometheus.runtime != "docker":
+        return None
+    return [
+        {"service": st.name, "container": st.container, "status": st.status, "url": st.url}
+        for st in DockerStack(loaded).states()
+    ]

@@ -19,9 +19,16 @@ from orchestrator.k6 import RemoteWrite, detect_features, describe_exit, find_k6
 from orchestrator.ledger import EVALUATING, FAILED_INCOMPLETE, FINISHED, INTERRUPTED, RUNNING, Ledger, RunDir, iso, new_run_id, write_atomic
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.render import Overrides, RenderedScript, render_scenario
+from orchestrator.instances import merge_instance_summaries, with_native_histograms
+from orchestrator.pids import ProcessRef
+from orchestrator.rollback import run_rollback
+from orchestrator.monitoring_stack import ensure_prometheus
+from orchestrator.runtimes import k6_window, make_runtime, runtime_details
 from orchestrator.runtimes.local import LocalRuntime
+from orchestrator.detach import detached_session
+from orchestrator.runtimes.segments import SegmentsRuntime
 
-RUNTIMES = ("local",)
+RUNTIMES = ("local", "docker", "k8s")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class RunOptions:
     detach: bool = False  # run inside a tmux session and return at once
     rollback: bool = True  # run the configured rollback actions on a failed/inconclusive gate
     instances: int = 1  # split the test over N k6 processes (execution segments)
+    hosts: tuple[str, ...] = ()  # --hosts: instance i runs on host i over ssh, inside tmux
     script: Path | None = None  # a hand-written k6 script instead of a generated one
 
 
@@ -58,13 +66,34 @@ def results_root(loaded: LoadedConfig, override: Path | None) -> Path:
     return root if root.is_absolute() else loaded.path.parent / root
 
 
-def prepare(loaded: LoadedConfig, scenario: str, overrides: Overrides) -> Prepared:
-    missing = missing_runtime_env(loaded.config)
+def prepare(
+    loaded: LoadedConfig, scenario: str, overrides: Overrides, *, runtime: str = "local", script_path: Path | None = None
+) -> Prepared:
+    if script_path is not None:
+        return _prepare_hand_written(loaded, scenario, overrides, script_path, runtime=runtime)
+    missing = missing_runtime_env(loaded.config, scenarios=[scenario])
     if missing:
         raise UsageError(
-            "the scenarios use environment variables that are not set: " + ", ".join(missing),
+            f"scenario '{scenario}' uses environment variables that are not set: " + ", ".join(missing),
             hint="export them (secrets stay in the environment; perfctl never writes them to disk)",
         )
+    if runtime == "docker":
+        # The image's k6 decides the rendering, and inspects the script itself.
+        from orchestrator.runtimes.docker import DockerRuntime
+
+        container = DockerRuntime.for_config(loaded)
+        features = container.features()
+        script = render_scenario(loaded, scenario, features, overrides)
+        from orchestrator.render import data_files
+
+        if data_files(script):
+            raise UsageError(
+                f"scenario '{scenario}' reads data files ({', '.join(data_files(script))}): "
+                "not available with --runtime docker yet",
+                hint="use --runtime local, or inline values (data: {pool: {values: [...]}})",
+            )
+        container.inspect(script.text)
+        return Prepared(loaded=loaded, k6_binary="k6", script=script, k6_version=features.text)
     binary = find_k6(loaded.config.k6.binary)
     features = detect_features(binary)
     script = render_scenario(loaded, scenario, features, overrides)
@@ -72,34 +101,58 @@ def prepare(loaded: LoadedConfig, scenario: str, overrides: Overrides) -> Prepar
     return Prepared(loaded=loaded, k6_binary=binary, script=script, k6_version=features.text)
 
 
-def _refuse_unavailable(opts: RunOptions) -> None:
-    # Options of the CLI contract whose machinery is not built yet say so, instead of being ignored.
-    unavailable = {
-        "--baseline": opts.baseline is not None,
-        "--detach": opts.detach,
-        "--instances": opts.instances != 1,
-        "--script": opts.script is not None,
-        "--rate": opts.overrides.rate is not None,
-        "--stage": opts.overrides.stages is not None,
-    }
-    for flag, used in unavailable.items():
-        if used:
-            raise UsageError(f"{flag}: not available in this version yet")
+def _prepare_hand_written(loaded: LoadedConfig, scenario: str, overrides: Overrides, path: Path, *, runtime: str) -> Prepared:
+    """`--script path.js`: the user's own k6 script, inspected where it lies; `scenario` names the run."""
+    import re
+
+    from orchestrator.k6 import inspect_file
+    from orchestrator.render import hand_written
+
+    if runtime != "local":
+        raise UsageError(f"--script: only with --runtime local for now (not {runtime})")
+    if overrides.rate is not None:
+        raise UsageError("--rate: not available with --script (k6 has no such flag; set the rate in the script)")
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", scenario):
+        raise UsageError(f"'{scenario}': with --script, SCENARIO names the run (letters, digits, '_', '.', '-')")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"--script {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--script {path}: cannot read it as UTF-8 text ({exc})") from None
+    binary = find_k6(loaded.config.k6.binary)
+    features = detect_features(binary)
+    script = hand_written(scenario, path, text, inspect_file(binary, path), overrides)
+    return Prepared(loaded=loaded, k6_binary=binary, script=script, k6_version=features.text)
 
 
 def run(opts: RunOptions) -> int:
     if opts.runtime not in RUNTIMES:
         raise UsageError(f"--runtime {opts.runtime}: not available in this version (available: {', '.join(RUNTIMES)})")
-    _refuse_unavailable(opts)
     loaded = load_config(opts.config)
-    prepared = prepare(loaded, opts.scenario, opts.overrides)
-    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
-    started_prometheus = prometheus.ensure()
-    if started_prometheus:
-        console.info(f"started Prometheus at {prometheus.url} (it keeps running; `perfctl stop-monitoring` ends it)")
+    opts = _with_hosts(opts, loaded)
+    if opts.instances > 1 or (opts.runtime == "k8s" and loaded.config.k8s.parallelism > 1):
+        loaded = with_native_histograms(loaded)  # exact merged percentiles across instances / k8s runners
+    if opts.runtime == "docker" and opts.instances > 1:
+        raise UsageError("--instances: not available with --runtime docker yet")
+    prepared = prepare(loaded, opts.scenario, opts.overrides, runtime=opts.runtime, script_path=opts.script)
+    if opts.baseline is not None:
+        from orchestrator.baseline import check_spec
+
+        check_spec(Ledger(results_root(loaded, opts.results)), opts.baseline)
+    if opts.detach:
+        # Checked above (config, k6, script) before anything starts; the rest happens inside tmux.
+        from orchestrator.detach import start_detached
+
+        return start_detached(opts, loaded, results_root(loaded, opts.results))
+    # The health gate first: a target that is down must not leave a Prometheus started for nothing.
     checked = wait_healthy(loaded.config.target)
     if checked:
         console.info(f"health gate: {checked} answered")
+    started_prometheus = ensure_prometheus(loaded)  # a local process or a container: prometheus.runtime
+    if started_prometheus:
+        console.info(f"started Prometheus at {loaded.config.prometheus.url} (it keeps running; "
+                     "`perfctl stop-monitoring` ends it)")
     return execute(prepared, opts, started_prometheus=started_prometheus)
 
 
@@ -107,6 +160,7 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
     loaded, script = prepared.loaded, prepared.script
     ledger = Ledger(results_root(loaded, opts.results))
     run_id = opts.run_id or new_run_id(opts.scenario)
+    baseline = _resolve_baseline(loaded, ledger, opts, run_id)
     run = ledger.create(
         run_id,
         {
@@ -122,18 +176,28 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
             "expected_seconds": script.expected_seconds,
             "overrides": {k: v for k, v in vars(opts.overrides).items() if v is not None},
             "started": {"prometheus": started_prometheus},
-            "perfctl": {"pid": os.getpid()},
+            "instances": opts.instances,
+            "k6_native_histograms": loaded.config.k6.native_histograms,
+            "perfctl": ProcessRef.of(os.getpid()).as_dict(),
+            "has_thresholds": script.has_thresholds,
+            "script": str(script.source) if script.source else None,
+            "tmux": detached_session(run_id),
+            "baseline": baseline.as_dict() if baseline is not None else None,
         },
     )
     write_atomic(run.file("script.js"), script.text)
     console.info(f"run {run_id}: {opts.scenario}, ~{script.expected_seconds:g}s, results in {run.path}")
     outcome, start, end = _run_k6(prepared, opts, run)
+    if (opts.instances > 1 or opts.hosts) and opts.runtime == "local":
+        for problem in merge_instance_summaries(run, opts.instances):
+            console.info(f"summary of {problem}")
     record, final_status = _record_k6_end(run, outcome, start, end)
+    _say_dropped_iterations(run)
     prom = LocalPrometheus.for_config(loaded.config, loaded.path).client()
     await_last_scrapes(prom, objectives_for(loaded.config, opts.scenario), end=end, timeout=loaded.config.prometheus.settle)
     try:
         judgement = judge_run(
-            loaded, run, prom, record=record, has_thresholds=any(p.scenario.thresholds for p in script.parts)
+            loaded, run, prom, record=record, has_thresholds=script.has_thresholds
         )
     except PerfctlError as exc:
         # What k6 recorded stays; the run waits in `evaluating` for `perfctl recover` / `evaluate`.
@@ -147,6 +211,8 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
         finished=iso(time.time()),
     )
     _print_verdict(judgement, run, opts.json_output)
+    if opts.rollback:
+        run_rollback(loaded, run, judgement.verdict.result.value, interrupted=bool(record.get("interrupted_by")))
     return int(judgement.exit_code)
 
 
@@ -156,27 +222,121 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
     remote_write = RemoteWrite(loaded.config.prometheus.url, k6.push_interval, tuple(k6.trend_stats), k6.native_histograms)
     argv = run_argv(
         prepared.k6_binary,
-        run.file("script.js"),
+        prepared.script.source or run.file("script.js"),  # a hand-written script runs where its imports are
         run_id=run.id,
         summary=run.file("summary.json"),
-        extra=list(k6.extra_args),
+        extra=list(k6.extra_args) + list(prepared.script.k6_args),
         tags=opts.tags,
     )
     start = time.time()
 
     def on_started(ref):
-        run.update(k6={"pid": ref.pid, "start": ref.start, "argv": argv[1:]}, start=start)
+        # runtime_details: the docker runtime's container id and image.
+        run.update(k6={"pid": ref.pid, "start": ref.start, "argv": argv[1:], **runtime_details(runtime)}, start=start)
+
+    def on_instances_started(refs):
+        run.update(k6={"instances": [{"pid": r.pid, "start": r.start} for r in refs], "argv": argv[1:]}, start=start)
 
     progress = console.Progress()
-    outcome = LocalRuntime().run(
-        argv, run_env(remote_write), run.file("k6.log"), cwd=run.path, on_started=on_started, progress=progress
+    env = run_env(remote_write, dashboard_export=run.file("dashboard.html"))
+    def on_testrun_started(details):
+        run.update(k8s=details, start=start)
+
+    def on_hosts_started(instances):
+        run.update(k6={"hosts": instances, "argv": argv[1:]}, start=start)
+
+    if opts.runtime == "k8s":
+        runtime, started = _k8s_runtime(loaded, opts, run, prepared.script.text), on_testrun_started
+    elif opts.hosts:
+        from orchestrator.runtimes.ssh import SshRuntime
+
+        runtime, started = SshRuntime(opts.hosts, run.id), on_hosts_started
+    elif opts.instances > 1:
+        runtime, started = SegmentsRuntime(opts.instances), on_instances_started
+    else:
+        runtime, started = make_runtime(opts.runtime, loaded), on_started
+    live = _live_gate(loaded, run, opts.scenario, start)
+    watch = {"watch": live.poll} if live else {}
+    outcome = runtime.run(argv, env, run.file("k6.log"), cwd=run.path, on_started=started, progress=progress, **watch)
+    start, end = k6_window(runtime, start, time.time())  # a container's own start/exit, without its set-up
+    if live and live.stopped is not None:
+        console.info(f"live gate stopped k6: {live.stopped.reason}")
+        run.update(live_gate=live.stopped.as_dict())
+    return outcome, start, end
+
+
+def _with_hosts(opts: RunOptions, loaded: LoadedConfig) -> RunOptions:
+    """--hosts h1,h2 means --instances 2, one per host, on the local runtime only."""
+    if not opts.hosts:
+        return opts
+    import dataclasses
+
+    from orchestrator.config import runtime_env_refs
+
+    if opts.runtime != "local":
+        raise UsageError(f"--hosts: runs k6 over ssh; not with --runtime {opts.runtime}")
+    if opts.instances not in (1, len(opts.hosts)):
+        raise UsageError(f"--hosts names {len(opts.hosts)} host(s) but --instances is {opts.instances}")
+    if opts.script is not None or opts.detach:
+        raise UsageError("--hosts: not with --script or --detach yet")
+    required = sorted(n for n, default in runtime_env_refs(loaded.config).items() if default is None)
+    if required:
+        # Secrets stay on this machine: perfctl does not copy environment variables to other hosts.
+        raise UsageError(f"--hosts: the scenarios read {', '.join(required)} from the environment, "
+                         "which perfctl does not send to other hosts")
+    return dataclasses.replace(opts, instances=len(opts.hosts))
+
+
+def _k8s_runtime(loaded: LoadedConfig, opts: RunOptions, run: RunDir, script_text: str):
+    """--runtime k8s: a k6-operator TestRun; --instances N (N > 1) sets its parallelism."""
+    from orchestrator.k8s import TestRunPlan
+    from orchestrator.runtimes.k8s import K8sRuntime
+
+    settings = loaded.config.k8s
+    parallelism = opts.instances if opts.instances > 1 else settings.parallelism
+    plan = TestRunPlan(run_id=run.id, scenario=opts.scenario, parallelism=parallelism, settings=settings)
+    return K8sRuntime.for_run(loaded, plan, script_text, run.path)
+
+
+def _live_gate(loaded: LoadedConfig, run: RunDir, scenario: str, start: float):
+    from orchestrator.live_gate import LiveGate
+
+    prom = LocalPrometheus.for_config(loaded.config, loaded.path).client()
+    return LiveGate(loaded.config, prom, objectives_for(loaded.config, scenario), run_id=run.id, start=start)
+
+
+def _resolve_baseline(loaded: LoadedConfig, ledger: Ledger, opts: RunOptions, run_id: str):
+    """--baseline RUN|last-pass, resolved before any load is sent (a bad run id is exit 2)."""
+    if opts.baseline is None:
+        return None
+    from orchestrator.baseline import resolve
+
+    baseline = resolve(
+        ledger, opts.baseline, scenario=opts.scenario, runs_wanted=loaded.config.gate.baseline_runs, exclude=run_id
     )
-    return outcome, start, time.time()
+    if not baseline.runs:
+        console.info(f"baseline {opts.baseline}: no passing run of '{opts.scenario}' yet; relative criteria are inconclusive")
+    else:
+        console.info(f"baseline {opts.baseline}: {', '.join(baseline.runs)}")
+    return baseline
+
+
+def _say_dropped_iterations(run: RunDir) -> None:
+    """Arrival-rate executors drop iterations when they run out of VUs: said, never hidden."""
+    from orchestrator.k6 import read_summary
+
+    summary = read_summary(run.file("summary.json"))
+    dropped = summary.dropped_iterations if summary else None
+    if dropped:
+        run.update(dropped_iterations=dropped)
+        console.info(f"k6 dropped {dropped:g} iterations: the arrival rate needed more VUs than maxVUs allowed")
 
 
 def _record_k6_end(run: RunDir, outcome, start: float, end: float) -> tuple[dict, str]:
     """Record how k6 ended; the run stays `evaluating` until its verdict is written."""
-    finished_normally = outcome.exit_code in (0, 99) and not outcome.interrupted_by
+    # A run the live gate stopped ended as perfctl meant it to (k6 says 105, "stopped from outside").
+    stopped_by_gate = bool(getattr(outcome, "stopped_by", None))
+    finished_normally = (outcome.exit_code in (0, 99) or stopped_by_gate) and not outcome.interrupted_by
     final = FINISHED if finished_normally else (INTERRUPTED if outcome.interrupted_by else FAILED_INCOMPLETE)
     if not finished_normally:
         console.info(f"{describe_exit(outcome.exit_code)} (code {outcome.exit_code}); see {run.file('k6.log')}")

@@ -8,7 +8,7 @@ from orchestrator import console
 from orchestrator.config import load_config, missing_runtime_env
 from orchestrator.errors import ConfigError, PerfctlError
 from orchestrator.k6 import detect_features, find_k6, inspect_script
-from orchestrator.render import render_scenario
+from orchestrator.render import describe_part, render_scenario
 
 
 def validate(config_path: Path | None) -> int:
@@ -24,6 +24,8 @@ def validate(config_path: Path | None) -> int:
             problems.append(f"scenarios.{name}: {exc.message}")
             continue
         console.info(f"ok  {name}: {len(script.parts)} part(s), ~{script.expected_seconds:g}s")
+        for part in script.parts:
+            console.info(f"      {describe_part(part)}")
     missing = missing_runtime_env(loaded.config)
     if missing:
         console.info("note: set these before a run: " + ", ".join(missing))

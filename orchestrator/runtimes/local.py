@@ -31,6 +31,7 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 class K6Outcome:
     exit_code: int
     interrupted_by: str | None  # the signal's name when a user/system signal stopped the run
+    stopped_by: str | None = None  # why `watch` asked k6 to stop (the live gate), if it did
 
 
 class LocalRuntime:
@@ -45,7 +46,10 @@ class LocalRuntime:
         cwd: Path,
         on_started: Callable[[ProcessRef], None],
         progress: Progress,
+        watch: Callable[[], str | None] | None = None,
     ) -> K6Outcome:
+        """`watch` is polled while k6 runs (it rate-limits itself); a reason it returns stops
+        k6 gracefully, once, with SIGINT, as a user's Ctrl-C would."""
         with open(log_path, "ab") as log:
             try:
                 proc = subprocess.Popen(
@@ -58,8 +62,14 @@ class LocalRuntime:
             on_started(ProcessRef.of(proc.pid))
             with _forward_signals(proc) as received:
                 follower = LogFollower(log_path)
+                stopped_by = None
                 while proc.poll() is None:
                     follower.show(progress)
+                    if watch is not None and stopped_by is None and not received:
+                        stopped_by = watch()
+                        if stopped_by:
+                            progress.message(f"stopping k6: {stopped_by}")
+                            proc.send_signal(signal.SIGINT)
                     time.sleep(0.2)
                 follower.show(progress)
         except BaseException:
@@ -68,7 +78,9 @@ class LocalRuntime:
             raise
         finally:
             progress.clear()
-        return K6Outcome(exit_code=proc.returncode, interrupted_by=received[0] if received else None)
+        return K6Outcome(
+            exit_code=proc.returncode, interrupted_by=received[0] if received else None, stopped_by=stopped_by
+        )
 
 
 class LogFollower:
@@ -114,6 +126,10 @@ def _forward_signals(proc: subprocess.Popen) -> Iterator[list[str]]:
 
     def handler(signum, frame):
         received.append(signal.Signals(signum).name)
+        if signum == signal.SIGHUP:
+            from orchestrator.interrupts import leave_lost_terminal
+
+            leave_lost_terminal()
         if proc.poll() is not None:
             return
         # First signal: k6's graceful stop (it writes the summary). Second: no more waiting.

@@ -1,0 +1,126 @@
+"""Figure 1, orchestration overhead: `perfctl run` (local runtime, Prometheus already running,
+health gate on) against `k6 run` of the very same script with the same outputs and env."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from bench import servers
+from bench.context import BenchContext, shown
+from bench.measure import run_measured
+from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
+from orchestrator.commands.demo import write_demo_config
+from orchestrator.config import load_config
+from orchestrator.k6 import RemoteWrite, run_env
+from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.netutil import free_port
+
+SCENARIO = "chat-http"
+TARGET = Target("<=", 1.05)
+
+
+@contextlib.contextmanager
+def managed_prometheus(config_path: Path) -> Iterator[LocalPrometheus]:
+    """perfctl's own Prometheus for this workspace, started before the runs (as `start-monitoring` would)."""
+    loaded = load_config(config_path)
+    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
+    prometheus.start()
+    try:
+        prometheus.wait_for_scrapes(job="backend")
+        yield prometheus
+    finally:
+        prometheus.stop()
+
+
+def _epoch(iso_text: str) -> float:
+    return datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp()
+
+
+def k6_argv_of(run_dir: Path, k6: str, testid: str, summary: Path) -> list[str]:
+    """The argv perfctl gave k6 in that run, with a new testid and summary file."""
+    argv = json.loads((run_dir / "run.json").read_text())["k6"]["argv"]
+    out = []
+    for arg in argv:
+        if arg.startswith("testid="):
+            arg = f"testid={testid}"
+        elif arg.endswith("summary.json"):
+            arg = str(summary)
+        out.append(arg)
+    return [k6, *out]
+
+
+def run(ctx: BenchContext) -> FigureResult:
+    duration = ctx.seconds(20, 5)
+    fig = FigureResult("overhead", f"Orchestration overhead: perfctl run against k6 run of the same script ({duration:g} s test)")
+    home = ctx.dir("overhead")
+    with servers.reference_backend(home / "backend", python=ctx.python) as backend:
+        config_path = write_demo_config(home / "ws", backend_port=backend.port, prometheus_port=free_port())
+        loaded = load_config(config_path)
+        k6_settings = loaded.config.k6
+        env_k6 = run_env(RemoteWrite(loaded.config.prometheus.url, k6_settings.push_interval,
+                                     tuple(k6_settings.trend_stats), k6_settings.native_histograms))
+        env_perfctl = {**os.environ, "NO_COLOR": "1"}
+        perfctl_argv = [*ctx.perfctl, "run", SCENARIO, "--duration", f"{duration:g}s", "-c", str(config_path)]
+        samples = {"perfctl": [], "k6": []}
+        phases = {"before": [], "after": [], "k6_in_perfctl": []}
+        codes = []
+        with managed_prometheus(config_path):
+            first_run: Path | None = None
+            for rep in range(ctx.reps(3)):
+                for side in ("perfctl", "k6") if rep % 2 == 0 else ("k6", "perfctl"):
+                    if side == "k6" and first_run is None:
+                        continue  # the k6 side needs a script perfctl wrote: measured after it
+                    if side == "perfctl":
+                        t0 = time.time()
+                        sample = run_measured(perfctl_argv, env=env_perfctl, cwd=home / "ws", log=home / "perfctl.log",
+                                              timeout=duration + 120, ok_codes=(0, 98, 99))
+                        run_dir = max((home / "ws" / "results").iterdir(), key=lambda p: p.stat().st_mtime)
+                        record = json.loads((run_dir / "run.json").read_text())
+                        phases["before"].append(record["start"] - t0)
+                        phases["after"].append(t0 + sample.wall - record["end"])
+                        phases["k6_in_perfctl"].append(record["end"] - record["start"])
+                        codes.append(sample.code)
+                        first_run = first_run or run_dir
+                    else:
+                        argv = k6_argv_of(first_run, ctx.k6, f"bench-k6-{rep}", home / f"k6-summary-{rep}.json")
+                        sample = run_measured(argv, env=env_k6, cwd=first_run, log=home / "k6.log", timeout=duration + 120,
+                                              ok_codes=(0, 99))
+                    samples[side].append(sample)
+            if len(samples["k6"]) < len(samples["perfctl"]):  # rep 0 started with perfctl: one k6 run to pair it
+                argv = k6_argv_of(first_run, ctx.k6, "bench-k6-last", home / "k6-summary-last.json")
+                samples["k6"].append(run_measured(argv, env=env_k6, cwd=first_run, log=home / "k6.log",
+                                                  timeout=duration + 120, ok_codes=(0, 99)))
+    pw = [s.wall for s in samples["perfctl"]]
+    kw = [s.wall for s in samples["k6"]]
+    pc = [s.cpu for s in samples["perfctl"]]
+    kc = [s.cpu for s in samples["k6"]]
+    fig.headlines += [
+        Headline("wall: perfctl run / k6 run", Summary.of(pairwise_ratios(pw, kw)), TARGET),
+        Headline("CPU (user+sys, with children): perfctl run / k6 run", Summary.of(pairwise_ratios(pc, kc)), TARGET),
+    ]
+    fig.rows += [
+        Row("perfctl run: wall", Summary.of(pw), "s"),
+        Row("k6 run: wall", Summary.of(kw), "s"),
+        Row("perfctl run: CPU (perfctl, k6 version/inspect/run)", Summary.of(pc), "s"),
+        Row("k6 run: CPU", Summary.of(kc), "s"),
+        Row("perfctl's extra wall (perfctl − k6)", Summary.of([p - k for p, k in zip(pw, kw)]), "s"),
+        Row("perfctl's extra CPU (perfctl − k6)", Summary.of([p - k for p, k in zip(pc, kc)]), "s"),
+        Row("perfctl: from launch to k6 started (config, render, k6 inspect, health gate)", Summary.of(phases["before"]), "s"),
+        Row("perfctl: from k6's end to exit (last scrape, gate, reports)", Summary.of(phases["after"]), "s"),
+    ]
+    fig.notes.append(f"The demo's `{SCENARIO}` scenario ({duration:g} s) against the reference backend in its own process; "
+                     f"Prometheus started once before (perfctl's LocalPrometheus); perfctl exit codes: {codes}. "
+                     "The k6 side runs results/<run>/script.js with the argv perfctl recorded in run.json and "
+                     "orchestrator.k6.run_env, so outputs and tags are the same.")
+    fig.commands += [
+        shown(perfctl_argv),
+        shown(["k6", "run", "--tag", "testid=ID", "-o", "experimental-prometheus-rw", "--summary-export", "summary.json",
+               "results/<run>/script.js"]) + "  # env: orchestrator.k6.run_env (K6_PROMETHEUS_RW_*)",
+    ]
+    return fig

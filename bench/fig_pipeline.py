@@ -1,0 +1,152 @@
+"""Figure 4, metrics pipeline cost: k6 requests/s with perfctl's remote-write settings
+against k6 with no output, and candidate settings that keep the gate's numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+from bench import servers
+from bench.context import BenchContext, shown
+from bench.k6bench import render_generated, throughput_config
+from bench.measure import run_measured
+from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
+from orchestrator import gate
+from orchestrator.config import Config, K6Settings
+from orchestrator.k6 import RemoteWrite, remote_write_env, run_argv
+from orchestrator.prometheus import Prometheus
+
+VUS = 10
+TARGET = Target(">=", 0.95)
+# k6's default system tags minus those no perfctl query reads and that only add work or
+# cardinality (url: one series per distinct URL; error: free text; proto/tls_version/subproto/service).
+LEAN_SYSTEM_TAGS = "status,method,name,group,check,error_code,scenario,expected_response"
+GATE_SLIS = ("error_ratio", "http_p95", "http_p99", "checks", "requests_per_second")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    push_interval: float | None  # None: no output at all (the baseline)
+    trend_stats: tuple[str, ...] = ()
+    native_histograms: bool = False
+    system_tags: str | None = None  # None: k6's default set
+
+    def env(self, prometheus_url: str) -> dict[str, str]:
+        env = {}
+        if self.push_interval is not None:
+            env.update(remote_write_env(RemoteWrite(prometheus_url, self.push_interval, self.trend_stats, self.native_histograms)))
+        if self.system_tags is not None:
+            env["K6_SYSTEM_TAGS"] = self.system_tags
+        return env
+
+    @property
+    def describe(self) -> str:
+        if self.push_interval is None:
+            return "no output"
+        parts = [f"push {self.push_interval:g}s",  # k6 ignores trend stats when it sends native histograms
+                 "native histograms" if self.native_histograms else f"trend stats {','.join(self.trend_stats)}"]
+        if self.system_tags is not None:
+            parts.append(f"system tags {self.system_tags}")
+        return ", ".join(parts)
+
+
+def variants(quick: bool) -> list[Variant]:
+    defaults = K6Settings()
+    current = Variant("perfctl defaults", defaults.push_interval, tuple(defaults.trend_stats), defaults.native_histograms,
+                      _default_system_tags())
+    found = [
+        current,
+        Variant("k6's own defaults", 5.0, ("p(99)",)),
+        Variant("trend stats p(95),p(99) only", 5.0, ("p(95)", "p(99)")),
+        Variant("native histograms", 5.0, tuple(defaults.trend_stats), True),
+        Variant("perfctl defaults, lean system tags", current.push_interval, current.trend_stats, current.native_histograms,
+                LEAN_SYSTEM_TAGS),
+    ]
+    unique = []
+    for v in found:  # the current defaults may equal a candidate: measure it once
+        if all((v.push_interval, v.trend_stats, v.native_histograms, v.system_tags)
+               != (u.push_interval, u.trend_stats, u.native_histograms, u.system_tags) for u in unique):
+            unique.append(v)
+    return unique[:3] if quick else unique
+
+
+def _default_system_tags() -> str | None:
+    """The system tags perfctl's own k6 argv/env sets, if it sets any."""
+    from orchestrator import k6
+
+    return getattr(k6, "SYSTEM_TAGS", None)
+
+
+def gate_values(prometheus_url: str, variant: Variant, testid: str, start: float, end: float) -> dict[str, float | None]:
+    """The gate's k6 numbers for this run: what the settings must not lose."""
+    config = Config.model_validate({
+        "prometheus": {"url": prometheus_url, "scrape_interval": "1s", "manage": False},
+        "k6": {"push_interval": variant.push_interval, "native_histograms": variant.native_histograms,
+               "trend_stats": list(variant.trend_stats)},
+        "scenarios": {"throughput": {"vus": 1, "duration": "1s", "requests": [{"name": "static", "path": "/"}]}},
+        "objectives": [{"name": sli, "sli": sli, "pass": ">= 0"} for sli in GATE_SLIS],
+    })
+    result = gate.evaluate(config, Prometheus(prometheus_url), run_id=testid, scenario="throughput",
+                           window=gate.Window(start, end))
+    return {g.name: g.value for g in result.verdict.grades}
+
+
+def run(ctx: BenchContext) -> FigureResult:
+    duration = ctx.seconds(10, 4)
+    fig = FigureResult("pipeline", "Metrics pipeline cost: k6 with perfctl's remote-write settings against no output")
+    home = ctx.dir("pipeline")
+    chosen = variants(ctx.quick)
+    with servers.nginx(home / "nginx") as nginx, servers.prometheus(home / "prometheus") as prom:
+        config_path, script = render_generated(
+            ctx, home / "generated", throughput_config(nginx.base_url, prom.base_url, vus=VUS, duration=duration), "throughput")
+        base_env = {**os.environ, "K6_NO_USAGE_REPORT": "true"}
+        baseline = Variant("no output", None)
+        rps: dict[str, list[float]] = {v.name: [] for v in [baseline, *chosen]}
+        cpu_per_k: dict[str, list[float]] = {v.name: [] for v in [baseline, *chosen]}
+        rss_mb: dict[str, list[float]] = {v.name: [] for v in [baseline, *chosen]}
+        complete: dict[str, dict] = {}
+        for rep in range(ctx.reps(3)):
+            order = [baseline, *chosen]
+            for variant in order if rep % 2 == 0 else reversed(order):
+                testid = f"pipeline-{rep}-{len(rps[variant.name])}-{abs(hash(variant.name)) % 10000}"
+                summary = home / f"{testid}.json"
+                argv = run_argv(ctx.k6, script, run_id=testid, summary=summary, extra=[], tags={})
+                if variant.push_interval is None:
+                    argv = [a for a in argv if a not in ("-o", "experimental-prometheus-rw")]
+                start = time.time()
+                process = run_measured(argv, env={**base_env, **variant.env(prom.base_url)}, log=home / "k6.log", timeout=120)
+                end = time.time()
+                reqs = json.loads(summary.read_text())["metrics"]["http_reqs"]
+                rps[variant.name].append(reqs["rate"])
+                cpu_per_k[variant.name].append(1000 * process.cpu / reqs["count"])
+                rss_mb[variant.name].append(process.max_rss_kb / 1024)
+                if variant.push_interval is not None and rep == 0:
+                    complete[variant.name] = gate_values(prom.base_url, variant, testid, start, end)
+    base = rps[baseline.name]
+    fig.rows.append(Row("no output: requests/s", Summary.of(base), "req/s"))
+    for variant in chosen:
+        ratios = Summary.of(pairwise_ratios(rps[variant.name], base))
+        if variant is chosen[0]:
+            fig.headlines.append(Headline(f"requests/s with perfctl's defaults / no output ({variant.describe})", ratios, TARGET))
+        else:
+            fig.rows.append(Row(f"{variant.name} / no output ({variant.describe})", ratios, "×"))
+    for variant in [baseline, *chosen]:
+        fig.rows.append(Row(f"k6 CPU per 1,000 requests, {variant.name}", Summary.of(cpu_per_k[variant.name]), "s"))
+    for variant in [baseline, *chosen]:
+        fig.rows.append(Row(f"k6 peak RSS, {variant.name}", Summary.of(rss_mb[variant.name]), "MB"))
+    fig.extra["gate_numbers_per_setting"] = [
+        {"setting": name, **{k: (None if v is None else round(v, 4)) for k, v in values.items()},
+         "all present": all(v is not None for v in values.values())}
+        for name, values in complete.items()
+    ]
+    fig.notes.append(f"{VUS} VUs, {duration:g} s each, perfctl's generated throughput script against nginx on 127.0.0.1; "
+                     "the same argv as `perfctl run` (orchestrator.k6.run_argv), the same env (remote_write_env).")
+    fig.commands += [
+        shown([ctx.k6, "run", "--tag", "testid=ID", "--summary-export", "s.json", "throughput.js"]) + "  # no output",
+        shown([ctx.k6, "run", "--tag", "testid=ID", "-o", "experimental-prometheus-rw", "--summary-export", "s.json", "throughput.js"],
+              chosen[0].env("http://127.0.0.1:PORT"), tuple(chosen[0].env("x"))) + "  # perfctl's defaults",
+    ]
+    return fig

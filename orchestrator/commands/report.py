@@ -1,0 +1,73 @@
+"""`perfctl report RUN --format html|md|junit|json`: a run's report, printed or written.
+
+The latest verdict of the run is used (`verdict-<time>.json` from `perfctl evaluate`
+beats the first `verdict.json`). Reports written with the verdict are returned as they
+are; one that is missing (a run from before report.html existed) is rebuilt from the
+verdict, and for html from Prometheus' data of the run's window.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from orchestrator import gate, report, report_html
+from orchestrator.commands.run import results_root
+from orchestrator.config import load_config
+from orchestrator.errors import UsageError
+from orchestrator.ledger import Ledger, RunDir, write_atomic
+
+FORMATS = {"html": ("report", ".html"), "md": ("report", ".md"), "junit": ("junit", ".xml"), "json": ("verdict", ".json")}
+
+
+def latest_suffix(run: RunDir) -> str:
+    """'' for verdict.json, or '-<UTC time>' of the newest re-evaluation (the names sort by time)."""
+    later = sorted(p.name[len("verdict"):-len(".json")] for p in run.path.glob("verdict-*.json"))
+    if later:
+        return later[-1]
+    if not run.file("verdict.json").exists():
+        raise UsageError(f"run {run.id} has no verdict yet", hint=f"perfctl evaluate {run.id}")
+    return ""
+
+
+def report_cmd(config_path: Path | None, run_id: str, *, fmt: str, output: Path | None, results: Path | None) -> int:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
+    loaded = load_config(config_path) if results is None or fmt == "html" else None
+    root = results if results is not None else results_root(loaded, None)
+    run = Ledger(root).get(run_id)
+    suffix = latest_suffix(run)
+    stem, ext = FORMATS[fmt]
+    stored = run.file(f"{stem}{suffix}{ext}")
+    text = stored.read_text(encoding="utf-8") if stored.exists() else _rebuild(run, suffix, fmt, loaded)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text)
+        print(f"wrote {output}")
+    return 0
+
+
+def _rebuild(run: RunDir, suffix: str, fmt: str, loaded) -> str:
+    document = run.read_json(f"verdict{suffix}.json") or {}
+    verdict = report.verdict_from_dict(document)
+    run_id, scenario = document["run_id"], document["scenario"]
+    seconds = float(document.get("window", {}).get("seconds") or 0.0)
+    if fmt == "md":
+        return report.markdown(verdict, run_id=run_id, scenario=scenario, window_seconds=seconds, results_path=str(run.path))
+    if fmt == "junit":
+        return report.junit_xml(verdict, run_id=run_id, scenario=scenario, duration_seconds=seconds)
+    # html: the charts need the run's series from Prometheus.
+    from orchestrator.local_prometheus import LocalPrometheus
+
+    from orchestrator.instances import as_recorded
+
+    record = run.run_record()
+    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
+    prometheus.ensure()
+    config = as_recorded(loaded, record).config  # native histograms when the run used them
+    window = gate.Window(start=record["start"], end=record["end"])
+    data = report_html.collect(
+        config, prometheus.client(), gate.objectives_for(config, scenario), run_id=run_id, window=window
+    )
+    return report_html.render(data, verdict, document)

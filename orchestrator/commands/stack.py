@@ -1,0 +1,27 @@
+"""`perfctl stack compose`: write the compose file and Prometheus config generated from
+orchestrator/stack.py (a test keeps the committed copies equal to them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator import console
+from orchestrator.ledger import write_atomic
+from orchestrator.stack import compose_config, compose_yaml, prometheus_config_text
+
+COMPOSE_FILE = Path("docker-compose.yml")
+PROMETHEUS_FILE = Path("monitoring/prometheus/prometheus.yml")
+
+
+def generated_files() -> dict[Path, str]:
+    config = compose_config()
+    return {COMPOSE_FILE: compose_yaml(config), PROMETHEUS_FILE: prometheus_config_text(config)}
+
+
+def compose(directory: Path) -> int:
+    for relative, text in generated_files().items():
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+        console.info(f"wrote {path}")
+    return 0

@@ -1,0 +1,40 @@
+"""What `--instances N` changes around a run: native histograms on (so the gate can merge
+percentiles exactly), how the run is recorded, and the merged summary afterwards."""
+
+from __future__ import annotations
+
+from orchestrator.config import LoadedConfig
+from orchestrator.ledger import RunDir, write_json
+from orchestrator.runtimes.segments import instance_summary
+from orchestrator.summary_merge import load_summaries, merge_summaries
+
+
+def with_native_histograms(loaded: LoadedConfig) -> LoadedConfig:
+    """The config with k6 trends sent as native histograms.
+
+    Per-instance trend stats (p95 gauges) cannot be merged: a max or mean of per-instance p95s
+    is not the p95 of the test. Summed native histograms are, within bucket precision.
+    """
+    if loaded.config.k6.native_histograms:
+        return loaded
+    k6 = loaded.config.k6.model_copy(update={"native_histograms": True})
+    return loaded.model_copy(update={"config": loaded.config.model_copy(update={"k6": k6})})
+
+
+def as_recorded(loaded: LoadedConfig, record: dict) -> LoadedConfig:
+    """The config as the run used it: a multi-instance run sent native histograms whatever
+    perfctl.yaml says, so re-evaluating it must read them too."""
+    return with_native_histograms(loaded) if record.get("k6_native_histograms") else loaded
+
+
+def merge_instance_summaries(run: RunDir, count: int) -> list[str]:
+    """summary-<i>.json -> summary.json; returns one line per instance summary that is missing."""
+    paths = [instance_summary(run.file("summary.json"), i) for i in range(count)]
+    summaries, problems = load_summaries(paths)
+    if summaries and count == 1:
+        write_json(run.file("summary.json"), summaries[0])  # one instance (one --hosts host): nothing to merge
+    elif summaries:
+        merged = merge_summaries(summaries)
+        merged["perfctl"]["missing"] = problems
+        write_json(run.file("summary.json"), merged)
+    return problems

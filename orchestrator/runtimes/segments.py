@@ -1,0 +1,206 @@
+"""The segments runtime: one test split over N local k6 processes (`--instances N`).
+
+k6 splits a test itself: each process gets `--execution-segment i/n:(i+1)/n` of the same
+`--execution-segment-sequence`, so VUs, iterations and arrival rates are divided without
+overlap (the mechanism k6-operator uses for its runners). Every process keeps the run's
+testid tag, adds `instance=<i>`, writes to the same Prometheus, its own log
+(k6-<i>.log) and its own summary (summary-<i>.json; merged afterwards).
+
+Same call shape as LocalRuntime.run. As there, each k6 runs in its own session and a
+signal reaches every instance: the first as SIGINT (graceful stop, summaries written),
+the second as SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from orchestrator.console import Progress
+from orchestrator.errors import EnvironmentProblem
+from orchestrator.k6 import segment_argv
+from orchestrator.pids import ProcessRef
+from orchestrator.runtimes.local import FORWARDED_SIGNALS, K6Outcome, LogFollower
+
+
+# k6 outputs that write a file (`--out json=PATH`, `--out csv=PATH`).
+FILE_OUTPUTS = ("json=", "csv=")
+
+
+def instance_log(log_path: Path, index: int) -> Path:
+    return log_path.with_name(f"{log_path.stem}-{index}{log_path.suffix}")
+
+
+def instance_summary(summary_path: Path, index: int) -> Path:
+    return summary_path.with_name(f"{summary_path.stem}-{index}{summary_path.suffix}")
+
+
+def instance_argv(argv: list[str], index: int, count: int) -> list[str]:
+    """A single-run argv (k6.run_argv) -> the argv of instance `index` of `count`."""
+    if len(argv) < 3 or argv[1] != "run":
+        raise ValueError(f"not a `k6 run` argv: {argv[:3]}")
+    out = [argv[0], "run", *segment_argv(index, count), "--tag", f"instance={index}"]
+    rest = list(argv[2:])
+    for at in range(len(rest) - 1):
+        flag, value = rest[at], rest[at + 1]
+        if flag == "--summary-export":
+            rest[at + 1] = str(instance_summary(Path(value), index))
+        elif flag in ("-o", "--out") and value.startswith(FILE_OUTPUTS):
+            # N processes writing one sample file would clobber it: each gets its own.
+            kind, _, path = value.partition("=")
+            rest[at + 1] = f"{kind}={instance_summary(Path(path), index)}"
+    return out + rest
+
+
+def instance_env(env: dict[str, str], index: int) -> dict[str, str]:
+    """Each instance exports its own web-dashboard report (k6.run_env set the path)."""
+    export = env.get("K6_WEB_DASHBOARD_EXPORT")
+    if not export:
+        return env
+    path = Path(export)
+    return {**env, "K6_WEB_DASHBOARD_EXPORT": str(path.with_name(f"{path.stem}-{index}{path.suffix}"))}
+
+
+def combined_exit_code(codes: list[int]) -> int:
+    """The run's k6 exit code: the first real failure, else 99 if any thresholds failed, else 0."""
+    failures = [c for c in codes if c not in (0, 99)]
+    if failures:
+        return failures[0]
+    return 99 if 99 in codes else 0
+
+
+class SegmentsRuntime:
+    name = "segments"
+
+    def __init__(self, count: int):
+        if count < 2:
+            raise ValueError("the segments runtime needs at least 2 instances")
+        self.count = count
+
+    def run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        cwd: Path,
+        on_started: Callable[[list[ProcessRef]], None],
+        progress: Progress,
+        watch: Callable[[], str | None] | None = None,
+    ) -> K6Outcome:
+        """`on_started` gets the ProcessRef of every instance, in instance order. `watch` is
+        polled while they run (the live gate); a reason it returns stops all of them gracefully."""
+        with _started(argv, env, log_path, cwd, self.count) as procs:
+            on_started([ProcessRef.of(p.pid) for p in procs])
+            with _forward_signals(procs) as received:
+                followers = [LogFollower(instance_log(log_path, i)) for i in range(self.count)]
+                stopped_by = None
+                try:
+                    while any(p.poll() is None for p in procs):
+                        _follow(followers, progress)
+                        if watch is not None and stopped_by is None and not received:
+                            stopped_by = watch()
+                            if stopped_by:
+                                progress.message(f"stopping k6: {stopped_by}")
+                                _signal_all(procs, signal.SIGINT)
+                        time.sleep(0.2)
+                    _follow(followers, progress)
+                finally:
+                    progress.clear()
+        codes = [p.returncode for p in procs]
+        _write_index(log_path, codes)
+        return K6Outcome(
+            exit_code=combined_exit_code(codes), interrupted_by=received[0] if received else None, stopped_by=stopped_by
+        )
+
+
+def _follow(followers: list[LogFollower], progress: Progress) -> None:
+    # Instance 0's progress line stands for all (they run the same plan in step); warnings
+    # and errors of every instance are shown, prefixed with its number.
+    followers[0].show(progress)
+    for index, follower in enumerate(followers[1:], start=1):
+        follower.show(_Prefixed(progress, f"[instance {index}] "))
+
+
+class _Prefixed:
+    """A Progress view for instances > 0: drops progress lines, prefixes messages."""
+
+    def __init__(self, progress: Progress, prefix: str):
+        self.progress, self.prefix = progress, prefix
+
+    def update(self, line: str) -> None:
+        pass
+
+    def message(self, line: str) -> None:
+        self.progress.message(self.prefix + line)
+
+
+@contextlib.contextmanager
+def _started(argv, env, log_path: Path, cwd: Path, count: int) -> Iterator[list[subprocess.Popen]]:
+    """Start every instance; if one cannot start, or perfctl fails later, stop all started."""
+    procs: list[subprocess.Popen] = []
+    try:
+        for index in range(count):
+            with open(instance_log(log_path, index), "ab") as log:
+                try:
+                    procs.append(
+                        subprocess.Popen(
+                            instance_argv(argv, index, count), stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, env=instance_env(env, index), cwd=cwd, start_new_session=True,
+                        )
+                    )
+                except OSError as exc:
+                    raise EnvironmentProblem(f"cannot start k6 instance {index} ({argv[0]}): {exc.strerror}") from None
+        yield procs
+    except BaseException:
+        _stop_all(procs)
+        raise
+
+
+def _stop_all(procs: list[subprocess.Popen], grace: float = 15.0) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def _forward_signals(procs: list[subprocess.Popen]) -> Iterator[list[str]]:
+    received: list[str] = []
+
+    def handler(signum, frame):
+        received.append(signal.Signals(signum).name)
+        # First signal: every instance stops gracefully (and writes its summary). Second: kill.
+        _signal_all(procs, signal.SIGINT if len(received) == 1 else signal.SIGKILL)
+
+    previous = {sig: signal.signal(sig, handler) for sig in FORWARDED_SIGNALS}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _signal_all(procs: list[subprocess.Popen], sig: signal.Signals) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, sig)
+
+
+def _write_index(log_path: Path, codes: list[int]) -> None:
+    # k6.log stays the one place to look first: it says where each instance logged.
+    with open(log_path, "a", encoding="utf-8") as fh:
+        for index, code in enumerate(codes):
+            fh.write(f"perfctl: instance {index} exited with code {code}; its log is {instance_log(log_path, index).name}\n")

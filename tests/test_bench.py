@@ -1,0 +1,106 @@
+"""The benchmark's pure helpers (bench/): statistics, rendering, parsing. No timing here:
+the benchmark itself is `bench/run`, never a test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import importtime, results
+from bench.fig_overhead import k6_argv_of
+from bench.fig_websocket import replies_and_errors
+from bench.stats import FigureResult, Headline, Row, Summary, Target, median, pairwise_ratios
+from bench.synthetic_ledger import write_ledger
+from bench.synthetic_tsdb import Series, openmetrics_lines
+from orchestrator.ledger import Ledger
+
+
+def test_median_and_spread():
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert median([4.0, 1.0, 3.0, 2.0]) == 2.5
+    summary = Summary.of([1.0, 1.1, 0.9, 1.0])
+    assert (summary.median, summary.low, summary.high, summary.n) == (1.0, 0.9, 1.1, 4)
+    assert summary.spread_percent == pytest.approx(10.0)
+    with pytest.raises(ValueError):
+        median([])
+
+
+def test_pairwise_ratios_pair_each_candidate_with_its_own_baseline():
+    assert pairwise_ratios([2.0, 3.0], [1.0, 2.0]) == [2.0, 1.5]
+    with pytest.raises(ValueError):
+        pairwise_ratios([1.0], [1.0, 2.0])
+
+
+def test_targets_and_headlines_decide_met():
+    assert Target("<=", 1.05).met_by(1.05) and not Target("<=", 1.05).met_by(1.06)
+    assert Target(">=", 0.95).met_by(0.97) and not Target(">=", 0.95).met_by(0.9)
+    assert Target("<", 150, "ms").text == "< 150 ms"
+    fig = FigureResult("x", "X", headlines=[Headline("a", Summary.of([1.0]), Target("<=", 2)),
+                                            Headline("b", Summary.of([3.0]), Target("<=", 2))])
+    assert fig.met is False
+    assert FigureResult("y", "Y", error="boom").met is None
+
+
+def test_results_markdown_has_every_figure_machine_and_commands():
+    figures = [
+        FigureResult("overhead", "Orchestration overhead", headlines=[Headline("wall ratio", Summary.of([1.02, 1.04, 1.03]), Target("<=", 1.05))],
+                     rows=[Row("perfctl run: wall", Summary.of([20.5, 20.7]), "s")], notes=["a note"],
+                     commands=["perfctl run chat-http --duration 20s"], extra={"levels": [{"VUs": 1000, "held": True}]}),
+        FigureResult("gate", "Gate speed", error="RuntimeError: no promtool"),
+    ]
+    text = results.render_markdown(figures, {"date": "2026-11-27T14:00:00Z", "nproc": 2, "k6": "k6 v1.1.0"}, "bench/run")
+    assert "## 1. Orchestration overhead" in text and "## 2. Gate speed" in text
+    assert "| 1 | wall ratio | 1.030 | <= 1.05 | met |" in text
+    assert "Not measured: RuntimeError: no promtool" in text
+    assert "| nproc | 2 |" in text and "k6 v1.1.0" in text
+    assert "perfctl run chat-http --duration 20s" in text and "- a note" in text
+    assert "| 1000 | True |" in text
+    data = json.loads(results.render_json(figures, {"nproc": 2}, "bench/run"))
+    assert data["figures"][0]["headlines"][0]["median"] == pytest.approx(1.03)
+    assert data["figures"][0]["met"] is True and data["figures"][1]["met"] is None
+
+
+def test_importtime_parsing_keeps_nesting():
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       100 |        100 |     json.decoder\n"
+        "import time:       200 |        300 |   json\n"
+        "import time:      1000 |       1500 | orchestrator.cli\n"
+        "import time:        50 |         50 | site\n"
+    )
+    entries = importtime.parse(stderr)
+    assert [(e.module, e.depth) for e in entries] == [("json.decoder", 2), ("json", 1), ("orchestrator.cli", 0), ("site", 0)]
+    assert [e.module for e in importtime.top_level(entries)] == ["orchestrator.cli", "site"]
+    assert importtime.total_us(entries) == 1550
+
+
+def test_openmetrics_families_are_contiguous_and_end_with_eof():
+    series = [Series("a", {"x": "1"}, lambda i: i), Series("b", {}, lambda i: 1.0), Series("a", {"x": "2"}, lambda i: 2 * i)]
+    lines = list(openmetrics_lines(series, start=1000, seconds=2))
+    assert lines[-1] == "# EOF\n"
+    assert lines[:3] == ["# TYPE a gauge\n", 'a{x="1"} 0 1000\n', 'a{x="1"} 1 1001\n']
+    assert lines.count("# TYPE a gauge\n") == 1  # both `a` series under one family header
+
+
+def test_synthetic_ledger_is_readable_by_perfctl(tmp_path):
+    ids = write_ledger(tmp_path / "results", 25)
+    runs = Ledger(tmp_path / "results").runs()
+    assert [r.id for r in runs] == ids == sorted(ids)
+    assert runs[0].run_record()["status"] == "finished"
+
+
+def test_k6_argv_of_reuses_perfctl_argv_with_new_testid_and_summary(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"k6": {"argv": [
+        "run", "--tag", "testid=abc", "-o", "experimental-prometheus-rw", "--summary-export", "/r/abc/summary.json", "/r/abc/script.js"]}}))
+    argv = k6_argv_of(tmp_path, "/bin/k6", "bench-1", tmp_path / "s.json")
+    assert argv == ["/bin/k6", "run", "--tag", "testid=bench-1", "-o", "experimental-prometheus-rw",
+                    "--summary-export", str(tmp_path / "s.json"), "/r/abc/script.js"]
+
+
+def test_websocket_errors_count_failed_replies_and_connects():
+    summary = {"metrics": {"ws_reply_success": {"passes": 990, "fails": 5}, "ws_connect_success": {"passes": 500, "fails": 5},
+                           "ws_sessions": {"rate": 12.5}}}
+    replies, error, sessions = replies_and_errors(summary)
+    assert replies == 990 and error == pytest.approx(10 / 1000) and sessions == 12.5
+    assert replies_and_errors({})[1] is None

@@ -1,0 +1,54 @@
+"""`perfctl compare` math (pure): directions from criteria and metric names, deltas, regressions."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.commands import compare
+
+
+@pytest.mark.parametrize(
+    ("criterion", "better"),
+    [("< 0.01", "lower"), ("<= +10%", "lower"), ("< 5 and <= +10%", "lower"), (">= 95", "higher"),
+     ("> 1 and >= -5%", "higher"), ("between 90 and 110", None), ("== 1", None), ("< 5 and > 1", None), ("nonsense", None)],
+)
+def test_direction_comes_from_the_criterion(criterion, better):
+    assert compare.criterion_direction(criterion) == better
+
+
+def verdict(**values):
+    return {"objectives": [{"name": n, "value": v, "criterion": c, "result": "pass"} for n, (v, c) in values.items()]}
+
+
+def test_objective_regressions_follow_the_criterion():
+    a = verdict(latency=(100.0, "< 500"), loop=(100.0, ">= 95"), flat=(1.0, "== 1"), lag=(0.0, "< 500"))
+    b = verdict(latency=(120.0, "< 500"), loop=(99.0, ">= 95"), flat=(2.0, "== 1"), lag=(3.0, "< 500"))
+    rows = {r.name: r for r in compare.objective_rows(a, b, tolerance=5.0)}
+    assert rows["latency"].delta == 20.0 and rows["latency"].delta_percent == pytest.approx(20.0)
+    assert rows["latency"].regression and not rows["latency"].improvement
+    assert not rows["loop"].regression  # 1% lower is within the 5% tolerance
+    assert not rows["flat"].regression and not rows["flat"].improvement  # no direction, never marked
+    # From 0, any change for the worse is a regression (no percent exists).
+    assert rows["lag"].delta_percent is None and rows["lag"].regression
+
+
+def test_missing_values_and_objectives_are_shown_not_marked():
+    a = verdict(only_a=(1.0, "< 5"), gone=(None, "< 5"))
+    b = verdict(only_b=(1.0, "< 5"), gone=(2.0, "< 5"))
+    rows = {r.name: r for r in compare.objective_rows(a, b, tolerance=0.0)}
+    assert set(rows) == {"only_a", "only_b", "gone"}
+    assert all(r.delta is None and not r.regression for r in rows.values())
+
+
+def test_k6_summary_is_flattened_with_directions():
+    metrics_a = {"http_req_duration": {"avg": 10.0, "p(95)": 20.0, "min": 1.0}, "http_reqs": {"count": 100, "rate": 50.0},
+                 "checks": {"passes": 10, "fails": 0, "value": 1.0}, "data_sent": {"count": 5.0}}
+    metrics_b = {"http_req_duration": {"avg": 10.2, "p(95)": 30.0, "min": 3.0}, "http_reqs": {"count": 90, "rate": 40.0},
+                 "checks": {"passes": 9, "fails": 1, "value": 0.9}, "data_sent": {"count": 50.0}}
+    rows = {r.name: r for r in compare.k6_rows(metrics_a, metrics_b, tolerance=5.0)}
+    assert rows["http_req_duration.p(95)"].regression
+    assert not rows["http_req_duration.avg"].regression  # +2%
+    assert not rows["http_req_duration.min"].regression  # min has no direction
+    assert rows["http_reqs.rate"].regression and rows["checks.value"].regression and rows["checks.fails"].regression
+    assert not rows["data_sent.count"].regression  # no direction
+    assert compare.flatten_summary({"x": {"values": {"avg": 1, "ok": True}}}) == {"x.avg": 1.0}

@@ -1,0 +1,192 @@
+"""The stack definition without Docker: the committed compose file and Prometheus config
+equal the generated ones, and the Grafana container and its provisioning are what they
+must be (Grafana's image cannot be built here, so these are checked statically)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestrator import grafana
+from orchestrator.commands.stack import generated_files
+from orchestrator.config import load_config
+from orchestrator.monitoring_stack import container_options
+from orchestrator.stack import (
+    GRAFANA_DASHBOARDS,
+    GRAFANA_PROVISIONING,
+    LABEL_STACK,
+    PROFILES,
+    StackPaths,
+    compose_config,
+    define_stack,
+    stack_id,
+)
+from tests.conftest import REPO, run_cli
+
+MONITORING = REPO / "monitoring"
+DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
+
+
+def _paths(tmp_path: Path) -> StackPaths:
+    return StackPaths(
+        prometheus_config=str(tmp_path / "prometheus.yml"),
+        prometheus_rules=str(MONITORING / "prometheus" / "rules"),
+        grafana_provisioning=str(MONITORING / "grafana" / "provisioning"),
+        grafana_dashboards=str(MONITORING / "grafana" / "dashboards"),
+    )
+
+
+@pytest.mark.parametrize("relative", sorted(str(p) for p in generated_files()))
+def test_committed_files_equal_the_generated_ones(relative):
+    committed = (REPO / relative).read_text()
+    assert committed == generated_files()[Path(relative)], f"{relative} is stale: run `perfctl stack compose`"
+
+
+def test_stack_compose_command_writes_the_generated_files(tmp_path):
+    result = run_cli("stack", "compose", "--dir", str(tmp_path), cwd=tmp_path)
+    assert result.code == 0, result.output
+    for relative, text in generated_files().items():
+        assert (tmp_path / relative).read_text() == text
+
+
+def test_compose_has_the_profiles_pinned_images_and_labels():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"prometheus", "grafana", "k6", "k6-health", "k6-comprehensive"} <= set(services)
+    used = {p for s in services.values() for p in s["profiles"]}
+    assert used == set(PROFILES)
+    for name, service in services.items():
+        image = service["image"]
+        assert ":" in image and not image.endswith(":latest"), f"{name}: image {image} is not pinned"
+        assert service["labels"][LABEL_STACK] == "perfctl"
+    for name, volume in compose["volumes"].items():
+        assert volume["labels"][LABEL_STACK] == "perfctl"
+    # Everything listens on loopback by default.
+    assert "--web.listen-address=127.0.0.1:9090" in services["prometheus"]["command"]
+    assert services["grafana"]["environment"]["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
+    # Prometheus data lives on a named volume.
+    assert any(v.endswith(":/prometheus") and not v.startswith(".") for v in services["prometheus"]["volumes"])
+
+
+def test_grafana_container_spec(tmp_path):
+    config = compose_config()
+    stack = define_stack(config, _paths(tmp_path), stack="t", admin_password="s3cret-generated")
+    options = container_options(stack.service("grafana"))
+    env = options["environment"]
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == "s3cret-generated"
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert env["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
+    assert env["PERFCTL_PROMETHEUS_URL"] == config.prometheus.url
+    assert options["network_mode"] == "host"
+    assert options["labels"][LABEL_STACK] == "t"
+    mounts = {m["Target"]: m for m in options["mounts"]}
+    assert mounts[GRAFANA_PROVISIONING]["ReadOnly"] and mounts[GRAFANA_DASHBOARDS]["ReadOnly"]
+    assert mounts["/var/lib/grafana"]["Type"] == "volume"
+    assert options["healthcheck"]["test"][0] == "CMD-SHELL"
+
+
+def test_opening_the_stack_wider_changes_only_the_listen_addresses(tmp_path):
+    config = compose_config()
+    wide = define_stack(config, _paths(tmp_path), stack="t", bind="0.0.0.0", admin_password="x")
+    assert "--web.listen-address=0.0.0.0:9090" in wide.service("prometheus").command
+    assert wide.service("grafana").environment["GF_SERVER_HTTP_ADDR"] == "0.0.0.0"
+
+
+def test_stack_ids_differ_per_state_dir(tmp_path):
+    config = compose_config()
+    assert stack_id(config, tmp_path / "a") != stack_id(config, tmp_path / "b")
+    assert stack_id(config, tmp_path / "a") == stack_id(config, tmp_path / "a")
+
+
+def test_admin_password_is_generated_once_private_and_never_admin(tmp_path):
+    first = grafana.admin_password(tmp_path)
+    assert first != "admin" and len(first) >= 20
+    mode = stat.S_IMODE(os.stat(grafana.password_file(tmp_path)).st_mode)
+    assert mode == 0o600
+    assert grafana.admin_password(tmp_path) == first
+    assert grafana.admin_password(tmp_path / "other") != first
+
+
+def test_provisioned_datasource_is_what_the_dashboards_use():
+    datasources = yaml.safe_load((MONITORING / "grafana/provisioning/datasources/prometheus.yml").read_text())
+    (source,) = datasources["datasources"]
+    assert source["type"] == "prometheus" and source["url"] == "${PERFCTL_PROMETHEUS_URL}"
+    providers = yaml.safe_load((MONITORING / "grafana/provisioning/dashboards/perfctl.yml").read_text())
+    assert providers["providers"][0]["options"]["path"] == GRAFANA_DASHBOARDS
+    assert DASHBOARDS, "no dashboard JSON"
+    for path in DASHBOARDS:
+        dashboard = json.loads(path.read_text())
+        for panel in dashboard["panels"]:
+            assert panel["datasource"]["uid"] == source["uid"], f"{path.name}: {panel['title']}"
+            assert panel["targets"], f"{path.name}: {panel['title']} has no query"
+            for target in panel["targets"]:
+                assert target["datasource"]["uid"] == source["uid"]
+
+
+def test_dashboards_cover_what_the_issue_asks_for():
+    uids = {json.loads(p.read_text())["uid"]: json.loads(p.read_text()) for p in DASHBOARDS}
+    assert {grafana.K6_DASHBOARD_UID, grafana.BACKEND_DASHBOARD_UID} <= set(uids)
+    k6_exprs = " ".join(t["expr"] for p in uids[grafana.K6_DASHBOARD_UID]["panels"] for t in p["targets"])
+    for metric in ("k6_http_reqs_total", "k6_vus", "_p95", "_p99", "k6_http_req_failed_rate", "k6_checks_rate", "k6_ws_"):
+        assert metric in k6_exprs
+    assert all('testid=~"$testid"' in t["expr"] for p in uids[grafana.K6_DASHBOARD_UID]["panels"] for t in p["targets"])
+    backend = uids[grafana.BACKEND_DASHBOARD_UID]
+    backend_exprs = " ".join(t["expr"] for p in backend["panels"] for t in p["targets"])
+    assert "backend_loop_iterations_total" in backend_exprs and "kafka_consumergroup_lag" in backend_exprs
+    # The objectives of examples/demo appear as thresholds.
+    demo = load_config(REPO / "examples/demo/perfctl.yaml", environ={}).config
+    loop = next(o for o in demo.objectives if o.sli == "loop_rate_min")
+    steps = [s["value"] for s in backend["panels"][0]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+    assert float(re.search(r"[\d.]+", loop.pass_).group()) in steps
+
+
+def test_dashboard_url_filters_by_test_id():
+    url = grafana.dashboard_url("http://127.0.0.1:3000", testid="run-1", start_ms=1000, end_ms=2000)
+    assert url.startswith(f"http://127.0.0.1:3000/d/{grafana.K6_DASHBOARD_UID}/")
+    assert "var-testid=run-1" in url and "from=1000" in url and "to=2000" in url
+
+
+@pytest.mark.parametrize("image", ["grafana/k6", "grafana/k6:latest", "registry:5000/k6"])
+def test_floating_images_are_refused_by_name(image):
+    from orchestrator.config import validate_data
+    from orchestrator.errors import ConfigError
+
+    data = {"scenarios": {"s": {"requests": [{"name": "r", "path": "/"}], "duration": "1s", "vus": 1}}}
+    with pytest.raises(ConfigError) as caught:
+        validate_data({**data, "k6": {"image": image}})
+    assert caught.value.lines == [f"k6.image: '{image}' must name a pinned tag (like grafana/k6:1.1.0), not latest"]
+    assert validate_data({**data, "k6": {"image": "registry:5000/k6:1.1.0"}}).k6.image == "registry:5000/k6:1.1.0"
+
+
+def test_dashboard_url_command_links_a_run_and_says_where_the_password_is(tmp_path):
+    from orchestrator.ledger import Ledger
+
+    config = tmp_path / "perfctl.yaml"
+    config.write_text((REPO / "examples/demo/perfctl.yaml").read_text())
+    Ledger(tmp_path / "results").create("20260101-000000-demo-abcd", {"scenario": "demo", "start": 1000.0, "end": 1010.0})
+    result = run_cli("dashboard-url", "-c", str(config), cwd=tmp_path)
+    assert result.code == 0, result.output
+    url = result.stdout.strip()
+    assert "var-testid=20260101-000000-demo-abcd" in url and "from=995000" in url and "to=1015000" in url
+    assert str(grafana.password_file(tmp_path / ".perfctl")) in result.stderr
+    assert run_cli("dashboard-url", "no-such-run", "-c", str(config), cwd=tmp_path).code == 2
+
+
+def test_without_a_docker_api_the_docker_runtime_says_how_to_get_one(tmp_path):
+    config = tmp_path / "perfctl.yaml"
+    config.write_text((REPO / "examples/demo/perfctl.yaml").read_text())
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    result = run_cli("start-monitoring", "--runtime", "docker", "--bind", "0.0.0.0", "-c", str(config), cwd=tmp_path, env=env)
+    assert result.code == 3, result.output
+    assert "listens on 0.0.0.0" in result.stderr  # opening the stack wider is warned about
+    assert "no Docker API answers" in result.stderr and "scripts/docker-api" in result.stderr
+    assert "Traceback" not in result.output
+    run = run_cli("run", "health", "--runtime", "docker", "-c", str(config), cwd=tmp_path, env=env)
+    assert run.code == 3 and "no Docker API answers" in run.stderr, run.output
