@@ -118,9 +118,9 @@ def _k6_started(run: RunDir) -> bool:
 
 
 def _report_early_death(session: Session, run_id: str) -> int:
-    pane = session.pane()
+    status = session.exit_status()
     lines = session.capture()
-    code = pane.exit_status if pane and pane.exit_status is not None else int(ExitCode.ENVIRONMENT)
+    code = status if status is not None else int(ExitCode.ENVIRONMENT)
     session.kill()  # its output is shown here; nothing of the run is left to attach to
     console.info(f"perfctl: the detached run {run_id} ended before k6 started (exit code {code}); its output:")
     for line in lines:

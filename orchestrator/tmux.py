@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +119,16 @@ class Session:
             return None
         dead, status, pid = (out.stdout.splitlines()[0].split(" ") + ["", "", ""])[:3]
         return Pane(dead == "1", int(status) if status.lstrip("-").isdigit() else None, int(pid) if pid.isdigit() else None)
+
+    def exit_status(self, *, wait: float = 3.0) -> int | None:
+        """The ended pane's exit status. tmux marks a pane dead when its terminal closes and
+        learns the status a moment later, when it reaps the process: allow for that moment."""
+        deadline = time.monotonic() + wait
+        while True:
+            pane = self.pane()
+            if pane is None or not pane.dead or pane.exit_status is not None or time.monotonic() >= deadline:
+                return pane.exit_status if pane else None
+            time.sleep(0.05)
 
     def capture(self, lines: int = 40) -> list[str]:
         out = self._tmux("capture-pane", "-p", "-J", "-S", f"-{lines}", "-t", self.name, check=False)

@@ -93,8 +93,8 @@ def test_detached_run_survives_its_client_and_attach_reattaches(stack, private_t
         assert finished["result"] in ("pass", "warning") or [
             o["name"] for o in verdict["objectives"] if o["result"] == "fail"] == ["backend_loop_hz_min"], verdict
         # The pane stays (remain-on-exit) with the verdict until `perfctl clean` removes it.
-        pane = wait_for(lambda: (p := session.pane()) is not None and p.dead and p, what="the pane to end")
-        assert pane.exit_status == finished["exit_code"]
+        wait_for(lambda: (p := session.pane()) is not None and p.dead, what="the pane to end")
+        assert session.exit_status() == finished["exit_code"]
         assert any(f"results: {run}" in line for line in session.capture(200)), session.capture(200)
         cleaned = stack.cli("clean", env=private_tmux)
         assert cleaned.code == 0 and session.name in cleaned.stdout, cleaned.output

@@ -70,8 +70,9 @@ def _tmux_leftovers() -> list[str]:
             session.socket_path.unlink(missing_ok=True)
             removed.append(f"removed the socket of a tmux server that is gone: {session.socket_path}")
         elif pane.dead:
+            status = session.exit_status()
             session.kill()
-            removed.append(f"removed tmux session {session.name} (its run had ended, exit code {pane.exit_status})")
+            removed.append(f"removed tmux session {session.name} (its run had ended, exit code {status})")
         # A live pane is a run in progress: never touched here.
     return removed
 
