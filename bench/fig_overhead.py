@@ -112,6 +112,7 @@ def run(ctx: BenchContext) -> FigureResult:
         Row("perfctl's extra wall (perfctl − k6)", Summary.of([p - k for p, k in zip(pw, kw)]), "s"),
         Row("perfctl's extra CPU (perfctl − k6)", Summary.of([p - k for p, k in zip(pc, kc)]), "s"),
         Row("perfctl: from launch to k6 started (config, render, k6 inspect, health gate)", Summary.of(phases["before"]), "s"),
+        Row("perfctl: k6 running (start to end as perfctl recorded it)", Summary.of(phases["k6_in_perfctl"]), "s"),
         Row("perfctl: from k6's end to exit (last scrape, gate, reports)", Summary.of(phases["after"]), "s"),
     ]
     fig.notes.append(f"The demo's `{SCENARIO}` scenario ({duration:g} s) against the reference backend in its own process; "

@@ -335,6 +335,15 @@ for (const part of Object.values(PLAN.parts)) {
     });
   }
 }
+// Parts whose every request is fixed and that log in nowhere need no per-iteration context.
+const CONTEXT_FREE = new Set(
+  Object.values(PLAN.parts)
+    .filter((part) => !part.auth && (part.requests || []).every((req) => {
+      const fixed = FIXED.get(req);
+      return fixed.params && fixed.url !== null && fixed.body !== undefined && fixed.checks;
+    }))
+    .map((part) => part.name),
+);
 
 // A weighted pick; null when the roll lands on the idle share (an iteration that only thinks).
 function pickWeighted(part) {
@@ -430,7 +439,7 @@ function thinkTime(part) {
 // One HTTP iteration: a weighted pick from the mix, or every request in order (a flow whose
 // later requests use what earlier ones captured; a failed capture ends the iteration).
 function httpIteration(part, data) {
-  const ctx = newContext(part);
+  const ctx = CONTEXT_FREE.has(part.name) ? null : newContext(part);
   if (part.auth) {
     ctx.vars.token = tokenFor(part, data);
     if (ctx.vars.token === null) return; // the failed login is already a failed check

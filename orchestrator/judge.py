@@ -13,7 +13,7 @@ from orchestrator.baseline import Baseline
 from orchestrator.config import LoadedConfig
 from orchestrator.instances import as_recorded
 from orchestrator.errors import ExitCode
-from orchestrator.k6 import K6_EXTERNAL_ABORT, K6_THRESHOLDS_FAILED, describe_exit, read_summary
+from orchestrator.k6 import K6_THRESHOLDS_FAILED, describe_exit, read_summary
 from orchestrator.ledger import RunDir, iso, write_atomic, write_json
 from orchestrator.prometheus import Prometheus
 

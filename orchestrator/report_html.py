@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from orchestrator import gate, slo
@@ -55,15 +56,14 @@ def collect(config: Config, prom: Prometheus, objectives: list[Objective], *, ru
     until = max([window.end] + [gate.measure_time(o, window) for o in objectives])
     ctx = gate.QueryContext(run_id, window, config.prometheus.scrape_interval, config.k6.push_interval)
     step = max(0.5, (until - window.start) / MAX_POINTS)
-    charts = []
-    for obj in objectives:
-        query, note = gate.series_query(obj, ctx, native_histograms=config.k6.native_histograms)
-        points, problem = _series(prom, query, window.start, until, step)
-        charts.append(Chart(title=obj.name, points=points, note=note, problem=problem))
-    load = []
-    for title, template in gate.LOAD_QUERIES.items():
-        points, problem = _series(prom, ctx.fill(template), window.start, window.end, step)
-        load.append(Chart(title=title, points=points, problem=problem))
+    plans = [(obj.name, *gate.series_query(obj, ctx, native_histograms=config.k6.native_histograms), until) for obj in objectives]
+    plans += [(title, ctx.fill(template), "", window.end) for title, template in gate.LOAD_QUERIES.items()]
+    # Independent queries, side by side as the gate's: a run's exit waits for this report.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        series = list(pool.map(lambda plan: _series(prom, plan[1], window.start, plan[3], step), plans))
+    drawn = [Chart(title=title, points=points, note=note, problem=problem)
+             for (title, _, note, _), (points, problem) in zip(plans, series)]
+    charts, load = drawn[: len(objectives)], drawn[len(objectives):]
     return ReportData(run_id=run_id, start=window.start, end=window.end, until=until, objectives=charts, load=load)
 
 

@@ -57,6 +57,9 @@ def _add_scenarios(config_path: Path) -> None:
         "think_time": "100ms",
         "requests": [{"name": "echo", "path": "/api/echo"}],
     }
+    for objective in data["objectives"]:
+        if "chat-http" in objective.get("scenarios", []):  # the demo's HTTP objectives judge these too
+            objective["scenarios"] += ["shared", "arrival", "long"]
     data["objectives"].append(
         {"name": "ws_connect_p95_seconds", "sli": "ws_connect_p95", "pass": "< 1", "scenarios": ["websocket"]}
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -11,21 +10,22 @@ from pathlib import Path
 
 from orchestrator import __version__, console, report
 from orchestrator.config import LoadedConfig, load_config, missing_runtime_env
+from orchestrator.detach import detached_session
 from orchestrator.errors import ExitCode, PerfctlError, UsageError
 from orchestrator.gate import await_last_scrapes, objectives_for
 from orchestrator.health import wait_healthy
-from orchestrator.judge import judge_run
-from orchestrator.k6 import RemoteWrite, detect_features, describe_exit, find_k6, inspect_script, run_argv, run_env
-from orchestrator.ledger import EVALUATING, FAILED_INCOMPLETE, FINISHED, INTERRUPTED, RUNNING, Ledger, RunDir, iso, new_run_id, write_atomic
-from orchestrator.local_prometheus import LocalPrometheus
-from orchestrator.render import Overrides, RenderedScript, render_scenario
 from orchestrator.instances import merge_instance_summaries, with_native_histograms
-from orchestrator.pids import ProcessRef
-from orchestrator.rollback import run_rollback
+from orchestrator.judge import judge_run
+from orchestrator.k6 import RemoteWrite, describe_exit, detect_features, find_k6, inspect_script, run_argv, run_env
+from orchestrator.ledger import (
+    EVALUATING, FAILED_INCOMPLETE, FINISHED, INTERRUPTED, RUNNING, Ledger, RunDir, iso, new_run_id, write_atomic,
+)
+from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.monitoring_stack import ensure_prometheus
+from orchestrator.pids import ProcessRef
+from orchestrator.render import Overrides, RenderedScript, render_scenario
+from orchestrator.rollback import run_rollback
 from orchestrator.runtimes import k6_window, make_runtime, runtime_details
-from orchestrator.runtimes.local import LocalRuntime
-from orchestrator.detach import detached_session
 from orchestrator.runtimes.segments import SegmentsRuntime
 
 RUNTIMES = ("local", "docker", "k8s")
@@ -229,32 +229,9 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
         tags=opts.tags,
     )
     start = time.time()
-
-    def on_started(ref):
-        # runtime_details: the docker runtime's container id and image.
-        run.update(k6={"pid": ref.pid, "start": ref.start, "argv": argv[1:], **runtime_details(runtime)}, start=start)
-
-    def on_instances_started(refs):
-        run.update(k6={"instances": [{"pid": r.pid, "start": r.start} for r in refs], "argv": argv[1:]}, start=start)
-
-    progress = console.Progress()
+    runtime, started = _pick_runtime(prepared, opts, run, argv, start)
     env = run_env(remote_write, dashboard_export=run.file("dashboard.html"))
-    def on_testrun_started(details):
-        run.update(k8s=details, start=start)
-
-    def on_hosts_started(instances):
-        run.update(k6={"hosts": instances, "argv": argv[1:]}, start=start)
-
-    if opts.runtime == "k8s":
-        runtime, started = _k8s_runtime(loaded, opts, run, prepared.script.text), on_testrun_started
-    elif opts.hosts:
-        from orchestrator.runtimes.ssh import SshRuntime
-
-        runtime, started = SshRuntime(opts.hosts, run.id), on_hosts_started
-    elif opts.instances > 1:
-        runtime, started = SegmentsRuntime(opts.instances), on_instances_started
-    else:
-        runtime, started = make_runtime(opts.runtime, loaded), on_started
+    progress = console.Progress()
     live = _live_gate(loaded, run, opts.scenario, start)
     watch = {"watch": live.poll} if live else {}
     outcome = runtime.run(argv, env, run.file("k6.log"), cwd=run.path, on_started=started, progress=progress, **watch)
@@ -263,6 +240,30 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
         console.info(f"live gate stopped k6: {live.stopped.reason}")
         run.update(live_gate=live.stopped.as_dict())
     return outcome, start, end
+
+
+def _pick_runtime(prepared: Prepared, opts: RunOptions, run: RunDir, argv: list[str], start: float):
+    """The runtime for this run, and what it records in run.json once k6 has started."""
+    loaded = prepared.loaded
+    if opts.runtime == "k8s":
+        return _k8s_runtime(loaded, opts, run, prepared.script.text), lambda details: run.update(k8s=details, start=start)
+    if opts.hosts:
+        from orchestrator.runtimes.ssh import SshRuntime
+
+        return SshRuntime(opts.hosts, run.id), lambda hosts: run.update(k6={"hosts": hosts, "argv": argv[1:]}, start=start)
+    if opts.instances > 1:
+
+        def on_instances(refs):
+            run.update(k6={"instances": [{"pid": r.pid, "start": r.start} for r in refs], "argv": argv[1:]}, start=start)
+
+        return SegmentsRuntime(opts.instances), on_instances
+    runtime = make_runtime(opts.runtime, loaded)
+
+    def on_started(ref):
+        # runtime_details: the docker runtime's container id and image.
+        run.update(k6={"pid": ref.pid, "start": ref.start, "argv": argv[1:], **runtime_details(runtime)}, start=start)
+
+    return runtime, on_started
 
 
 def _with_hosts(opts: RunOptions, loaded: LoadedConfig) -> RunOptions:
@@ -356,11 +357,3 @@ def _print_verdict(judgement, run: RunDir, json_output: bool) -> None:
     sys.stdout.flush()
     if judgement.exit_code == ExitCode.INCONCLUSIVE:
         console.info("inconclusive: perfctl does not call a run good without the data to show it")
-
-
-def load_and_prepare(config: Path | None, scenario: str, overrides: Overrides) -> Prepared:
-    return prepare(load_config(config), scenario, overrides)
-
-
-def dump(obj) -> str:
-    return json.dumps(obj, indent=2)
