@@ -110,6 +110,7 @@ class Level:
     machine_busy: float | None
     backend_peak_fds: int
     exit_code: int
+    reply_p95_ms: float | None = None
 
     @property
     def held(self) -> bool:
@@ -138,8 +139,9 @@ def measure_level(ctx: BenchContext, home: Path, config_path: Path, backend_pid:
     summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
     replies, error, sessions = replies_and_errors(summary)
     peak = sampler.k6_peak_rss_kb or sample.max_rss_kb
+    reply_p95 = summary.get("metrics", {}).get("ws_reply_time", {}).get("p(95)")
     return Level(vus, seconds, error, replies, sessions, peak / 1024 if peak else None, sampler.k6_cores,
-                 sampler.backend_cores, sampler.machine_busy, sampler.backend_peak_fds, sample.code)
+                 sampler.backend_cores, sampler.machine_busy, sampler.backend_peak_fds, sample.code, reply_p95)
 
 
 def run(ctx: BenchContext) -> FigureResult:
@@ -163,7 +165,8 @@ def run(ctx: BenchContext) -> FigureResult:
     fig.extra["levels"] = [
         {"VUs": lv.vus, "seconds": lv.seconds, "held": lv.held,
          "error ratio": None if lv.error_ratio is None else round(lv.error_ratio, 4),
-         "replies": int(lv.replies), "sessions/s": None if lv.sessions_per_s is None else round(lv.sessions_per_s, 1),
+         "replies": int(lv.replies), "reply p95 ms": None if lv.reply_p95_ms is None else round(lv.reply_p95_ms),
+         "sessions/s": None if lv.sessions_per_s is None else round(lv.sessions_per_s, 1),
          "k6 peak RSS MB": None if lv.k6_peak_rss_mb is None else round(lv.k6_peak_rss_mb, 1),
          "k6 cores": _r(lv.k6_cores), "backend cores": _r(lv.backend_cores),
          "machine busy": _r(lv.machine_busy), "backend open fds (peak)": lv.backend_peak_fds, "perfctl exit": lv.exit_code}

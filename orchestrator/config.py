@@ -474,7 +474,8 @@ class RollbackAction(Model):
 
 
 class RollbackSettings(Model):
-    on: list[Literal["fail", "inconclusive", "interrupted"]] = Field(
+    # `when`, not `on`: YAML 1.1 reads a bare `on:` key as the boolean true.
+    when: list[Literal["fail", "inconclusive", "interrupted"]] = Field(
         default_factory=lambda: ["fail", "inconclusive"], description="verdicts that trigger the actions"
     )
     actions: list[RollbackAction] = Field(default_factory=list, description="run in order; none: rollback is off")

@@ -48,8 +48,8 @@ def trigger_for(config: Config, result: str, interrupted: bool) -> str | None:
     if not config.rollback.enabled:
         return None
     if interrupted:
-        return "interrupted" if "interrupted" in config.rollback.on else None
-    return result if result in config.rollback.on else None
+        return "interrupted" if "interrupted" in config.rollback.when else None
+    return result if result in config.rollback.when else None
 
 
 def run_actions(config: Config, run: RunDir, *, trigger: str, result: str, stop_monitoring) -> dict:

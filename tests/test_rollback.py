@@ -21,7 +21,7 @@ MARKER = "sleep 61.2345"  # an odd duration no other process uses
 def _with_rollback(config_path):
     data = yaml.safe_load(config_path.read_text())
     data["rollback"] = {
-        "on": ["fail", "inconclusive"],
+        "when": ["fail", "inconclusive"],
         "actions": [
             {"name": "undo", "run": ["sh", "-c", 'echo "undo $PERFCTL_RUN_ID after $PERFCTL_RESULT"; echo oops >&2']},
             # Stopped at its timeout, with what it started (a child in the same process group).
@@ -68,7 +68,7 @@ def test_rollback_triggers_only_on_configured_verdicts():
     assert trigger_for(on, "pass", interrupted=False) is None
     assert trigger_for(on, "warning", interrupted=False) is None
     assert trigger_for(on, "inconclusive", interrupted=True) is None
-    with_interrupt = validate_data({**base, "rollback": {"on": ["interrupted"], "actions": [{"name": "a", "run": "true"}]}})
+    with_interrupt = validate_data({**base, "rollback": {"when": ["interrupted"], "actions": [{"name": "a", "run": "true"}]}})
     assert trigger_for(with_interrupt, "inconclusive", interrupted=True) == "interrupted"
 
 
