@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from typing import Iterator
+from typing import Callable, Iterator
 
 SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# During the k6 phase these reach perfctl and are passed on to k6 (or its container, pods, hosts).
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def leave_lost_terminal() -> None:
@@ -55,6 +57,29 @@ def signals_interrupt() -> Iterator[None]:
         pass
     try:
         yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def recorded_signals(on_signal: Callable[[int], None] | None = None) -> Iterator[list[str]]:
+    """While k6 runs: note each Ctrl-C / SIGTERM / SIGHUP (by name, in order) and call
+    `on_signal(count)` from the handler, so a runtime can stop k6 gracefully on the first
+    and force on the second. Runtimes that talk to an API act on the list in their loop
+    instead (no API calls inside a signal handler)."""
+    received: list[str] = []
+
+    def handler(signum, frame):
+        received.append(signal.Signals(signum).name)
+        if signum == signal.SIGHUP:
+            leave_lost_terminal()
+        if on_signal is not None:
+            on_signal(len(received))
+
+    previous = {sig: signal.signal(sig, handler) for sig in FORWARDED_SIGNALS}
+    try:
+        yield received
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)

@@ -104,3 +104,15 @@ def test_websocket_errors_count_failed_replies_and_connects():
     replies, error, sessions = replies_and_errors(summary)
     assert replies == 990 and error == pytest.approx(10 / 1000) and sessions == 12.5
     assert replies_and_errors({})[1] is None
+
+
+def test_performance_table_replaces_only_what_is_between_the_markers():
+    fig = FigureResult("startup", "Start-up", headlines=[Headline("perfctl --help: wall", Summary.of([120.0]), Target("<", 150, "ms"), "ms")])
+    table = results.render_performance([fig], {"date": "D", "nproc": 2, "cpu": "EPYC", "memory_gib": 23.5, "k6": "k6 v1.1.0",
+                                               "prometheus": "prometheus, version 2.42.0+ds (branch: x)"})
+    assert "| perfctl --help: wall | 120 ms | < 150 ms | met |" in table and "2 × EPYC" in table
+    readme = f"intro\n{results.PERFORMANCE_START}\nold\n{results.PERFORMANCE_END}\nafter\n"
+    updated = results.replace_between_markers(readme, table)
+    assert updated.startswith("intro\n") and updated.endswith(f"{results.PERFORMANCE_END}\nafter\n")
+    assert "old" not in updated and table in updated
+    assert results.replace_between_markers("no markers", table) == "no markers"

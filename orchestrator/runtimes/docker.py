@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from orchestrator import docker_engine
 from orchestrator.config import LoadedConfig, runtime_env_refs
@@ -29,7 +28,8 @@ from orchestrator.console import Progress
 from orchestrator.errors import ConfigError, EnvironmentProblem
 from orchestrator.pids import ProcessRef
 from orchestrator.render import K6Features
-from orchestrator.runtimes.local import FORWARDED_SIGNALS, K6Outcome, LogFollower
+from orchestrator.interrupts import recorded_signals
+from orchestrator.runtimes.local import K6Outcome, LogFollower
 from orchestrator.stack import K6_RESULTS, K6_SCRIPTS, LABEL_RUN_ID, LABEL_STACK, k6_service
 
 STOP_GRACE = 30.0  # seconds k6 gets after SIGINT to finish its summary before SIGKILL
@@ -187,7 +187,7 @@ class DockerRuntime:
                 on_started(ProcessRef.of(pid) if pid > 0 else ProcessRef(0, None))
                 follower = LogFollower(log_path)
                 stopped_by = None
-                with _signals_received() as received:
+                with recorded_signals() as received:
                     sent = 0
                     while container.status in ("created", "running", "configured"):
                         follower.show(progress)
@@ -267,22 +267,6 @@ def _quietly(fn, *args, **kwargs) -> None:
         fn(*args, **kwargs)
     except Exception:  # cleanup of something already gone
         pass
-
-
-@contextlib.contextmanager
-def _signals_received() -> Iterator[list[str]]:
-    """Records signals; the follow loop turns them into kills (no API calls inside a handler)."""
-    received: list[str] = []
-
-    def handler(signum, frame):
-        received.append(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, handler) for sig in FORWARDED_SIGNALS}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _to_container(value: str, cwd: Path, script: Path) -> str:

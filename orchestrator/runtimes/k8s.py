@@ -14,12 +14,10 @@ deletes the TestRun, which stops its runners.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from orchestrator.config import LoadedConfig
 from orchestrator.console import Progress
@@ -27,7 +25,8 @@ from orchestrator.errors import EnvironmentProblem
 from orchestrator.k8s import TestRunPlan, build_manifests, dump_manifests, warnings_for
 from orchestrator.ledger import write_atomic
 from orchestrator.procs import run_command
-from orchestrator.runtimes.local import FORWARDED_SIGNALS, K6Outcome
+from orchestrator.interrupts import recorded_signals
+from orchestrator.runtimes.local import K6Outcome
 from orchestrator.runtimes.segments import combined_exit_code
 
 FINAL_STAGES = ("finished", "error")
@@ -125,7 +124,7 @@ class K8sRuntime:
         started = time.monotonic()
         codes: dict[str, tuple[int, float | None]] = {}
         stage, stopped_by, running_since = "", None, None
-        with _signals() as received:
+        with recorded_signals() as received:
             while True:
                 current = self.stage()
                 codes.update(self.runner_exit_codes())
@@ -195,19 +194,3 @@ def _say(log, progress: Progress, line: str) -> None:
     log.write(f"perfctl: {line}\n")
     log.flush()
     progress.message(line)
-
-
-@contextlib.contextmanager
-def _signals() -> Iterator[list[str]]:
-    """Signals become a note the follow loop acts on (it deletes the TestRun)."""
-    received: list[str] = []
-
-    def handler(signum, frame):
-        received.append(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, handler) for sig in FORWARDED_SIGNALS}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

@@ -8,22 +8,21 @@ as SIGINT, so it stops gracefully and writes its summary; a second signal kills 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem
+from orchestrator.interrupts import recorded_signals
 from orchestrator.pids import ProcessRef
 
 PROGRESS_LINE = re.compile(r"^running \(")
 NOTABLE_LINE = re.compile(r"level=(error|warning)|^(ERRO|WARN)\[|panic:", re.IGNORECASE)
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -122,24 +121,11 @@ def _stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
         proc.wait()
 
 
-@contextlib.contextmanager
-def _forward_signals(proc: subprocess.Popen) -> Iterator[list[str]]:
-    received: list[str] = []
-
-    def handler(signum, frame):
-        received.append(signal.Signals(signum).name)
-        if signum == signal.SIGHUP:
-            from orchestrator.interrupts import leave_lost_terminal
-
-            leave_lost_terminal()
+def _forward_signals(proc: subprocess.Popen):
+    def forward(count: int) -> None:
         if proc.poll() is not None:
             return
         # First signal: k6's graceful stop (it writes the summary). Second: no more waiting.
-        os.kill(proc.pid, signal.SIGINT if len(received) == 1 else signal.SIGKILL)
+        os.kill(proc.pid, signal.SIGINT if count == 1 else signal.SIGKILL)
 
-    previous = {sig: signal.signal(sig, handler) for sig in FORWARDED_SIGNALS}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return recorded_signals(forward)

@@ -25,7 +25,8 @@ from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.k6 import segment_argv
 from orchestrator.pids import ProcessRef
-from orchestrator.runtimes.local import FORWARDED_SIGNALS, K6Outcome, LogFollower
+from orchestrator.interrupts import recorded_signals
+from orchestrator.runtimes.local import K6Outcome, LogFollower
 
 
 # k6 outputs that write a file (`--out json=PATH`, `--out csv=PATH`).
@@ -175,21 +176,9 @@ def _stop_all(procs: list[subprocess.Popen], grace: float = 15.0) -> None:
             proc.wait()
 
 
-@contextlib.contextmanager
-def _forward_signals(procs: list[subprocess.Popen]) -> Iterator[list[str]]:
-    received: list[str] = []
-
-    def handler(signum, frame):
-        received.append(signal.Signals(signum).name)
-        # First signal: every instance stops gracefully (and writes its summary). Second: kill.
-        _signal_all(procs, signal.SIGINT if len(received) == 1 else signal.SIGKILL)
-
-    previous = {sig: signal.signal(sig, handler) for sig in FORWARDED_SIGNALS}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+def _forward_signals(procs: list[subprocess.Popen]):
+    # First signal: every instance stops gracefully (and writes its summary). Second: kill.
+    return recorded_signals(lambda count: _signal_all(procs, signal.SIGINT if count == 1 else signal.SIGKILL))
 
 
 def _signal_all(procs: list[subprocess.Popen], sig: signal.Signals) -> None:

@@ -18,16 +18,16 @@ import contextlib
 import os
 import re
 import shlex
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.procs import run_command
-from orchestrator.runtimes.local import FORWARDED_SIGNALS, K6Outcome
+from orchestrator.interrupts import recorded_signals
+from orchestrator.runtimes.local import K6Outcome
 from orchestrator.runtimes.segments import combined_exit_code, instance_argv, instance_log, instance_summary
 
 HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]+)?$")
@@ -156,7 +156,7 @@ class SshRuntime:
         codes: dict[int, int | None] = {}
         stopped_by = None
         begin = time.monotonic()
-        with _signals() as received:
+        with recorded_signals() as received:
             handled = 0
             while len(codes) < len(started):
                 if len(received) > handled:
@@ -224,18 +224,3 @@ def _remote_paths(k6: list[str], index: int) -> list[str]:
     if "--summary-export" in out:
         out[out.index("--summary-export") + 1] = "summary.json"
     return out
-
-
-@contextlib.contextmanager
-def _signals() -> Iterator[list[str]]:
-    received: list[str] = []
-
-    def handler(signum, frame):
-        received.append(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, handler) for sig in FORWARDED_SIGNALS}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
