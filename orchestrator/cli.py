@@ -108,11 +108,18 @@ def schema() -> None:
 
 
 def _run(scenario: str, config: Optional[Path], **options) -> None:
+    """Every run command ends here with its options as keywords (Typer names, e.g. no_rollback)."""
     from orchestrator.commands import run as command
     from orchestrator.durations import parse_duration
     from orchestrator.errors import UsageError
     from orchestrator.render import Overrides
 
+    options["rollback"] = not options.pop("no_rollback")
+    hosts = options.pop("hosts", None)
+    if hosts is not None:
+        from orchestrator.runtimes.ssh import parse_hosts
+
+        options["hosts"] = parse_hosts(hosts)
     vus, duration, rate, stage = options.pop("vus"), options.pop("duration"), options.pop("rate"), options.pop("stage")
     if vus is not None and vus <= 0:
         raise UsageError("--vus: must be > 0")
@@ -173,29 +180,6 @@ HostsOpt = Annotated[
 ]
 
 
-def _run_options(
-    config: ConfigOpt = None,
-    runtime: RuntimeOpt = Runtime.local,
-    vus: VusOpt = None,
-    duration: DurationOpt = None,
-    rate: RateOpt = None,
-    stage: StageOpt = None,
-    run_id: RunIdOpt = None,
-    results: ResultsOpt = None,
-    baseline: BaselineOpt = None,
-    detach: DetachOpt = False,
-    no_rollback: NoRollbackOpt = False,
-    instances: InstancesOpt = 1,
-    script: ScriptOpt = None,
-    json_output: JsonOpt = False,
-) -> dict:
-    return dict(
-        config=config, runtime=runtime, vus=vus, duration=duration, rate=rate, stage=stage, run_id=run_id,
-        results=results, baseline=baseline, detach=detach, rollback=not no_rollback, instances=instances,
-        script=script, json_output=json_output,
-    )
-
-
 @app.command("run")
 def run_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario name from perfctl.yaml.")],
@@ -216,13 +200,8 @@ def run_cmd(
     hosts: HostsOpt = None,
 ) -> None:
     """Health gate, k6, SLO gate, ledger, report. Exit 0 pass, 98 inconclusive, 99 fail."""
-    options = _run_options(config, runtime, vus, duration, rate, stage, run_id, results, baseline, detach,
-                           no_rollback, instances, script, json_output)
-    if hosts is not None:
-        from orchestrator.runtimes.ssh import parse_hosts
-
-        options["hosts"] = parse_hosts(hosts)
-    _run(scenario, options.pop("config"), **options)
+    options = dict(locals())
+    _run(options.pop("scenario"), options.pop("config"), **options)
 
 
 def _named_run(scenario: str, doc: str):
@@ -240,9 +219,9 @@ def _named_run(scenario: str, doc: str):
         no_rollback: NoRollbackOpt = False,
         instances: InstancesOpt = 1,
         json_output: JsonOpt = False,
+        hosts: HostsOpt = None,
     ) -> None:
-        options = _run_options(config, runtime, vus, duration, rate, stage, run_id, results, baseline, detach,
-                               no_rollback, instances, None, json_output)
+        options = {name: value for name, value in locals().items() if name != "scenario"}  # scenario: the closure's
         _run(scenario, options.pop("config"), **options)
 
     command.__doc__ = doc

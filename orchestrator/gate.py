@@ -10,6 +10,7 @@ inconclusive, never pass.
 from __future__ import annotations
 
 import math
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -240,7 +241,7 @@ def evaluate(
 
     # The queries, data-gap checks included, are independent: all run side by side (Prometheus
     # answers them in parallel); a gap then overrides the value it makes untrustworthy.
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(objectives))) + 1) as pool:
+    with ThreadPoolExecutor(max_workers=min(query_workers(), max(1, len(objectives))) + 1) as pool:
         pending_gaps = pool.submit(_data_gaps, objectives, prom, ctx)
         values = list(pool.map(measure, objectives))
         gaps = pending_gaps.result()
@@ -258,6 +259,12 @@ def evaluate(
         verdict=verdict, queries=queries, coverage=gaps,
         measured_at={o.name: measure_time(o, window) for o in objectives},
     )
+
+
+def query_workers() -> int:
+    """How many gate queries run at once: about two per core. More threads only add GIL and
+    switching costs on the client (on 2 cores, 8 threads were ~40% slower than 4: bench/, figure 6)."""
+    return min(8, 2 * (os.cpu_count() or 1))
 
 
 def _data_gaps(objectives: list[Objective], prom: Prometheus, ctx: QueryContext) -> dict[str, str]:

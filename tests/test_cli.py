@@ -100,6 +100,8 @@ def test_unknown_scenario_and_bad_options(tmp_path):
     assert run_cli("run", "demo", "--duration", "soon", cwd=tmp_path).code == 2
     assert run_cli("run", "demo", "--runtime", "mars", cwd=tmp_path).code == 2
     assert run_cli("frobnicate", cwd=tmp_path).code == 2
+    named = run_cli("run-health", "--vus", "0", cwd=tmp_path)  # the named runs parse the same options
+    assert named.code == 2 and "--vus: must be > 0" in named.stderr
 
 
 def test_render_writes_inspected_script_once(tmp_path):
