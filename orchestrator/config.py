@@ -5,9 +5,11 @@
 ConfigError whose lines name each invalid field (`scenarios.chat.vus: must be > 0`).
 
 Interpolation happens at load time everywhere except in what the k6 script sends
-(`target.headers` and everything under `scenarios`): there `${VAR}` stays in the
-config and the generated script reads it from k6's environment at run time, so a
-secret never lands in a script, a log or a results folder. `$${` writes a literal `${`.
+(`target.base_url`, `target.ws_base_url`, `target.headers` and everything under
+`scenarios`): there `${VAR}` stays in the config and the generated script reads it from
+k6's environment at run time, so a secret never lands in a script, a log or a results
+folder. perfctl's own requests to the target (health gate, doctor) expand the URL in
+memory with `expand_env`. `$${` writes a literal `${`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
+from pydantic import ValidationInfo
 
 from orchestrator.durations import parse_duration
 from orchestrator.errors import ConfigError
@@ -60,10 +63,13 @@ class Target(Model):
     headers: dict[str, str] = Field(default_factory=dict, description="sent with every HTTP request")
 
     @model_validator(mode="after")
-    def _urls(self) -> "Target":
-        if not re.match(r"^https?://[^/\s]+", self.base_url):
+    def _urls(self, info: ValidationInfo) -> "Target":
+        # The shape is checked on the URL as it will be used (`${VAR}` filled in), but the
+        # message quotes the config's text: the filled-in one may carry a password.
+        environ = (info.context or {}).get("environ")
+        if not re.match(r"^https?://[^/\s]+", _shape_text(self.base_url, environ)):
             raise ValueError(f"base_url: '{self.base_url}' must start with http:// or https://")
-        if self.ws_base_url and not re.match(r"^wss?://[^/\s]+", self.ws_base_url):
+        if self.ws_base_url and not re.match(r"^wss?://[^/\s]+", _shape_text(self.ws_base_url, environ)):
             raise ValueError(f"ws_base_url: '{self.ws_base_url}' must start with ws:// or wss://")
         return self
 
@@ -570,7 +576,10 @@ class LoadedConfig(Model):
 # ---- loading ----------------------------------------------------------------------------------
 
 # Subtrees the k6 script sends: `${VAR}` there is resolved by k6 from its environment.
-RUNTIME_SUBTREES = (("target", "headers"), ("scenarios",))
+RUNTIME_SUBTREES = (("target", "base_url"), ("target", "ws_base_url"), ("target", "headers"), ("scenarios",))
+# Target URLs perfctl itself also requests (health gate, doctor): their variables must be set
+# when the config loads, and are filled in only in memory (expand_env).
+TARGET_URLS = ("base_url", "ws_base_url")
 
 
 def load_config(path: str | Path | None = None, *, environ: dict[str, str] | None = None) -> LoadedConfig:
@@ -585,17 +594,18 @@ def load_config(path: str | Path | None = None, *, environ: dict[str, str] | Non
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     data = _parse_yaml(path, raw_bytes)
-    problems: list[str] = []
+    problems: list[str] = _env_refs_in_extra_args(data)
     data = _interpolate(data, environ, (), problems)
+    problems += _unset_in_target_urls(data, environ)
     if problems:
         raise ConfigError(f"{path}: {len(problems)} problem(s)", lines=problems)
-    config = validate_data(data, source=str(path))
+    config = validate_data(data, source=str(path), environ=environ)
     return LoadedConfig(config=config, path=path.resolve(), digest=hashlib.sha256(raw_bytes).hexdigest())
 
 
-def validate_data(data: Any, *, source: str = "config") -> Config:
+def validate_data(data: Any, *, source: str = "config", environ: dict[str, str] | None = None) -> Config:
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"environ": environ})
     except ValidationError as exc:
         lines = [line for err in exc.errors() for line in _describe(err)]
         raise ConfigError(f"{source}: {len(lines)} problem(s)", lines=lines) from None
@@ -644,6 +654,78 @@ def _interpolate(node: Any, environ: dict[str, str], loc: tuple, problems: list[
 
 def _is_runtime(loc: tuple) -> bool:
     return any(loc[: len(prefix)] == prefix for prefix in RUNTIME_SUBTREES)
+
+
+def _env_refs_in_extra_args(data: dict) -> list[str]:
+    """k6.extra_args end up on k6's command line (seen by `ps`) and in run.json: no `${VAR}` there."""
+    k6 = data.get("k6")
+    args = k6.get("extra_args") if isinstance(k6, dict) else None
+    if not isinstance(args, list):
+        return []
+    problems = []
+    for i, arg in enumerate(args):
+        if isinstance(arg, str) and any(m.group(1) for m in ENV_REF.finditer(arg)):
+            problems.append(
+                f"k6.extra_args[{i}]: ${{...}} is not allowed here (the value would be on k6's command line and in "
+                "run.json); use ${VAR} in target.headers or the scenarios' requests, which k6 reads from its environment"
+            )
+            args[i] = ""  # reported once, not again as an unset variable
+    return problems
+
+
+def _unset_in_target_urls(data: dict, environ: dict[str, str]) -> list[str]:
+    target = data.get("target")
+    if not isinstance(target, dict):
+        return []
+    problems = []
+    for field in TARGET_URLS:
+        if isinstance(target.get(field), str):
+            try:
+                expand_env(target[field], environ, field=f"target.{field}")
+            except ConfigError as exc:
+                problems.append(exc.message)
+    return problems
+
+
+def expand_env(text: str, environ: dict[str, str] | None = None, *, field: str = "value") -> str:
+    """`${VAR}` / `${VAR:-default}` in `text` filled in from `environ` (default: os.environ), for
+    perfctl's own use in memory; never write the result anywhere. ConfigError naming `field`
+    when a variable without default is not set."""
+    environ = os.environ if environ is None else environ
+
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{field}: environment variable {name} is not set (or give ${{{name}:-default}})")
+
+    return ENV_REF.sub(replace, text)
+
+
+def _shape_text(text: str, environ: dict[str, str] | None) -> str:
+    """`text` with its variables filled in where known, for checking a URL's shape only."""
+    try:
+        return expand_env(text, environ)
+    except ConfigError:
+        return text  # reported on its own (load_config); the shape check sees the reference
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for results and logs: a password in it becomes `***` (`http://user:***@host`)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def runtime_env_refs(config: Config, scenarios: list[str] | None = None) -> dict[str, str | None]:

@@ -83,17 +83,37 @@ def start_detached(opts, loaded: LoadedConfig, results: Path) -> int:
     if state == "died":
         return _report_early_death(session, run_id)
     attach = f"perfctl attach {run_id}"
+    # A run that already ended answers with its own exit code (a failed gate is 99 here too).
+    code = _finished_exit(session, run) if state == "finished" else 0
     if opts.json_output:
         print(json.dumps({"run_id": run_id, "tmux": session.as_dict(), "state": state, "results": str(run.path),
-                          "attach": attach, "raw_attach": " ".join(session.attach_argv())}, indent=2))
+                          "attach": attach, "raw_attach": " ".join(session.attach_argv()),
+                          "exit_code": code}, indent=2))
     else:
         console.info(f"run {run_id} {STATE_WORDS[state]} in tmux session "
                      f"{session.name}; results in {run.path}")
         console.info(f"  watch it:        {attach}   (detach again: Ctrl-b d)")
         console.info(f"  or with tmux:    {' '.join(session.attach_argv())}")
         console.info("  lost track of it: perfctl status / perfctl recover")
+        if state == "finished":
+            console.info(f"  it ended with exit code {code}: its verdict is in {run.path}")
         print(run_id)
-    return 0
+    return code
+
+
+def _finished_exit(session: Session, run: RunDir) -> int:
+    """The exit code of a detached run that ended: its pane's (what `perfctl run` without
+    --detach would have returned), else run.json's, else 98: never a 0 nobody decided."""
+    status = session.exit_status()
+    if status is not None:
+        return status
+    try:
+        recorded = (run.read_json("run.json") or {}).get("exit_code")
+    except LedgerError:
+        recorded = None
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return recorded
+    return int(ExitCode.INCONCLUSIVE)
 
 
 def _wait_started(session: Session, run: RunDir, *, timeout: float) -> str:

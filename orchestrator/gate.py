@@ -277,12 +277,19 @@ def _data_gaps(objectives: list[Objective], prom: Prometheus, ctx: QueryContext)
         reason = _scrape_gap(prom, scope, job)
         if reason:
             gaps.update({o.name: reason for o in objectives if o.job == job and measure_time(o, window) == end})
-    k6_objectives = [o for o in objectives if o.sli is not None and o.sli not in BACKEND_SLIS]
+    k6_objectives = [o for o in objectives if reads_k6_metrics(o)]
     if k6_objectives:
         reason = _k6_stream_gap(prom, ctx)
         if reason:
             gaps.update({o.name: reason for o in k6_objectives})
     return gaps
+
+
+def reads_k6_metrics(obj: Objective) -> bool:
+    """Built-in k6 SLIs, and custom queries that select this run's k6 series by `$testid`."""
+    if obj.sli is not None:
+        return obj.sli not in BACKEND_SLIS
+    return "$testid" in (obj.query or "")
 
 
 def _k6_stream_gap(prom: Prometheus, ctx: QueryContext) -> str:
@@ -341,11 +348,3 @@ def await_last_scrapes(prom: Prometheus, objectives: list[Objective], *, end: fl
         if all(ts is not None and ts >= end for ts in last):
             return
         time.sleep(0.1)
-
-
-def check_reachable(prom: Prometheus) -> None:
-    if not prom.ready():
-        raise EnvironmentProblem(
-            f"Prometheus at {prom.url} is not reachable or not ready",
-            hint="start it with `perfctl start-monitoring` (or `perfctl recover` for an interrupted run)",
-        )

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import time
 
-from orchestrator.config import Target
+from orchestrator.config import Target, expand_env, redact_url
 from orchestrator.errors import HealthGateFailed
 
 
 def health_url(target: Target) -> str | None:
+    """The URL to request, `${VAR}` in target.base_url filled in from the environment: it may
+    carry a password, so it is for requesting only; show `shown_url` of it instead."""
     if not target.health_path:
         return None
-    return target.base_url.rstrip("/") + "/" + target.health_path.lstrip("/")
+    base = expand_env(target.base_url, field="target.base_url")
+    return base.rstrip("/") + "/" + target.health_path.lstrip("/")
+
+
+def shown_url(url: str) -> str:
+    """A URL as printed: without the password a `user:password@` would show."""
+    return redact_url(url)
 
 
 def wait_healthy(target: Target, *, interval: float = 0.5) -> str | None:
-    """Poll until healthy or target.health_timeout passes; the URL checked, or None if disabled."""
+    """Poll until healthy or target.health_timeout passes; the URL checked (password redacted,
+    fit to print), or None if disabled."""
     import requests
 
     url = health_url(target)
@@ -29,7 +38,7 @@ def wait_healthy(target: Target, *, interval: float = 0.5) -> str | None:
         try:
             response = requests.get(url, timeout=min(5.0, max(target.health_timeout, 0.5)), allow_redirects=False)
             if 200 <= response.status_code < 300:
-                return url
+                return shown_url(url)
             last = f"HTTP {response.status_code}"
         except requests.RequestException as exc:
             last = type(exc).__name__
@@ -37,6 +46,6 @@ def wait_healthy(target: Target, *, interval: float = 0.5) -> str | None:
             break
         time.sleep(interval)
     raise HealthGateFailed(
-        f"health gate failed: {url} did not answer 2xx within {target.health_timeout:g}s ({attempts} tries, last: {last}); no load was sent",
+        f"health gate failed: {shown_url(url)} did not answer 2xx within {target.health_timeout:g}s ({attempts} tries, last: {last}); no load was sent",
         hint="start the target (for the demo: `perfctl demo target`), or fix target.base_url / target.health_path",
     )

@@ -3,9 +3,11 @@ percentiles exactly), how the run is recorded, and the merged summary afterwards
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from orchestrator.config import LoadedConfig
 from orchestrator.ledger import RunDir, write_json
-from orchestrator.runtimes.segments import instance_summary
+from orchestrator.runtimes.segments import instance_log, instance_summary
 from orchestrator.summary_merge import load_summaries, merge_summaries
 
 
@@ -27,8 +29,23 @@ def as_recorded(loaded: LoadedConfig, record: dict) -> LoadedConfig:
     return with_native_histograms(loaded) if record.get("k6_native_histograms") else loaded
 
 
+def k6_files(run: RunDir, count: int) -> list[tuple[Path, Path]]:
+    """(log, summary) that each k6 process of the run wrote itself, one pair per instance.
+
+    With several instances k6.log and summary.json are perfctl's (an index, the merge), so
+    they say nothing about when or how k6 ended."""
+    log, summary = run.file("k6.log"), run.file("summary.json")
+    if count <= 1:
+        return [(log, summary)]
+    return [(instance_log(log, i), instance_summary(summary, i)) for i in range(count)]
+
+
 def merge_instance_summaries(run: RunDir, count: int) -> list[str]:
-    """summary-<i>.json -> summary.json; returns one line per instance summary that is missing."""
+    """summary-<i>.json -> summary.json; returns one line per instance summary that is missing.
+
+    The merge is written as soon as one instance summary exists (its numbers are worth
+    keeping), so summary.json is no proof that the run completed: the returned lines (also
+    under `perfctl.missing` in the file) are."""
     paths = [instance_summary(run.file("summary.json"), i) for i in range(count)]
     summaries, problems = load_summaries(paths)
     if summaries and count == 1:

@@ -36,7 +36,7 @@ class Judgement:
 def live_gate_grade(stop: dict) -> slo.Grade:
     """The live gate stopped the run: a failed key grade, so the verdict is fail whatever the score."""
     return slo.Grade(
-        name="live_gate", result=slo.Result.FAIL, value=stop.get("value"), score=0.0, weight=1.0, key=True,
+        name="live_gate", result=slo.Result.FAIL, value=stop.get("value"), score=0.0, weight=0.0, key=True,
         criteria=f"{stop.get('objective')}: {stop.get('criteria')} within its grace", warning=None,
         reason=stop.get("reason", "the live gate stopped the run"),
     )
@@ -46,7 +46,12 @@ def k6_grades(
     k6_exit: int | None, interrupted_by: str | None, has_thresholds: bool, *, live_stop: dict | None = None,
     lost: str | None = None,
 ) -> list[slo.Grade]:
-    """What k6 itself says about the run, as grades beside the objectives."""
+    """What k6 itself says about the run, as grades beside the objectives.
+
+    They weigh nothing: a passed k6 threshold must not lift the objectives' score (15 of 20
+    points is a fail; 16 of 21 would read as a warning). They act through the rules instead:
+    a failed key grade fails the gate, an inconclusive one makes it inconclusive.
+    """
     grades = []
     if live_stop:
         # k6 stopped early because perfctl asked it to: that is the live gate's fail, not a lost run.
@@ -59,14 +64,14 @@ def k6_grades(
     elif k6_exit not in (0, K6_THRESHOLDS_FAILED):
         grades.append(_grade_k6_run(f"{describe_exit(k6_exit)} (code {k6_exit}) before the end of the plan"))
     if has_thresholds or k6_exit == K6_THRESHOLDS_FAILED:
-        spec = slo.ObjectiveSpec(name="k6_thresholds", pass_criteria=slo.parse_criteria("== 1"), key=True)
+        spec = slo.ObjectiveSpec(name="k6_thresholds", pass_criteria=slo.parse_criteria("== 1"), weight=0.0, key=True)
         value = None if k6_exit is None else (0.0 if k6_exit == K6_THRESHOLDS_FAILED else 1.0)
         grades.append(slo.grade(spec, value, missing_reason="k6 did not report on its thresholds"))
     return grades
 
 
 def _grade_k6_run(reason: str) -> slo.Grade:
-    spec = slo.ObjectiveSpec(name="k6_completed", pass_criteria=slo.parse_criteria("== 1"))
+    spec = slo.ObjectiveSpec(name="k6_completed", pass_criteria=slo.parse_criteria("== 1"), weight=0.0)
     return slo.grade(spec, None, missing_reason=reason)
 
 
@@ -92,7 +97,11 @@ def judge_run(
         as_recorded(loaded, record).config, prom, run_id=record["id"], scenario=record["scenario"], window=window, baselines=baselines
     )
     live_stop = record.get("live_gate")
-    extra_grades = k6_grades(record.get("k6_exit_code"), record.get("interrupted_by"), has_thresholds, live_stop=live_stop, lost=record.get("k6_lost"))
+    has_thresholds = has_thresholds or bool(record.get("has_thresholds"))  # `evaluate` reads it from run.json
+    extra_grades = k6_grades(
+        record.get("k6_exit_code"), record.get("interrupted_by"), has_thresholds, live_stop=live_stop,
+        lost=record.get("k6_lost"),
+    )
     verdict = result.verdict
     if extra_grades:
         verdict = slo.decide(

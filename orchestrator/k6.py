@@ -186,6 +186,10 @@ class SummaryNumbers:
     iterations: float | None
     dropped_iterations: float | None
     vus_max: float | None
+    # k6's --summary-export marks a threshold `true` when it failed; None: the file has no thresholds.
+    thresholds_failed: bool | None = None
+    # How long k6 ran: count / rate of a counter (k6 1.x writes no run state into the file).
+    run_seconds: float | None = None
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -216,4 +220,23 @@ def read_summary(path: Path) -> SummaryNumbers | None:
         iterations=value("iterations", "count"),
         dropped_iterations=value("dropped_iterations", "count"),
         vus_max=value("vus_max", "max") or value("vus_max", "value"),
+        thresholds_failed=_thresholds_failed(metrics),
+        run_seconds=_run_seconds(data, metrics),
     )
+
+
+def _thresholds_failed(metrics: dict) -> bool | None:
+    verdicts = [failed for entry in metrics.values() if isinstance(entry, dict)
+                for failed in (entry.get("thresholds") or {}).values()]
+    return any(failed is True for failed in verdicts) if verdicts else None
+
+
+def _run_seconds(data: dict, metrics: dict) -> float | None:
+    merged = (data.get("perfctl") or {}).get("run_seconds") if isinstance(data, dict) else None
+    if isinstance(merged, (int, float)):
+        return float(merged)  # summary_merge: the longest instance's
+    for entry in metrics.values():
+        if isinstance(entry, dict) and isinstance(entry.get("count"), (int, float)) and isinstance(entry.get("rate"), (int, float)):
+            if entry["count"] > 0 and entry["rate"] > 0:
+                return entry["count"] / entry["rate"]
+    return None

@@ -58,6 +58,15 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> N
     _fsync_dir(path.parent)
 
 
+def write_output(path: Path, text: str) -> None:
+    """A file the user named (`-o PATH`): a path that cannot be written is their mistake, exit 2."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write it ({exc.strerror or exc})") from None
+
+
 def write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
@@ -73,6 +82,22 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+GENERATED_ID = re.compile(r"^(\d{8}-\d{6})-")
+
+
+def _creation_key(name: str, path: Path) -> str:
+    """`YYYYmmdd-HHMMSS` of a run's creation: from a generated id, else from its run.json."""
+    match = GENERATED_ID.match(name)
+    if match:
+        return match.group(1)
+    try:
+        created = json.loads((path / "run.json").read_text(encoding="utf-8")).get("created") or ""
+    except (OSError, ValueError, AttributeError):
+        created = ""
+    digits = re.sub(r"\D", "", str(created))[:14]  # 2026-11-27T13:07:28.123Z -> 20261127130728
+    return f"{digits[:8]}-{digits[8:14]}" if len(digits) == 14 else "0"
 
 
 @dataclass(frozen=True)
@@ -154,15 +179,20 @@ class Ledger:
         return RunDir(path)
 
     def runs(self) -> list[RunDir]:
-        """Every run folder, oldest first (run ids start with their UTC start time)."""
+        """Every run folder, oldest first.
+
+        Generated run ids start with their UTC creation time, so their names sort by time
+        without opening a file; a chosen id (`--run-id nightly-1`) is placed by the
+        `created` time in its run.json.
+        """
         if not self.root.is_dir():
             return []
         found = []
         with os.scandir(self.root) as entries:
             for entry in entries:
                 if entry.is_dir() and not entry.name.startswith(".") and os.path.exists(os.path.join(entry.path, "run.json")):
-                    found.append(entry.name)
-        return [RunDir(self.root / name) for name in sorted(found)]
+                    found.append((_creation_key(entry.name, Path(entry.path)), entry.name))
+        return [RunDir(self.root / name) for _, name in sorted(found)]
 
     def latest(self, *, predicate=None) -> RunDir | None:
         for run in reversed(self.runs()):

@@ -131,24 +131,34 @@ class LocalPrometheus:
             "--enable-feature=native-histograms",  # exact percentiles across k6 instances
         ]
         with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-            )
+            try:
+                proc = subprocess.Popen(
+                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                )
+            except OSError as exc:
+                raise EnvironmentProblem(f"cannot start {binary}: {exc.strerror}", hint=INSTALL_HINT) from None
         ref = ProcessRef.of(proc.pid)
         self._write_pid(ref)
+        try:
+            self._wait_ready(proc, wait)
+        except BaseException:
+            # Not ready, exited, or Ctrl-C while waiting: what this call started does not outlive it.
+            ref.terminate(grace=5)
+            self.pid_file.unlink(missing_ok=True)
+            raise
+        return ref
+
+    def _wait_ready(self, proc: subprocess.Popen, wait: float) -> None:
         deadline = time.monotonic() + wait
         client = self.client()
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
                 raise EnvironmentProblem(
                     f"Prometheus exited at start (code {proc.returncode})", lines=self.last_log_lines(), hint=f"log: {self.log_file}"
                 )
             if client.ready():
-                return ref
+                return
             time.sleep(0.2)
-        ref.terminate(grace=5)
-        self.pid_file.unlink(missing_ok=True)
         raise EnvironmentProblem(
             f"Prometheus did not become ready at {self.url} within {wait:g}s", lines=self.last_log_lines()
         )

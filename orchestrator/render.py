@@ -302,8 +302,9 @@ def _exec_name(name: str, used: set[str]) -> str:
 
 def _plan(config: Config, parts: list[Part], config_dir: Path) -> dict:
     return {
-        "base_url": config.target.base_url.rstrip("/"),
-        "ws_base_url": config.target.websocket_url,
+        # As written: `${VAR}` in them is filled in by the script from k6's environment.
+        "base_url": config.target.base_url,
+        "ws_base_url": config.target.ws_base_url,
         "headers": config.target.headers,
         "scenarios": {p.name: _executor_options(p) for p in parts},
         "thresholds": _thresholds(parts),

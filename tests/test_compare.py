@@ -32,12 +32,15 @@ def test_objective_regressions_follow_the_criterion():
     assert rows["lag"].delta_percent is None and rows["lag"].regression
 
 
-def test_missing_values_and_objectives_are_shown_not_marked():
-    a = verdict(only_a=(1.0, "< 5"), gone=(None, "< 5"))
-    b = verdict(only_b=(1.0, "< 5"), gone=(2.0, "< 5"))
+def test_missing_values_are_shown_and_a_lost_value_is_a_regression():
+    a = verdict(only_a=(1.0, "< 5"), gone=(None, "< 5"), lost=(1.0, "< 5"))
+    b = verdict(only_b=(1.0, "< 5"), gone=(2.0, "< 5"), lost=(None, "< 5"))
     rows = {r.name: r for r in compare.objective_rows(a, b, tolerance=0.0)}
-    assert set(rows) == {"only_a", "only_b", "gone"}
-    assert all(r.delta is None and not r.regression for r in rows.values())
+    assert set(rows) == {"only_a", "only_b", "gone", "lost"}
+    assert all(r.delta is None for r in rows.values())
+    # B no longer measures what A did: not knowing is never "no regression".
+    assert rows["lost"].regression and rows["only_a"].regression
+    assert not rows["only_b"].regression and not rows["gone"].regression
 
 
 def test_k6_summary_is_flattened_with_directions():

@@ -72,12 +72,17 @@ def test_prometheus_gone_before_the_gate_is_never_a_pass(stack):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not stack.runs():
-        time.sleep(0.2)
-    time.sleep(2)
-    assert stack.prometheus.stop()
-    out, err = proc.communicate(timeout=120)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not stack.runs():
+            time.sleep(0.2)
+        time.sleep(2)
+        assert stack.prometheus.stop()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # never leave perfctl (and its k6) running after a failed test
+            proc.send_signal(2)
+            proc.communicate(timeout=60)
     assert proc.returncode in (3, 98), out + err
     record = json.loads((stack.last_run() / "run.json").read_text())
     # What k6 recorded is kept, and the run says it still needs its verdict.

@@ -164,3 +164,15 @@ def test_history_of_a_scenario_reads_only_the_verdicts_it_shows(tmp_path, monkey
     assert [r["id"] for r in rows] == ["02950", "02960", "02970", "02980", "02990"]
     assert opened.count("verdict.json") == 5
     assert opened.count("run.json") <= 50  # the newest runs until five of `b` were found
+
+
+def test_custom_queries_on_the_runs_k6_series_get_the_k6_gap_check():
+    from orchestrator.config import Objective
+    from orchestrator.gate import reads_k6_metrics
+
+    custom_k6 = Objective(name="c", query='sum(last_over_time(k6_http_reqs_total{testid="$testid"}[$window]))', **{"pass": "> 0"})
+    custom_backend = Objective(name="b", query="max(max_over_time(queue_depth[$window]))", **{"pass": "< 9"})
+    assert reads_k6_metrics(custom_k6)
+    assert not reads_k6_metrics(custom_backend)
+    assert reads_k6_metrics(Objective(name="e", sli="error_ratio", **{"pass": "< 1"}))
+    assert not reads_k6_metrics(Objective(name="l", sli="loop_rate_min", job="backend", **{"pass": "> 1"}))

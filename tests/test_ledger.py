@@ -131,3 +131,19 @@ def test_a_second_recover_keeps_off_a_run_being_recovered(workspace):
     assert result.code == 0, result.output
     assert "another perfctl is recovering this run" in result.stdout
     assert run.file("run.json").read_bytes() == before
+
+
+def test_runs_are_ordered_by_creation_also_with_chosen_ids(tmp_path):
+    from orchestrator.ledger import Ledger
+
+    ledger = Ledger(tmp_path)
+    ledger.create("20261101-100000-smoke-aaaa", {"created": "2026-11-01T10:00:00.000Z"})
+    ledger.create("nightly-1", {"created": "2026-11-02T09:00:00.000Z"})
+    ledger.create("20261103-080000-smoke-bbbb", {"created": "2026-11-03T08:00:00.000Z"})
+    ledger.create("aaa-first-by-name", {"created": "2026-10-01T00:00:00.000Z"})
+    order = [run.id for run in ledger.runs()]
+    assert order == ["aaa-first-by-name", "20261101-100000-smoke-aaaa", "nightly-1", "20261103-080000-smoke-bbbb"]
+    assert ledger.latest().id == "20261103-080000-smoke-bbbb"
+    # A torn run.json does not break the listing; it sorts first and is flagged where it is read.
+    (tmp_path / "nightly-1" / "run.json").write_text("{torn")
+    assert [run.id for run in ledger.runs()][0] == "nightly-1"

@@ -10,7 +10,7 @@ from pathlib import Path
 from orchestrator import ci_templates, console
 from orchestrator.config import DEFAULT_CONFIG_NAME, load_config
 from orchestrator.errors import PerfctlError, UsageError
-from orchestrator.ledger import write_atomic
+from orchestrator.ledger import write_output
 
 PROVIDERS = ("github", "gitlab")
 DEFAULT_SCENARIOS = ("smoke", "main")
@@ -55,8 +55,7 @@ def init(
         )
     if target.exists() and not force:
         raise UsageError(f"{target} exists already; use --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, text)
+    write_output(target, text)
     if json_output:
         print(json.dumps({"provider": provider, "path": str(target), "cron": cron, "scenarios": scenarios}))
     else:

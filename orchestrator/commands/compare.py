@@ -158,6 +158,8 @@ def _row(kind: str, name: str, a: float | None, b: float | None, better: str | N
         # From 0 any change is beyond every tolerance; otherwise the relative change decides.
         beyond = percent is None or abs(percent) > tolerance
         worse, improved = got_worse and beyond, (not got_worse) and beyond
+    elif a is not None and b is None and kind == "objective":
+        worse = True  # B lost a value A had: not knowing is never "no regression"
     return Row(kind, name, a, b, delta, percent, better, worse, improved, **results)
 
 

@@ -18,6 +18,7 @@ from orchestrator.errors import UsageError
 from orchestrator.judge import judge_run
 from orchestrator.ledger import Ledger
 from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.monitoring_stack import ensure_prometheus
 
 
 def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, json_output: bool,
@@ -30,7 +31,7 @@ def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, jso
         raise UsageError(f"run {run_id} has no recorded window (k6 never ran or is still running)",
                          hint="`perfctl recover` finishes interrupted runs")
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
-    if prometheus.ensure():
+    if ensure_prometheus(loaded):  # the configured runtime's Prometheus: local process or container
         console.info(f"started Prometheus at {prometheus.url} to read the run's data")
     first = not run.file("verdict.json").exists()
     suffix = "" if first else "-" + datetime.fromtimestamp(time.time(), timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")

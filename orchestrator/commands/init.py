@@ -6,7 +6,7 @@ from pathlib import Path
 
 from orchestrator import console
 from orchestrator.errors import UsageError
-from orchestrator.ledger import write_atomic
+from orchestrator.ledger import write_atomic, write_output
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 STARTER = Path(__file__).resolve().parent.parent / "templates" / "perfctl.yaml"
@@ -26,8 +26,7 @@ def init(*, example: str | None, output: Path, force: bool) -> int:
         text = source.read_text(encoding="utf-8")
     if output.exists() and not force:
         raise UsageError(f"{output} exists already; use --force to overwrite it")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(output, text)
+    write_output(output, text)
     if example is not None:
         _copy_data_files(EXAMPLES / example, output.parent, force=force)
     console.info(f"wrote {output}; check it with `perfctl validate -c {output}`")

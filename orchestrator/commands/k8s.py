@@ -10,7 +10,7 @@ from orchestrator.config import K8sSettings, load_config
 from orchestrator.errors import UsageError
 from orchestrator.k6 import detect_features, find_k6, inspect_script
 from orchestrator.k8s import TestRunPlan, build_manifests, dump_manifests, warnings_for
-from orchestrator.ledger import RUN_ID, new_run_id, write_atomic
+from orchestrator.ledger import RUN_ID, new_run_id, write_output
 from orchestrator.render import Overrides, render_scenario
 
 
@@ -59,8 +59,7 @@ def render(
     target = output / f"{plan.name}.yaml"
     if target.exists() and not force:
         raise UsageError(f"{target} exists already; use --force to overwrite it")
-    output.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, text)
+    write_output(target, text)
     for warning in warnings_for(config):
         console.info(f"warning: {warning}")
     if json_output:

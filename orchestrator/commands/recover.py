@@ -3,13 +3,20 @@ final state, and say what was done.
 
 - perfctl still runs the run: leave it (say how to attach); `--wait` waits for it.
 - perfctl died, k6 still runs (pid + kernel start time, so a reused pid is not taken
-  for k6): report it and how to attach; `--wait` waits for k6 and then finishes the run.
-- k6 finished but perfctl died before the verdict: the window is the recorded one (its
-  end from run.json, else from when k6 last wrote summary.json / k6.log), the monitoring
-  stack is started again if it is down (its data is kept), the gate runs, the verdict
-  is written, the configured rollback runs.
-- k6 died mid-run (no summary): failed-incomplete; what can be evaluated is, the rest
-  is inconclusive, never pass.
+  for k6): report it and how to attach, exit 98 (the run has no verdict, and nobody is
+  left to write one); `--wait` waits for k6 and then finishes the run.
+- k6 ended but perfctl died before the verdict: the window is the recorded one (its end
+  from run.json, else when k6 last wrote its own files: its log, its summary), the
+  monitoring stack is started again if it is down (its data is kept), the gate runs, the
+  verdict is written, the configured rollback runs. How k6 ended is read from what k6
+  printed last: a run to the end (every scenario done) gives k6's exit code (0, or 99 for
+  failed thresholds); otherwise it stays unknown and the verdict is inconclusive at best.
+- k6 cut short (killed: no summary; stopped by a signal or test.abort() after perfctl
+  died; an instance of `--instances N` missing; clearly shorter than planned):
+  failed-incomplete; what can be evaluated is, the rest is inconclusive, never pass.
+
+The exit code is the most serious of the runs' (SEVERITY); a run perfctl still runs
+itself is not recover's to finish and counts as 0.
 
 Recover is idempotent: a run it finished is final, so a second recover finds nothing
 to do and writes nothing. A per-run lock keeps two recovers off the same run.
@@ -21,17 +28,19 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from orchestrator import console
+from orchestrator import console, slo
 from orchestrator.commands.run import results_root
 from orchestrator.config import LoadedConfig, load_config
 from orchestrator.errors import ExitCode, LedgerError, PerfctlError
 from orchestrator.gate import await_last_scrapes, objectives_for
-from orchestrator.judge import judge_run
+from orchestrator.instances import k6_files, merge_instance_summaries
+from orchestrator.judge import RESULT_EXIT, judge_run
 from orchestrator.k6 import read_summary
 from orchestrator.ledger import (
     ERROR, EVALUATING, FAILED_INCOMPLETE, FINAL_STATES, FINISHED, Ledger, RunDir, iso,
@@ -44,8 +53,12 @@ from orchestrator.runstate import k6_processes, live_k6, perfctl_alive
 from orchestrator.tmux import Session
 
 WAIT_REPORT_EVERY = 15.0
-# The exit code of several recovered runs: the most serious one wins.
-SEVERITY = [ExitCode.ENVIRONMENT, ExitCode.GATE_FAILED, ExitCode.INCONCLUSIVE, ExitCode.INTERRUPTED, ExitCode.OK]
+# The exit code of several recovered runs: the most serious one wins. A bug first; then what
+# kept recover from finishing a run (environment, then usage: both say "fix this and run again",
+# and a missing Prometheus is the likelier thing to fix); then the gate's answers, a failed gate
+# before a run with no answer yet, before an interrupted one; 0 only when every run is fine.
+SEVERITY = [ExitCode.BUG, ExitCode.ENVIRONMENT, ExitCode.USAGE, ExitCode.GATE_FAILED, ExitCode.INCONCLUSIVE,
+            ExitCode.INTERRUPTED, ExitCode.OK]
 
 
 @dataclass
@@ -99,8 +112,13 @@ def _report(outcomes: list[Outcome], ledger: Ledger, json_output: bool) -> int:
             print(f"{o.run_id}: {o.state}" + (f", {o.result}" if o.result else ""))
             for line in o.did:
                 print(f"  - {line}")
-    codes = {o.exit_code for o in outcomes}
-    return int(next((c for c in SEVERITY if int(c) in codes), ExitCode.OK))
+    return worst_exit(o.exit_code for o in outcomes)
+
+
+def worst_exit(codes) -> int:
+    """The most serious of several exit codes (SEVERITY); a code perfctl does not know ranks first."""
+    rank = {int(code): at for at, code in enumerate(SEVERITY)}
+    return max((int(c) for c in codes), key=lambda c: len(SEVERITY) - rank.get(c, 0), default=int(ExitCode.OK))
 
 
 @contextlib.contextmanager
@@ -175,6 +193,8 @@ def _await_processes(run: RunDir, *, wait: bool) -> Outcome:
             outcome.did.append(f"k6 still running (pid {pids}){progress}, perfctl is gone")
             outcome.did.append(f"to finish the run when k6 ends: perfctl recover {run.id} --wait"
                                + (f"; to watch: {attach}" if attach else ""))
+            # No verdict yet and nobody left to write one: not a 0 a script could take for "all fine".
+            outcome.state, outcome.exit_code = "k6 running", int(ExitCode.INCONCLUSIVE)
             return outcome
         outcome.did.append(f"waited for k6 (pid {pids}) to end")
         _wait_until(lambda: not live_k6(record), f"k6 (pid {pids})", record)
@@ -200,7 +220,7 @@ def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *
         outcome.exit_code = int(ExitCode.INCONCLUSIVE)
         return outcome
 
-    record = _record_k6_end(run, record, outcome.did)
+    record = _infer_k6_end(run, record, outcome.did)
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)  # its client: the configured url
     if ensure_prometheus(loaded):  # a local process or the docker stack, as prometheus.runtime says
         outcome.did.append(f"restarted Prometheus at {prometheus.url} (its data was kept)")
@@ -208,7 +228,8 @@ def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *
     if verdict is not None and verdict.get("result"):
         # perfctl died after writing the verdict and before recording it: the verdict stands.
         result, score = verdict["result"], verdict.get("percent")
-        exit_code = int(ExitCode.INTERRUPTED) if record.get("interrupted_by") else _exit_for(result)
+        exit_code = int(ExitCode.INTERRUPTED) if record.get("interrupted_by") else int(
+            RESULT_EXIT.get(_result(result), ExitCode.INCONCLUSIVE))
         outcome.did.append("the verdict was written before perfctl died; recorded it")
     else:
         # Right after k6 ended (--wait) the last scrapes may still be due; long after, this returns at once.
@@ -232,50 +253,140 @@ def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *
     return outcome
 
 
-def _record_k6_end(run: RunDir, record: dict, did: list[str]) -> dict:
-    """The k6 end as perfctl would have recorded it; kept as is when perfctl recorded it itself."""
+def _infer_k6_end(run: RunDir, record: dict, did: list[str]) -> dict:
+    """How k6 ended, read from the files k6 itself left, since perfctl died before it saw k6 end
+    (commands/run._record_k6_end records what it saw). Nothing is guessed: k6's exit code
+    stays unknown (None, so the verdict is inconclusive at best) unless k6's own last lines
+    prove the end, and a run that was cut short is failed-incomplete."""
     if record.get("end") is not None and "k6_exit_code" in record:
         did.append("k6 had ended and perfctl recorded it; the verdict was missing")
         return record
-    summary_path = run.file("summary.json")
-    summary_ok = read_summary(summary_path) is not None
-    if not summary_ok and int(record.get("instances") or 1) > 1:
-        from orchestrator.instances import merge_instance_summaries
-
-        merge_instance_summaries(run, int(record["instances"]))
-        summary_ok = read_summary(summary_path) is not None
-    end = _last_write(run, summary_path if summary_ok else None) or record["start"]
+    count = int(record.get("instances") or 1)
+    files = k6_files(run, count)
+    if count > 1 and not run.file("summary.json").exists():
+        merge_instance_summaries(run, count)  # the numbers for the report; not a proof of anything
+    # The window ends when k6 last wrote, never when perfctl wrote (the merge above, run.json).
+    end = max((t for t in (_mtime(path) for pair in files for path in pair) if t is not None), default=None)
+    end = end or record["start"]
+    numbers = [read_summary(summary) for _, summary in files]
+    said = [_k6_last_words(log) for log, _ in files]
     changes: dict = {"status": EVALUATING, "end": end}
-    if summary_ok:
-        failed = _thresholds_failed(summary_path)
-        changes.update(k6_exit_code=99 if failed else 0, k6_exit_inferred="from summary.json", final_status=FINISHED)
-        did.append(f"k6 had finished (summary.json written {iso(end)}); perfctl had died before the verdict")
+
+    stopped = []  # why k6 (or which instance) did not complete its plan, in k6's words
+    for index, ((log, summary), number, words) in enumerate(zip(files, numbers, said)):
+        who = f"instance {index} ({log.name})" if count > 1 else "k6"
+        if number is None:
+            stopped.append(f"{who} ended without writing its summary ({summary.name}; killed mid-run?)")
+        elif words.stopped:
+            stopped.append(f"{who} stopped before the end of its plan: {words.stopped}")
+    short = _covered_too_little(record, numbers, said)
+    thresholds_crossed = any(n is not None and n.thresholds_failed for n in numbers) or any(w.thresholds_crossed for w in said)
+
+    if stopped or short:
+        lost = "; ".join(stopped + ([short] if short else [])) + "; the numbers cover only part of the plan"
+        # k6 stopping itself for an abortOnFail threshold exits 99 (a failed gate), as k6 says.
+        k6_exit = 99 if not short and all(w.threshold_abort for w in said if w.stopped) and all(numbers) else None
+        changes.update(k6_exit_code=k6_exit, k6_lost=lost, final_status=FAILED_INCOMPLETE)
+        if count == 1 and numbers[0] is None:
+            did.append(f"k6 died mid-run (no summary.json; last output {iso(end)}): failed-incomplete")
+        else:
+            did.append(f"k6 did not complete: {lost} (last output {iso(end)}): failed-incomplete")
+    elif all(w.completed for w in said):
+        k6_exit = 99 if thresholds_crossed else 0
+        changes.update(k6_exit_code=k6_exit, k6_exit_inferred="k6's last lines (every scenario done) and its summary",
+                       final_status=FINISHED)
+        did.append(f"k6 had finished (its log ends with every scenario done, summary written {iso(end)}); "
+                   "perfctl had died before the verdict")
     else:
-        lost = "k6 ended without writing its summary (killed mid-run?); the numbers cover only part of the plan"
-        changes.update(k6_exit_code=None, k6_lost=lost, final_status=FAILED_INCOMPLETE)
-        did.append(f"k6 died mid-run (no summary.json; last output {iso(end)}): failed-incomplete")
+        lost = ("k6's exit code is unknown: perfctl died before k6 ended, and k6's log does not show the test "
+                "completing (no final progress line with every scenario done)")
+        changes.update(k6_exit_code=None, k6_lost=lost, final_status=FINISHED)
+        did.append(f"{lost}; the verdict can be inconclusive at best")
     return run.update(**changes)
 
 
-def _last_write(run: RunDir, summary: Path | None) -> float | None:
-    """When k6 last wrote: its summary (written at its very end), else its log."""
-    for path in ([summary] if summary else []) + sorted(run.path.glob("k6*.log")):
-        with contextlib.suppress(OSError):
-            return path.stat().st_mtime
-    return None
-
-
-def _thresholds_failed(summary_path: Path) -> bool:
-    """In k6's --summary-export file a threshold's value is true when it failed."""
+def _mtime(path: Path) -> float | None:
     try:
-        metrics = json.loads(summary_path.read_text()).get("metrics", {})
-    except (OSError, ValueError, AttributeError):
-        return False
-    return any(
-        failed is True
-        for metric in metrics.values() if isinstance(metric, dict)
-        for failed in (metric.get("thresholds") or {}).values()
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+# ---- what k6 printed at its end (k6 1.x, its log without a terminal) -----------------------------
+# A run to the end:      running (00m05.0s), 0/2 VUs, 40 complete and 0 interrupted iterations
+#                        run_demo ✓ [ 100% ] 2 VUs  5s
+# SIGINT / SIGTERM:      run_demo ✗ [  49% ] 2 VUs  1.9s/4s
+#                        level=error msg="test run was aborted because k6 received a 'interrupt' signal"
+# test.abort() (108):    level=error msg="test aborted: <reason> at <where>"
+# thresholds failed (99): level=error msg="thresholds on metrics 'x' have been crossed"
+#   with abortOnFail:    ... were crossed; at least one has abortOnFail enabled, stopping test prematurely
+_RUNNING = re.compile(r"^running \((?:(\d+)h)?(?:(\d+)m)?([\d.]+)s\)")
+_SCENARIO_BAR = re.compile(r"^(\S+)\s+([✓✗]) \[")
+_SIGNALLED = re.compile(r"test run was aborted because k6 received a '([^']+)' signal")
+_SCRIPT_ABORT = re.compile(r'test aborted: ([^"]*?)(?: at [^"]*)?"')
+_LOG_TAIL_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class K6LastWords:
+    completed: bool = False  # the final progress block shows every scenario done (✓)
+    stopped: str | None = None  # why k6 stopped before the end of its plan
+    threshold_abort: bool = False  # it stopped itself because an abortOnFail threshold failed
+    thresholds_crossed: bool = False
+    running_seconds: float | None = None  # its last `running (...)` time
+
+
+def _k6_last_words(log: Path) -> K6LastWords:
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return K6LastWords()
+    lines = [line.strip() for line in re.split(r"[\r\n]+", text) if line.strip()]
+    last_running = max((i for i, line in enumerate(lines) if _RUNNING.match(line)), default=None)
+    seconds = None
+    bars: list[tuple[str, str]] = []
+    if last_running is not None:
+        h, m, sec = _RUNNING.match(lines[last_running]).groups()
+        seconds = int(h or 0) * 3600 + int(m or 0) * 60 + float(sec)
+        bars = [match.groups() for line in lines[last_running + 1:] if (match := _SCENARIO_BAR.match(line))]
+    signalled = next((m.group(1) for line in lines if (m := _SIGNALLED.search(line))), None)
+    script_abort = next((m.group(1) for line in lines if (m := _SCRIPT_ABORT.search(line))), None)
+    crossed = [line for line in lines if "thresholds on metrics" in line and "crossed" in line]
+    threshold_abort = any("abortOnFail" in line for line in crossed)
+    interrupted = [name for name, mark in bars if mark == "✗"]
+    stopped = None
+    if signalled:
+        stopped = f"k6 received a '{signalled}' signal (its log: \"test run was aborted\")"
+    elif script_abort is not None:
+        stopped = f"the script called test.abort() ({script_abort.strip() or 'no reason given'})"
+    elif threshold_abort:
+        stopped = "a threshold with abortOnFail failed, k6 stopped the test"
+    elif interrupted:
+        stopped = "its last progress shows " + ", ".join(interrupted) + " interrupted (✗)"
+    return K6LastWords(
+        completed=bool(bars) and not interrupted and stopped is None, stopped=stopped,
+        threshold_abort=threshold_abort and not signalled and script_abort is None,
+        thresholds_crossed=bool(crossed), running_seconds=seconds,
     )
+
+
+def _covered_too_little(record: dict, numbers: list, said: list[K6LastWords]) -> str | None:
+    """A line when k6 ran clearly shorter than the plan, by its own clock (summary, else its log)."""
+    planned = record.get("expected_seconds")
+    if record.get("script") or not isinstance(planned, (int, float)) or planned <= 0:
+        # A hand-written script's expected_seconds is k6 inspect's totalDuration, which includes
+        # the graceful stop: an upper bound, not the plan. Iteration-based plans have no duration.
+        return None
+    covered = [n.run_seconds if n is not None and n.run_seconds else w.running_seconds for n, w in zip(numbers, said)]
+    known = [c for c in covered if c is not None]
+    if not known:
+        return None
+    ran = max(known)
+    if ran < planned * 0.95 - 0.5:
+        return f"k6 ran {ran:.1f}s of the planned {planned:g}s"
+    return None
 
 
 def _has_thresholds(loaded: LoadedConfig, record: dict) -> bool:
@@ -285,8 +396,11 @@ def _has_thresholds(loaded: LoadedConfig, record: dict) -> bool:
     return bool(scenario and scenario.thresholds)
 
 
-def _exit_for(result: str) -> int:
-    return {"pass": 0, "warning": 0, "fail": int(ExitCode.GATE_FAILED)}.get(result, int(ExitCode.INCONCLUSIVE))
+def _result(value: str) -> slo.Result | None:
+    try:
+        return slo.Result(value)
+    except ValueError:
+        return None
 
 
 def _recovered_note(did: list[str]) -> dict:

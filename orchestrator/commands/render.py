@@ -8,7 +8,7 @@ from orchestrator import console
 from orchestrator.config import load_config
 from orchestrator.errors import UsageError
 from orchestrator.k6 import detect_features, find_k6, inspect_script
-from orchestrator.ledger import write_atomic
+from orchestrator.ledger import write_output
 from orchestrator.render import render_scenario
 
 
@@ -20,7 +20,6 @@ def render(config_path: Path | None, scenario: str, output: Path, *, force: bool
     target = output / f"{scenario}.js"
     if target.exists() and not force:
         raise UsageError(f"{target} exists already; use --force to overwrite it")
-    output.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, script.text)
+    write_output(target, script.text)
     console.info(f"wrote {target} (run it with `k6 run {target}`)")
     return 0

@@ -14,8 +14,8 @@ from pathlib import Path
 from orchestrator import gate, report, report_html
 from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
-from orchestrator.errors import UsageError
-from orchestrator.ledger import Ledger, RunDir, write_atomic
+from orchestrator.errors import LedgerError, UsageError
+from orchestrator.ledger import Ledger, RunDir, write_output
 
 FORMATS = {"html": ("report", ".html"), "md": ("report", ".md"), "junit": ("junit", ".xml"), "json": ("verdict", ".json")}
 
@@ -43,28 +43,32 @@ def report_cmd(config_path: Path | None, run_id: str, *, fmt: str, output: Path 
     if output is None:
         sys.stdout.write(text)
     else:
-        write_atomic(output, text)
+        write_output(output, text)
         print(f"wrote {output}")
     return 0
 
 
 def _rebuild(run: RunDir, suffix: str, fmt: str, loaded) -> str:
-    document = run.read_json(f"verdict{suffix}.json") or {}
-    verdict = report.verdict_from_dict(document)
-    run_id, scenario = document["run_id"], document["scenario"]
+    name = f"verdict{suffix}.json"
+    document = run.read_json(name) or {}
+    try:
+        verdict = report.verdict_from_dict(document)
+        run_id, scenario = document["run_id"], document["scenario"]
+    except (KeyError, TypeError, ValueError):
+        raise LedgerError(f"{run.file(name)}: not a perfctl verdict (schema {document.get('schema')!r})") from None
     seconds = float(document.get("window", {}).get("seconds") or 0.0)
     if fmt == "md":
         return report.markdown(verdict, run_id=run_id, scenario=scenario, window_seconds=seconds, results_path=str(run.path))
     if fmt == "junit":
         return report.junit_xml(verdict, run_id=run_id, scenario=scenario, duration_seconds=seconds)
     # html: the charts need the run's series from Prometheus.
-    from orchestrator.local_prometheus import LocalPrometheus
-
     from orchestrator.instances import as_recorded
+    from orchestrator.local_prometheus import LocalPrometheus
+    from orchestrator.monitoring_stack import ensure_prometheus
 
     record = run.run_record()
+    ensure_prometheus(loaded)  # the configured runtime's Prometheus, with the run's data
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
-    prometheus.ensure()
     config = as_recorded(loaded, record).config  # native histograms when the run used them
     window = gate.Window(start=record["start"], end=record["end"])
     data = report_html.collect(

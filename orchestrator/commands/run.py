@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator import __version__, console, report
-from orchestrator.config import LoadedConfig, load_config, missing_runtime_env
+from orchestrator.config import LoadedConfig, load_config, missing_runtime_env, redact_url
 from orchestrator.detach import detached_session
 from orchestrator.errors import ExitCode, PerfctlError, UsageError
 from orchestrator.gate import await_last_scrapes, objectives_for
@@ -172,7 +172,7 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
             "perfctl_version": __version__,
             "k6_version": prepared.k6_version,
             "runtime": opts.runtime,
-            "prometheus_url": loaded.config.prometheus.url,
+            "prometheus_url": redact_url(loaded.config.prometheus.url),
             "expected_seconds": script.expected_seconds,
             "overrides": {k: v for k, v in vars(opts.overrides).items() if v is not None},
             "started": {"prometheus": started_prometheus},

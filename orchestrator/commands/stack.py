@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.ledger import write_atomic
+from orchestrator.ledger import write_output
 from orchestrator.stack import compose_config, compose_yaml, prometheus_config_text
 
 COMPOSE_FILE = Path("docker-compose.yml")
@@ -21,7 +21,6 @@ def generated_files() -> dict[Path, str]:
 def compose(directory: Path) -> int:
     for relative, text in generated_files().items():
         path = directory / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, text)
+        write_output(path, text)
         console.info(f"wrote {path}")
     return 0

@@ -107,10 +107,11 @@ class K8sRuntime:
         with open(log_path, "a", encoding="utf-8") as log:
             for warning in warnings_for(self.loaded.config):
                 _say(log, progress, f"warning: {warning}")
-            self.kubectl("apply", "-f", str(self.manifests))
-            _say(log, progress, f"applied ConfigMap and TestRun {self.plan.name} in namespace {self.settings.namespace}")
-            on_started(self.details())
             try:
+                # Inside the try: an apply that half-worked, or a failing on_started, leaves nothing behind.
+                self.kubectl("apply", "-f", str(self.manifests))
+                _say(log, progress, f"applied ConfigMap and TestRun {self.plan.name} in namespace {self.settings.namespace}")
+                on_started(self.details())
                 return self._follow(log, progress, watch)
             except BaseException:
                 # perfctl itself failed: stop the load it started rather than leave it running unseen.

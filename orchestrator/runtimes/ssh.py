@@ -5,7 +5,8 @@ tmux session, so an SSH drop does not stop the load; perfctl polls for the exit 
 session leaves behind, then copies back the instance's log and summary (k6-<i>.log,
 summary-<i>.json) for the merge. Every host is checked (reachable, tmux and k6 present)
 before any of them starts. Only the K6_* settings perfctl made travel to the hosts; the
-rest of the local environment (secrets included) never does.
+rest of the local environment (secrets included) never does, and a run whose K6_* settings
+may carry a secret (a password, token, headers, a URL with user:password@) is refused.
 
 Same call shape as LocalRuntime.run. A first signal sends Ctrl-C into every session (k6's
 graceful stop), a second kills the sessions. `ssh`/`scp` can be replaced through
@@ -34,6 +35,10 @@ HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]+)?$
 SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
 # Environment variables that travel to the hosts: perfctl's own k6 settings, nothing else.
 FORWARDED_ENV = re.compile(r"^K6_(PROMETHEUS_RW_|NO_USAGE_REPORT$|WEB_DASHBOARD)")
+# They travel as `env K=V` inside the ssh/tmux command line, which `ps` shows on both machines
+# (and a failed command's message repeats): a variable that may hold a secret never goes.
+SECRET_NAME = re.compile(r"PASSWORD|TOKEN|HEADERS|BEARER|SECRET|KEY", re.IGNORECASE)
+URL_WITH_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]*@")
 POLL_SECONDS = 1.0
 
 
@@ -47,7 +52,26 @@ def parse_hosts(text: str) -> tuple[str, ...]:
     if len(set(hosts)) != len(hosts):
         # Two instances on one host would share its tmux session names and folders.
         raise UsageError("--hosts: a host is named twice; use --instances for several k6 on one machine")
+    refuse_secrets(os.environ)
     return hosts
+
+
+def secret_looking(env: dict[str, str]) -> list[str]:
+    """Names of the variables that would travel to the hosts and may carry a secret."""
+    return sorted(
+        k for k, v in env.items() if FORWARDED_ENV.match(k) and (SECRET_NAME.search(k) or URL_WITH_USERINFO.match(v))
+    )
+
+
+def refuse_secrets(env: dict[str, str]) -> None:
+    found = secret_looking(env)
+    if found:
+        raise UsageError(
+            f"--hosts: {', '.join(found)} may hold a secret (a password, token, headers or a URL with user:password@), "
+            "and perfctl does not send secrets to other hosts",
+            hint="unset it for runs with --hosts (remote write to a Prometheus without credentials), "
+            "or run without --hosts",
+        )
 
 
 @dataclass(frozen=True)
@@ -102,6 +126,7 @@ class SshRuntime:
         k6 = instance_argv(argv, inst.index, len(self.hosts))
         k6[0] = "k6"
         k6 = _remote_paths(k6, inst.index)
+        refuse_secrets(env)  # run() refused already; kept here so no caller can put one on a command line
         exported = [f"{k}={v}" for k, v in sorted(env.items()) if FORWARDED_ENV.match(k)]
         # `trap : INT` keeps the shell alive through Ctrl-C so it still records k6's exit code.
         # started-at / ended-at: the test window by the host's clock, which also stamps k6's samples.
@@ -126,6 +151,7 @@ class SshRuntime:
         watch: Callable[[], str | None] | None = None,
     ) -> K6Outcome:
         script = Path(argv[-1])
+        refuse_secrets(env)  # e.g. prometheus.url with user:password@ (the remote-write server URL)
         self.check_hosts()
         started: list[RemoteInstance] = []
         try:
