@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from bench import machine, results
-from bench.context import REPO, BenchContext
+from bench.context import BenchContext
 from bench.stats import FigureResult
 
 # key -> module (bench/fig_<module>.py), in the order.

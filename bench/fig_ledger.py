@@ -6,7 +6,7 @@ import subprocess
 
 from bench.context import BenchContext, shown
 from bench.measure import run_measured
-from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
+from bench.stats import FigureResult, Headline, Row, Summary, Target
 from bench.synthetic_ledger import write_ledger
 
 RUNS = 10_000

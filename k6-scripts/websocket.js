@@ -10,6 +10,7 @@
 // the Prometheus remote-write output. Everything that came from perfctl.yaml is in PLAN
 // below, as JSON data: it is read, never executed. `${NAME}` in requests is resolved
 // from k6's environment (__ENV) when the request is sent, so secrets stay out of this file.
+// Environment it reads: DEMO_TARGET  (e.g. `k6 run -e NAME=value`, or export them).
 import http from "k6/http";
 import exec from "k6/execution";
 import { check, sleep } from "k6";
@@ -19,8 +20,8 @@ import { setTimeout, clearTimeout } from "k6/timers";
 
 const PLAN = JSON.parse([
   "{",
-  "  \"base_url\": \"http://127.0.0.1:8080\",",
-  "  \"ws_base_url\": \"ws://127.0.0.1:8080\",",
+  "  \"base_url\": \"http://${DEMO_TARGET:-127.0.0.1:8080}\",",
+  "  \"ws_base_url\": null,",
   "  \"headers\": {},",
   "  \"scenarios\": {",
   "    \"websocket\": {",
@@ -87,6 +88,22 @@ function expandDeep(value) {
     return out;
   }
   return value;
+}
+
+// target.base_url / ws_base_url may hold `${NAME}` too (a password in the URL): filled in from
+// k6's environment on first use in each VU, never written into this file.
+let targetUrls = null;
+function targetUrl(protocol) {
+  if (targetUrls === null) {
+    const base = expand(PLAN.base_url).replace(/\/+$/, "");
+    // k6's WebSocket refuses a URL with `user:password@` ("malformed ws or wss URL"): one
+    // derived from base_url goes without them (send credentials in websocket.headers).
+    const ws = PLAN.ws_base_url !== null
+      ? expand(PLAN.ws_base_url).replace(/\/+$/, "")
+      : base.replace(/^http/, "ws").replace(/^(wss?:\/\/)[^\/?#]*@/, "$1");
+    targetUrls = { http: base, websocket: ws };
+  }
+  return targetUrls[protocol];
 }
 
 // Data pools: {pool} / {pool.field} placeholders take one row per iteration.
@@ -247,7 +264,7 @@ for (const part of Object.values(PLAN.parts)) {
     const fixedBody = req.json !== null ? isFixed(req.json) : isFixed(req.body);
     FIXED.set(req, {
       params: !part.auth && isFixed(PLAN.headers) && isFixed(req.headers) ? requestParams(part, req, null) : null,
-      url: isFixed(req.path) && isFixed(req.query) ? PLAN.base_url + req.path + queryString(null, req.query) : null,
+      target: isFixed(req.path) && isFixed(req.query) ? req.path + queryString(null, req.query) : null,
       body: fixedBody ? requestBody(req, null) : undefined,
       checks: Object.keys(req.capture).length === 0 ? requestChecks(req, null) : null,
       checkTags: { name: req.name },
@@ -259,7 +276,7 @@ const CONTEXT_FREE = new Set(
   Object.values(PLAN.parts)
     .filter((part) => !part.auth && (part.requests || []).every((req) => {
       const fixed = FIXED.get(req);
-      return fixed.params && fixed.url !== null && fixed.body !== undefined && fixed.checks;
+      return fixed.params && fixed.target !== null && fixed.body !== undefined && fixed.checks;
     }))
     .map((part) => part.name),
 );
@@ -281,7 +298,7 @@ function sendRequest(part, req, ctx) {
   const fixed = FIXED.get(req);
   const params = fixed.params || requestParams(part, req, ctx);
   const body = fixed.body !== undefined ? fixed.body : requestBody(req, ctx);
-  const url = fixed.url !== null ? fixed.url : PLAN.base_url + fillText(ctx, req.path) + queryString(ctx, req.query);
+  const url = targetUrl("http") + (fixed.target !== null ? fixed.target : fillText(ctx, req.path) + queryString(ctx, req.query));
   const res = http.request(req.method, url, body, params);
   const ok = check(res, fixed.checks || requestChecks(req, ctx), fixed.checkTags);
   if (req.feeds.length > 0) feedMetrics(req, res, ok);
@@ -398,7 +415,7 @@ async function streamConversation(part, data) {
     if (ctx.vars.token === null) return;
   }
   const flow = part.websocket;
-  const url = PLAN.ws_base_url + fillText(ctx, flow.path);
+  const url = targetUrl("websocket") + fillText(ctx, flow.path);
   const headers = Object.assign({}, fillDeep(ctx, PLAN.headers), authHeaders(part, ctx.vars.token), fillDeep(ctx, flow.headers));
   return new Promise((resolve) => {
     const ws = new WebSocket(url, null, { headers: headers, tags: { name: flow.path } });

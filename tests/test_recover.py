@@ -55,9 +55,10 @@ def test_perfctl_killed_while_k6_runs_then_recover_wait(stack):
         assert k6.alive(), "k6 must outlive perfctl"
         before = ((run / "run.json").read_bytes(), sorted(folder_bytes(run)))
 
-        # Without --wait: says what it found and how to go on, and changes nothing.
+        # Without --wait: says what it found and how to go on, and changes nothing. Not 0: the
+        # run has no verdict and nobody left to write one.
         seen = stack.cli("recover")
-        assert seen.code == 0, seen.output
+        assert seen.code == 98, seen.output
         assert "k6 still running" in seen.stdout and f"perfctl recover {run.name} --wait" in seen.stdout
         # k6 keeps appending to its log; perfctl's record and the set of files stay as they were.
         assert ((run / "run.json").read_bytes(), sorted(folder_bytes(run))) == before
@@ -97,10 +98,13 @@ def test_perfctl_killed_and_k6_ended_then_recover(stack):
         written_by_k6 = {name: (run / name).read_bytes() for name in ("k6.log", "summary.json")}
         assert record(run)["status"] == "running" and "end" not in record(run)
 
+        k6_last_write = max((run / name).stat().st_mtime for name in written_by_k6)
         result = stack.cli("recover", run.name)
         _assert_full_verdict(run, result)
-        # The window ends when k6 wrote its summary; nothing k6 wrote was touched.
-        assert abs(record(run)["end"] - (run / "summary.json").stat().st_mtime) < 0.01
+        # k6's own last lines said it ran to the end: that, not the summary's mere existence, gave the 0.
+        assert "every scenario done" in record(run)["k6_exit_inferred"]
+        # The window ends when k6 last wrote (its log's last lines); nothing k6 wrote was touched.
+        assert record(run)["end"] == k6_last_write
         assert record(run)["end"] - record(run)["start"] >= 5
         assert {name: (run / name).read_bytes() for name in written_by_k6} == written_by_k6
     finally:
@@ -144,6 +148,36 @@ def test_k6_killed_mid_run_is_failed_incomplete(stack):
         assert by_name["k6_completed"]["result"] == "inconclusive"
         # What could be evaluated was: the backend's numbers over the window are in Prometheus.
         assert by_name["kafka_lag_max"]["value"] is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        stop_leftovers(run)
+
+
+def test_k6_stopped_after_perfctl_died_is_not_taken_for_finished(stack):
+    """k6 writes its summary also when a signal stops it: recover must not read that as
+    "k6 finished". The run is failed-incomplete, k6's exit code unknown, the verdict never pass."""
+    proc = start_perfctl(stack, "run", "demo", "--duration", "20s")
+    run = None
+    try:
+        run = k6_started(stack)
+        wait_k6_progress(run, 3)
+        k6 = k6_ref(run)
+        _kill9_perfctl(proc)
+        os.kill(k6.pid, signal.SIGINT)  # e.g. someone's Ctrl-C in the tmux pane, after perfctl died
+        wait_for(lambda: not k6.alive(), what="k6 to stop")
+        assert json.loads((run / "summary.json").read_text())["metrics"]["http_reqs"]["count"] > 0
+
+        result = stack.cli("recover")
+        assert result.code == 98, result.output
+        assert "k6 did not complete" in result.stdout and "'interrupt' signal" in result.stdout, result.output
+        final = record(run)
+        assert final["status"] == "failed-incomplete" and final["result"] == "inconclusive", final
+        assert final["k6_exit_code"] is None and final["exit_code"] == 98, final
+        completed = _objectives(run)["k6_completed"]
+        assert completed["result"] == "inconclusive" and "of the planned 20s" in completed["reason"], completed
+        # The window is what k6 covered, ending when it stopped, well short of the plan.
+        assert final["end"] - final["start"] < 15
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -234,3 +234,35 @@ def test_the_detached_command_is_the_same_run(tmp_path, monkeypatch):
         "--runtime", "local", "--vus", "3", "--duration", "1m30s", "--stage", "30s:5", "--stage", "500ms:0",
         "--results", str(tmp_path / "out"), "--no-rollback", "--json",
     ]
+
+
+def test_detach_answers_with_the_exit_code_of_a_run_that_already_ended(tmp_path, monkeypatch, private_tmux, capsys):
+    """A detached run over before `--detach` looked (a short run on a busy machine): the
+    command's exit code is the run's (99 here), not 0. The inner command is a stand-in that
+    records its k6 and exits as a failed gate does (a real run is never over within one poll)."""
+    import sys
+
+    from orchestrator import detach
+    from orchestrator.commands.demo import write_demo_config
+    from orchestrator.commands.run import RunOptions
+    from orchestrator.config import load_config
+    from orchestrator.netutil import free_port
+
+    config = write_demo_config(tmp_path, backend_port=free_port(), prometheus_port=free_port(), example="demo")
+    results = tmp_path / "results"
+    stand_in = (
+        "import json, pathlib, sys; run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True); "
+        "(run / 'run.json').write_text(json.dumps({'k6': {'pid': 1, 'start': 1}, 'exit_code': 99})); sys.exit(99)"
+    )
+    monkeypatch.setattr(detach, "inner_argv", lambda opts, loaded, run_id: [sys.executable, "-c", stand_in,
+                                                                            str(results / run_id)])
+    monkeypatch.chdir(tmp_path)
+    opts = RunOptions(scenario="demo", config=config, run_id="ended-early", results=results, detach=True, json_output=True)
+    session = Session.for_run("ended-early")
+    try:
+        code = detach.start_detached(opts, load_config(config), results)
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["state"] == "finished" and shown["exit_code"] == 99 and code == 99, shown
+        assert session.exit_status() == 99
+    finally:
+        session.kill()

@@ -284,8 +284,10 @@ def _infer_k6_end(run: RunDir, record: dict, did: list[str]) -> dict:
 
     if stopped or short:
         lost = "; ".join(stopped + ([short] if short else [])) + "; the numbers cover only part of the plan"
-        # k6 stopping itself for an abortOnFail threshold exits 99 (a failed gate), as k6 says.
-        k6_exit = 99 if not short and all(w.threshold_abort for w in said if w.stopped) and all(numbers) else None
+        # k6 stopping itself for an abortOnFail threshold exits 99 (a failed gate), as k6 says;
+        # that it ran short of the plan is then its own doing.
+        by_thresholds = stopped and all(numbers) and all(w.threshold_abort for w in said if w.stopped)
+        k6_exit = 99 if by_thresholds else None
         changes.update(k6_exit_code=k6_exit, k6_lost=lost, final_status=FAILED_INCOMPLETE)
         if count == 1 and numbers[0] is None:
             did.append(f"k6 died mid-run (no summary.json; last output {iso(end)}): failed-incomplete")
