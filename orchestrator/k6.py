@@ -115,9 +115,21 @@ def run_argv(binary: str, script: Path, *, run_id: str, summary: Path, extra: li
 
 
 def remote_write_env(remote_write: RemoteWrite) -> dict[str, str]:
-    """The K6_PROMETHEUS_RW_* variables of a run (also written into k6-operator TestRuns)."""
+    """The K6_PROMETHEUS_RW_* variables of a run (also written into k6-operator TestRuns).
+
+    Credentials in prometheus.url travel as K6_PROMETHEUS_RW_USERNAME/PASSWORD, not in the
+    server URL: k6 prints that URL in its banner, which lands in k6.log.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(remote_write.url.rstrip("/"))
+    credentials = {}
+    if parts.username is not None or parts.password is not None:
+        credentials = {"K6_PROMETHEUS_RW_USERNAME": parts.username or "", "K6_PROMETHEUS_RW_PASSWORD": parts.password or ""}
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
     return {
-        "K6_PROMETHEUS_RW_SERVER_URL": remote_write.url.rstrip("/") + "/api/v1/write",
+        **credentials,
+        "K6_PROMETHEUS_RW_SERVER_URL": urlunsplit(parts) + "/api/v1/write",
         "K6_PROMETHEUS_RW_PUSH_INTERVAL": f"{remote_write.push_interval:g}s",
         "K6_PROMETHEUS_RW_TREND_STATS": ",".join(remote_write.trend_stats),
         # Stale markers end every series when k6 stops. Prometheus 2.42 cannot range-select native

@@ -18,6 +18,7 @@ import yaml
 
 from orchestrator.config import Config, K8sSettings, runtime_env_refs
 from orchestrator.errors import ConfigError
+from orchestrator.errors import UsageError
 from orchestrator.k6 import RemoteWrite, remote_write_env
 
 API_VERSION = "k6.io/v1alpha1"
@@ -88,7 +89,14 @@ def build_manifests(config: Config, plan: TestRunPlan, script_text: str) -> list
     remote_write = RemoteWrite(
         remote_write_url(config), k6.push_interval, tuple(k6.trend_stats), k6.native_histograms or plan.native_histograms
     )
-    env = [{"name": key, "value": value} for key, value in remote_write_env(remote_write).items()]
+    variables = remote_write_env(remote_write)
+    if variables.get("K6_PROMETHEUS_RW_PASSWORD"):
+        # A manifest is a file (results, `k8s render` output, the cluster's etcd): no password in it.
+        raise UsageError(
+            "k8s: the Prometheus URL for the runners carries a password; manifests never hold secrets",
+            hint="put K6_PROMETHEUS_RW_USERNAME/PASSWORD in a Secret and name it in k8s.env_secret",
+        )
+    env = [{"name": key, "value": value} for key, value in variables.items()]
     env.append({"name": "K6_NO_USAGE_REPORT", "value": "true"})
     runner: dict = {"env": env, "metadata": {"labels": dict(labels)}}
     if settings.image:

@@ -111,7 +111,12 @@ def test_env_interpolation_at_load_time(tmp_path):
         """,
     )
     loaded = load_config(path, environ={"PORT": "9999"})
-    assert loaded.config.target.base_url == "http://127.0.0.1:9999"
+    # base_url stays a reference: k6 resolves it (a secret in it never lands in the script);
+    # perfctl's own uses (the health gate) fill it in memory.
+    assert loaded.config.target.base_url == "http://${HOST:-127.0.0.1}:${PORT}"
+    from orchestrator.config import expand_env
+
+    assert expand_env(loaded.config.target.base_url, {"PORT": "9999"}) == "http://127.0.0.1:9999"
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
     assert info.value.lines == ["target.base_url: environment variable PORT is not set (or give ${PORT:-default})"]

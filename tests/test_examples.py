@@ -69,7 +69,8 @@ def test_shortened_suite_run_passes_its_checks(servers, tmp_path, suite, scenari
     path.write_text(script.text)
     proc = subprocess.run(
         [binary, "run", "-q", "--summary-export", str(tmp_path / "summary.json"), str(path)],
-        env={**os.environ, "K6_NO_USAGE_REPORT": "true", **env}, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "K6_NO_USAGE_REPORT": "true", url_var: servers[server], **env},
+        capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "summary.json").read_text())["metrics"]

@@ -198,3 +198,13 @@ def test_hosts_option_is_refused_while_a_secret_setting_is_exported(tmp_path):
     assert result.code == 2, result.output
     assert "K6_PROMETHEUS_RW_PASSWORD" in result.stderr and "does not send secrets to other hosts" in result.stderr
     assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
+def test_remote_write_credentials_leave_the_url_k6_prints():
+    from orchestrator.k6 import RemoteWrite, remote_write_env
+
+    env = remote_write_env(RemoteWrite("http://perf:s3cr3t@127.0.0.1:9090/", 5.0, ("p(95)",), False))
+    assert env["K6_PROMETHEUS_RW_SERVER_URL"] == "http://127.0.0.1:9090/api/v1/write"
+    assert env["K6_PROMETHEUS_RW_USERNAME"] == "perf" and env["K6_PROMETHEUS_RW_PASSWORD"] == "s3cr3t"
+    plain = remote_write_env(RemoteWrite("http://127.0.0.1:9090", 5.0, ("p(95)",), False))
+    assert "K6_PROMETHEUS_RW_PASSWORD" not in plain

@@ -47,31 +47,34 @@ def _prometheus_binary(config) -> Check:
 
 
 def _prometheus_reachable(config) -> Check:
+    from orchestrator.config import redact_url
     from orchestrator.prometheus import Prometheus
 
-    url = config.prometheus.url
+    url, shown = config.prometheus.url, redact_url(config.prometheus.url)
     if Prometheus(url, timeout=3).ready():
-        return Check("prometheus", True, f"ready at {url}")
+        return Check("prometheus", True, f"ready at {shown}")
     if config.prometheus.manage:
-        return Check("prometheus", True, f"not running at {url}; `perfctl run` will start it", required=False)
-    return Check("prometheus", False, f"no answer at {url}", "perfctl start-monitoring, or fix prometheus.url")
+        return Check("prometheus", True, f"not running at {shown}; `perfctl run` will start it", required=False)
+    return Check("prometheus", False, f"no answer at {shown}", "perfctl start-monitoring, or fix prometheus.url")
 
 
 def _target(config) -> Check:
-    from orchestrator.health import health_url
-
     import requests
+
+    from orchestrator.config import redact_url
+    from orchestrator.health import health_url
 
     url = health_url(config.target)
     if url is None:
         return Check("target health", True, "health gate disabled (target.health_path: null)", required=False)
+    shown = redact_url(url)  # doctor's output is pasted into tickets; a password in the URL is not
     try:
         status = requests.get(url, timeout=3).status_code
     except requests.RequestException as exc:
-        return Check("target health", False, f"{url}: {type(exc).__name__}", "start the target (demo: `perfctl demo target`)")
+        return Check("target health", False, f"{shown}: {type(exc).__name__}", "start the target (demo: `perfctl demo target`)")
     if 200 <= status < 300:
-        return Check("target health", True, f"{url}: HTTP {status}")
-    return Check("target health", False, f"{url}: HTTP {status}", "the target answers but is not healthy")
+        return Check("target health", True, f"{shown}: HTTP {status}")
+    return Check("target health", False, f"{shown}: HTTP {status}", "the target answers but is not healthy")
 
 
 def _tmux(_config) -> Check:
