@@ -793,6 +793,15 @@ _MESSAGES = {
     "list_type": "must be a list",
     "model_type": "must be a mapping",
     "model_attributes_type": "must be a mapping",
+    # With pydantic's context filled in ({gt}, {expected}, ...):
+    "extra_forbidden": "unknown field",
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than_equal": "must be <= {le}",
+    "too_short": "must not be empty",
+    "literal_error": "must be one of {expected}",
+    "string_pattern_mismatch": "must be a name of letters, digits, '_', '.', '-' (at most 63)",
+    "int_from_float": "must be a whole number",
 }
 
 
@@ -813,23 +822,12 @@ def _describe(err: dict) -> list[str]:
             else:
                 lines.append(f"{_dotted(loc)}: {line}")
         return lines
-    if kind == "extra_forbidden":
-        return [f"{_dotted(loc)}: unknown field"]
-    if kind == "greater_than":
-        return [f"{_dotted(loc)}: must be > {ctx.get('gt')}"]
-    if kind == "greater_than_equal":
-        return [f"{_dotted(loc)}: must be >= {ctx.get('ge')}"]
-    if kind == "less_than_equal":
-        return [f"{_dotted(loc)}: must be <= {ctx.get('le')}"]
-    if kind == "too_short":
-        return [f"{_dotted(loc)}: must not be empty"]
-    if kind == "literal_error":
-        return [f"{_dotted(loc)}: must be one of {ctx.get('expected')}"]
-    if kind == "string_pattern_mismatch":
-        return [f"{_dotted(loc)}: must be a name of letters, digits, '_', '.', '-' (at most 63)"]
-    if kind == "int_from_float":
-        return [f"{_dotted(loc)}: must be a whole number"]
-    return [f"{_dotted(loc)}: {_MESSAGES.get(kind, err['msg'])}"]
+    template = _MESSAGES.get(kind)
+    try:
+        message = template.format(**ctx) if template else err["msg"]
+    except (KeyError, IndexError):
+        message = err["msg"]
+    return [f"{_dotted(loc)}: {message}"]
 
 
 def json_schema() -> dict:
