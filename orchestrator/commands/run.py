@@ -15,6 +15,7 @@ from orchestrator.errors import ExitCode, PerfctlError, UsageError
 from orchestrator.gate import await_last_scrapes, objectives_for
 from orchestrator.health import wait_healthy
 from orchestrator.instances import merge_instance_summaries, with_native_histograms
+from orchestrator.interrupts import recorded_signals
 from orchestrator.judge import judge_run
 from orchestrator.k6 import RemoteWrite, describe_exit, detect_features, find_k6, inspect_script, run_argv, run_env
 from orchestrator.ledger import (
@@ -187,7 +188,17 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
     )
     write_atomic(run.file("script.js"), script.text)
     console.info(f"run {run_id}: {opts.scenario}, ~{script.expected_seconds:g}s, results in {run.path}")
-    outcome, start, end = _run_k6(prepared, opts, run)
+    # From here to the verdict, signals are noted, never raised: while k6 runs the runtime
+    # passes them on to k6 (graceful, then forced); a signal that lands after k6 has ended
+    # (a second Ctrl-C a moment too late) must not tear the run's record or its verdict,
+    # which are seconds away.
+    with recorded_signals():
+        outcome, start, end = _run_k6(prepared, opts, run)
+        return _judge_and_report(prepared, opts, run, outcome, start, end)
+
+
+def _judge_and_report(prepared: Prepared, opts: RunOptions, run: RunDir, outcome, start: float, end: float) -> int:
+    loaded, script = prepared.loaded, prepared.script
     if (opts.instances > 1 or opts.hosts) and opts.runtime == "local":
         for problem in merge_instance_summaries(run, opts.instances):
             console.info(f"summary of {problem}")
@@ -196,9 +207,7 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
     prom = LocalPrometheus.for_config(loaded.config, loaded.path).client()
     await_last_scrapes(prom, objectives_for(loaded.config, opts.scenario), end=end, timeout=loaded.config.prometheus.settle)
     try:
-        judgement = judge_run(
-            loaded, run, prom, record=record, has_thresholds=script.has_thresholds
-        )
+        judgement = judge_run(loaded, run, prom, record=record, has_thresholds=script.has_thresholds)
     except PerfctlError as exc:
         # What k6 recorded stays; the run waits in `evaluating` for `perfctl recover` / `evaluate`.
         exc.hint = exc.hint or f"when Prometheus is back: perfctl evaluate {run.id}"
