@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="perfctl-bench-"))
     workdir.chmod(0o755)
     ctx = BenchContext(workdir=workdir, quick=args.quick)
-    invocation = "bench/run " + shlex.join(sys.argv[1:] if argv is None else argv)
+    invocation = ("bench/run " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     try:
         about = machine.describe(ctx.k6, ctx.python)
         figures = [measure(key, ctx) for key in args.figures]
