@@ -638,6 +638,17 @@ def _interpolate(node: Any, environ: dict[str, str], loc: tuple, problems: list[
     if not isinstance(node, str) or _is_runtime(loc):
         return node
 
+    def missing(name: str) -> str:
+        problems.append(_unset_message(_dotted(loc), name))
+        return ""  # every missing variable of the file is reported, then loading stops
+
+    return _fill(node, environ, missing)
+
+
+def _fill(text: str, environ, on_missing) -> str:
+    """The one substitution rule: `$${` is a literal `${`; `${NAME}` from `environ`, else its
+    `:-default`, else whatever `on_missing(NAME)` says (or raises)."""
+
     def replace(match: re.Match) -> str:
         if match.group(0) == "$${":
             return "${"
@@ -646,10 +657,13 @@ def _interpolate(node: Any, environ: dict[str, str], loc: tuple, problems: list[
             return environ[name]
         if default is not None:
             return default
-        problems.append(f"{_dotted(loc)}: environment variable {name} is not set (or give ${{{name}:-default}})")
-        return ""
+        return on_missing(name)
 
-    return ENV_REF.sub(replace, node)
+    return ENV_REF.sub(replace, text)
+
+
+def _unset_message(field: str, name: str) -> str:
+    return f"{field}: environment variable {name} is not set (or give ${{{name}:-default}})"
 
 
 def _is_runtime(loc: tuple) -> bool:
@@ -693,17 +707,10 @@ def expand_env(text: str, environ: dict[str, str] | None = None, *, field: str =
     when a variable without default is not set."""
     environ = os.environ if environ is None else environ
 
-    def replace(match: re.Match) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        name, default = match.group(1), match.group(2)
-        if name in environ:
-            return environ[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"{field}: environment variable {name} is not set (or give ${{{name}:-default}})")
+    def missing(name: str) -> str:
+        raise ConfigError(_unset_message(field, name))
 
-    return ENV_REF.sub(replace, text)
+    return _fill(text, environ, missing)
 
 
 def _shape_text(text: str, environ: dict[str, str] | None) -> str:
