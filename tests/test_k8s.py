@@ -97,7 +97,7 @@ def test_render_writes_a_configmap_and_a_valid_testrun(tmp_path: Path, testrun_s
     # The script travels in the ConfigMap the TestRun names.
     assert configmap["kind"] == "ConfigMap" and configmap["metadata"]["name"] == spec["script"]["configMap"]["name"]
     script = configmap["data"][spec["script"]["configMap"]["file"]]
-    assert "const PLAN = JSON.parse(" in script and "export function run_" in script
+    assert "const PLAN = JSON.parse(" in script and "export const run_" in script
     # DNS-1123 names, in the configured namespace, labelled with the run id.
     assert testrun["metadata"]["name"] == "perfctl-run-1-a" == k8s_name("perfctl-Run_1.a")
     assert testrun["metadata"]["namespace"] == configmap["metadata"]["namespace"] == "load"

@@ -157,7 +157,9 @@ def test_shared_auth_logs_in_in_setup_and_passes_data(kinds):
     text = render_scenario(kinds, "shared-auth", V1_1).text
     assert "export function setup()" in text
     assert 'for (const name of ["shared-auth"])' in text
-    assert "export function run_shared_auth(data)" in text
+    # setup()'s data reaches the iteration: a part that logs in takes the general path
+    assert 'export const run_shared_auth = iterationOf(PLAN.parts["shared-auth"]);' in text
+    assert "httpIteration(part, data);" in text
 
 
 def test_secrets_stay_environment_references(tmp_path):

@@ -93,6 +93,19 @@ SCENARIOS = {
                  "login": {"method": "POST", "path": "/api/v1/auth/login", "json": {"email": "ops@acme", "password": "${RUN_PASSWORD}"}}},
         "requests": [{"name": "conversations", "path": "/api/v1/conversations", "expect_status": [200]}],
     },
+    "fixed-mix": {  # fixed requests (no placeholder, no auth): the iteration's direct path, with an idle share
+        "executor": "per-vu-iterations", "vus": 1, "iterations": 40, "idle_weight": 1,
+        "metrics": {"mix_sent": "counter"},
+        "requests": [
+            {"name": "mix_a", "method": "POST", "path": "/echo", "body": "mix-a", "weight": 1, "feeds": {"mix_sent": "always"}},
+            {"name": "mix_b", "method": "POST", "path": "/echo", "body": "mix-b", "weight": 1, "feeds": {"mix_sent": "always"}},
+        ],
+    },
+    "fixed-sequence": {
+        "executor": "per-vu-iterations", "vus": 1, "iterations": 2, "flow": "sequence", "think_time": "10ms",
+        "requests": [{"name": "seq_1", "method": "POST", "path": "/echo", "body": "seq-1"},
+                     {"name": "seq_2", "method": "POST", "path": "/echo", "body": "seq-2"}],
+    },
     "strings": {
         "executor": "per-vu-iterations", "vus": 1, "iterations": 1, "flow": "sequence",
         "requests": [
@@ -218,3 +231,14 @@ def test_json_pool_rows_keep_their_types_and_each_is_used_once(everything):
         {"value": 1, "label": "item of kind int"},
         {"value": {"a": ["x", None]}, "label": "item of kind object"},
     ]
+
+
+def test_fixed_requests_take_the_direct_path_with_weights_order_and_feeds(everything):
+    state, metrics, _, text, _ = everything
+    bodies = [body for path, body in state.bodies if path == "/echo"]
+    mixed = [b for b in bodies if b.startswith(b"mix-")]
+    # 40 iterations, weights 1:1 plus an idle share of 1: both requests went, some iterations only idled.
+    assert 0 < mixed.count(b"mix-a") and 0 < mixed.count(b"mix-b") and len(mixed) < 40, len(mixed)
+    assert metrics["mix_sent"]["count"] == len(mixed)  # feeds run on the direct path too
+    assert [b for b in bodies if b.startswith(b"seq-")] == [b"seq-1", b"seq-2", b"seq-1", b"seq-2"]
+    assert "CONTEXT_FREE" in text and 'export const run_fixed_mix = iterationOf(PLAN.parts["fixed-mix"]);' in text
