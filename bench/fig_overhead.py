@@ -119,6 +119,10 @@ def run(ctx: BenchContext) -> FigureResult:
                      f"Prometheus started once before (perfctl's LocalPrometheus); perfctl exit codes: {codes}. "
                      "The k6 side runs results/<run>/script.js with the argv perfctl recorded in run.json and "
                      "orchestrator.k6.run_env, so outputs and tags are the same.")
+    fig.notes.append("perfctl remembers k6's version and the scripts k6 accepted per k6 binary, and compiled templates "
+                     "(orchestrator/k6_memo.py, ~/.cache/perfctl): the first run of a new script pays `k6 inspect` "
+                     "(~50 ms) again. The CPU ratio is perfctl's fixed cost (Python, imports, gate, reports: the "
+                     "'extra CPU' row) over k6's CPU at this light load (4 VUs with think time); it is not per request.")
     fig.commands += [
         shown(perfctl_argv),
         shown(["k6", "run", "--tag", "testid=ID", "-o", "experimental-prometheus-rw", "--summary-export", "summary.json",

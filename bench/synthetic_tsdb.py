@@ -18,7 +18,7 @@ CHECKS = ("send_message: status in 201", "history: status in 200", "health: stat
 class Series:
     metric: str
     labels: dict[str, str]
-    value: Callable[[int], float]  # second index -> value
+    value: Callable[[int], float | None]  # second index -> value; None: no sample that second
 
 
 def _labels(labels: dict[str, str]) -> str:
@@ -72,7 +72,9 @@ def openmetrics_lines(series: list[Series], start: int, seconds: int) -> Iterato
         for s in members:
             prefix = metric + _labels(s.labels) + " "
             for i in range(seconds):
-                yield f"{prefix}{s.value(i):.6g} {start + i}\n"
+                value = s.value(i)
+                if value is not None:
+                    yield f"{prefix}{value:.6g} {start + i}\n"
     yield "# EOF\n"
 
 

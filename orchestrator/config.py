@@ -615,7 +615,8 @@ def _parse_yaml(path: Path, raw: bytes) -> Any:
     import yaml
 
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        # libyaml's loader when PyYAML has it: the same safe subset, ~5x faster (bench/, figure 1).
+        data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:

@@ -332,11 +332,16 @@ def _scrape_gap(prom: Prometheus, ctx: QueryContext, job: str) -> str:
     return ""
 
 
-def await_last_scrapes(prom: Prometheus, objectives: list[Objective], *, end: float, timeout: float) -> None:
+def await_last_scrapes(
+    prom: Prometheus, objectives: list[Objective], *, end: float, timeout: float, scrape_interval: float = 1.0
+) -> None:
     """Wait (at most `timeout`) until every job the objectives read was scraped after `end`.
 
     k6 flushes its last remote-write push before it exits, so only scrapes can lag;
-    waiting for them instead of a fixed sleep keeps a run's overhead near one scrape interval.
+    waiting for them instead of a fixed sleep keeps a run's overhead near half a scrape
+    interval. Scrapes come every `scrape_interval` from the last one's timestamp: the wait
+    sleeps until the next is due, then looks every 20 ms, instead of polling every 100 ms
+    (about 50 ms less after every run; bench/, figure 1).
     """
     jobs = sorted({o.job for o in objectives if o.job})
     deadline = time.monotonic() + timeout
@@ -347,4 +352,9 @@ def await_last_scrapes(prom: Prometheus, objectives: list[Objective], *, end: fl
             return  # the gate itself will say Prometheus is gone
         if all(ts is not None and ts >= end for ts in last):
             return
-        time.sleep(0.1)
+        if any(ts is None for ts in last):
+            pause = 0.1  # a job not scraped yet: nothing to predict from
+        else:
+            due = min(ts + scrape_interval for ts in last if ts < end)
+            pause = min(max(due - time.time(), 0.02), scrape_interval)
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))

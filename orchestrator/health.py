@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+import urllib.parse
 
 from orchestrator.config import Target, expand_env, redact_url
-from orchestrator.errors import HealthGateFailed
+from orchestrator.errors import HealthGateFailed, UsageError
 
 
 def health_url(target: Target) -> str | None:
@@ -25,23 +26,29 @@ def shown_url(url: str) -> str:
 def wait_healthy(target: Target, *, interval: float = 0.5) -> str | None:
     """Poll until healthy or target.health_timeout passes; the URL checked (password redacted,
     fit to print), or None if disabled."""
-    import requests
+    from orchestrator.http_client import HttpApi, Unreachable
 
     url = health_url(target)
     if url is None:
         return None
+    parts = urllib.parse.urlsplit(url)
+    try:
+        api = HttpApi(f"{parts.scheme}://{parts.netloc}", timeout=min(5.0, max(target.health_timeout, 0.5)))
+    except ValueError as exc:
+        raise UsageError(f"target.base_url: {exc}") from None
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     deadline = time.monotonic() + target.health_timeout
     last = "no answer"
     attempts = 0
     while True:
         attempts += 1
         try:
-            response = requests.get(url, timeout=min(5.0, max(target.health_timeout, 0.5)), allow_redirects=False)
-            if 200 <= response.status_code < 300:
+            status = api.get(path).status
+            if 200 <= status < 300:
                 return shown_url(url)
-            last = f"HTTP {response.status_code}"
-        except requests.RequestException as exc:
-            last = type(exc).__name__
+            last = f"HTTP {status}"
+        except Unreachable as exc:
+            last = str(exc).split(":")[0]  # the error's kind (ConnectionRefusedError, timeout, ...)
         if time.monotonic() >= deadline:
             break
         time.sleep(interval)

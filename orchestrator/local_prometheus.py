@@ -19,7 +19,6 @@ from urllib.parse import urlparse
 from orchestrator.config import Config
 from orchestrator.durations import k6_duration
 from orchestrator.errors import EnvironmentProblem
-from orchestrator.gate import rate_range_seconds
 from orchestrator.pids import ProcessRef
 from orchestrator.prometheus import Prometheus
 
@@ -178,6 +177,8 @@ class LocalPrometheus:
         The loop rate at the window's start is a rate over the range before it; a target
         younger than that range reads low, so a fresh backend gets that long first.
         """
+        from orchestrator.gate import rate_range_seconds
+
         interval = self.config.prometheus.scrape_interval
         samples = int(rate_range_seconds(interval) / interval) + 2
         query = f'count_over_time(up{{job="{job}"}}[1m]) >= {samples} and up{{job="{job}"}} == 1'
@@ -203,12 +204,7 @@ class LocalPrometheus:
         if path.exists() and path.read_text() == wanted:
             return
         path.write_text(wanted)
-        import requests
-
-        try:
-            requests.post(self.url + "/-/reload", timeout=5)
-        except requests.RequestException:
-            pass  # a reload that fails keeps the old scrape config; the gate's target_up notices
+        Prometheus(self.url, timeout=5).reload()
 
     def _write_pid(self, ref: ProcessRef) -> None:
         tmp = self.pid_file.with_suffix(".tmp")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import math
-import os
 import threading
 from dataclasses import dataclass
 
@@ -26,29 +26,51 @@ class Prometheus:
     def __init__(self, url: str, *, timeout: float = 10.0):
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self._client = None
+        self._api = None
         self._lock = threading.Lock()
 
-    def _connect(self):
-        # Imported here: `perfctl --help` must not pay for requests/urllib3.
-        from prometheus_api_client import PrometheusConnect
-        from urllib3.util.retry import Retry
+    def _http(self):
+        # Imported on first use: `perfctl --help` never needs http.client or ssl.
+        from orchestrator.http_client import HttpApi
 
         with self._lock:  # the gate queries from several threads at once
-            if self._client is None:
-                self._client = PrometheusConnect(
-                    url=self.url, retry=Retry(total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504)),
-                    session=_session(self.url),
-                )
-        return self._client
+            if self._api is None:
+                try:
+                    # The client waits a little longer than Prometheus's own query timeout, so
+                    # Prometheus's answer ("query timed out in ...") is what the user reads.
+                    self._api = HttpApi(self.url, timeout=self.timeout + 2)
+                except ValueError as exc:
+                    raise UsageError(f"prometheus.url: {exc}") from None
+        return self._api
+
+    def _call(self, method: str, path: str, fields: dict[str, str]):
+        from orchestrator.http_client import Unreachable
+
+        api = self._http()
+        try:
+            return api.post_form(path, fields) if method == "POST" else api.get(path, fields)
+        except Unreachable as exc:
+            raise EnvironmentProblem(
+                f"Prometheus at {_shown(self.url)} is unreachable ({exc})", hint=UNREACHABLE_HINT
+            ) from None
 
     def ready(self) -> bool:
-        import requests
+        from orchestrator.http_client import HttpApi, Unreachable
 
         try:
-            return requests.get(self.url + "/-/ready", timeout=min(self.timeout, 3.0)).status_code == 200
-        except requests.RequestException:
+            return HttpApi(self.url, timeout=min(self.timeout, 3.0)).get("/-/ready").status == 200
+        except (Unreachable, ValueError):
             return False
+
+    def reload(self) -> None:
+        """Asks Prometheus to re-read its configuration; a failure keeps the old scrape config,
+        which the gate's target_up objective notices."""
+        from orchestrator.http_client import Unreachable
+
+        try:
+            self._http().post_form("/-/reload", {})
+        except Unreachable:
+            pass
 
     def query(self, promql: str, *, at: float | None = None) -> list[Sample]:
         """An instant query, pinned to `at` (unix seconds) when given."""
@@ -62,43 +84,17 @@ class Prometheus:
         ]
 
     def _instant(self, promql: str, at: float | None) -> list[dict]:
-        import requests
-        from prometheus_api_client.exceptions import PrometheusApiClientException
-
-        params = {"timeout": f"{self.timeout:g}s"}
+        fields = {"query": promql, "timeout": f"{self.timeout:g}s"}
         if at is not None:
-            params["time"] = f"{at:.3f}"
-        try:
-            result = self._connect().custom_query(promql, params=params, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise EnvironmentProblem(
-                f"Prometheus at {self.url} is unreachable ({type(exc).__name__})", hint=UNREACHABLE_HINT
-            ) from None
-        except PrometheusApiClientException as exc:
-            text = str(exc)
-            if "HTTP Status Code 400" in text or "HTTP Status Code 422" in text:
-                raise QueryRejected(f"Prometheus rejected the query {promql!r}: {_error_text(text)}") from None
-            raise EnvironmentProblem(f"Prometheus at {self.url} failed: {text[:200]}", hint=UNREACHABLE_HINT) from None
-        return result
+            fields["time"] = f"{at:.3f}"
+        return self._result(promql, self._call("POST", "/api/v1/query", fields))
 
     def query_range(self, promql: str, *, start: float, end: float, step: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
         """A range query: (labels, [(unix seconds, value), ...]) per series; for report charts."""
-        import requests
-
-        params = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{max(step, 0.001):.3f}",
+        fields = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{max(step, 0.001):.3f}",
                   "timeout": f"{self.timeout:g}s"}
-        try:
-            resp = requests.get(self.url + "/api/v1/query_range", params=params, timeout=self.timeout + 2)
-        except requests.RequestException as exc:
-            raise EnvironmentProblem(
-                f"Prometheus at {self.url} is unreachable ({type(exc).__name__})", hint=UNREACHABLE_HINT
-            ) from None
-        if resp.status_code in (400, 422):
-            raise QueryRejected(f"Prometheus rejected the query {promql!r}: {_error_text(resp.text)}")
-        if resp.status_code != 200:
-            raise EnvironmentProblem(f"Prometheus at {self.url} failed: HTTP {resp.status_code}", hint=UNREACHABLE_HINT)
         series = []
-        for item in resp.json().get("data", {}).get("result", []):
+        for item in self._result(promql, self._call("POST", "/api/v1/query_range", fields)):
             points = []
             for t, v in item.get("values", []):
                 try:
@@ -107,6 +103,25 @@ class Prometheus:
                     continue
             series.append((dict(item.get("metric", {})), points))
         return series
+
+    def _result(self, promql: str, answer) -> list[dict]:
+        """data.result of an API answer; a refused query is the user's (exit 2), anything else the environment's."""
+        if answer.status in (400, 422):
+            raise QueryRejected(f"Prometheus rejected the query {promql!r}: {_error_text(answer.body)}")
+        if answer.status != 200:
+            raise EnvironmentProblem(
+                f"Prometheus at {_shown(self.url)} failed: HTTP {answer.status} {_error_text(answer.body)}",
+                hint=UNREACHABLE_HINT,
+            )
+        try:
+            payload = json.loads(answer.body)
+        except ValueError:
+            raise EnvironmentProblem(
+                f"Prometheus at {_shown(self.url)} answered with something that is not JSON "
+                f"(is prometheus.url a Prometheus?)", hint=UNREACHABLE_HINT,
+            ) from None
+        result = payload.get("data", {}).get("result", []) if isinstance(payload, dict) else []
+        return result if isinstance(result, list) else []
 
     def scalar(self, promql: str, *, at: float | None = None) -> float | None:
         """The single value of a query; None when it returns nothing (or only NaN)."""
@@ -120,26 +135,6 @@ class Prometheus:
         return samples[0].value
 
 
-def _session(url: str):
-    """A requests session that reads the environment (proxies, NO_PROXY, netrc, CA bundle) once.
-
-    By default requests re-reads os.environ on every request; for the gate's 20+ concurrent
-    queries that was about a third of its CPU (bench/, figure 6). Same settings, read once.
-    """
-    import requests
-
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies.update(requests.utils.get_environ_proxies(url))
-    auth = requests.utils.get_netrc_auth(url)
-    if auth:
-        session.auth = auth
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
-    return session
-
-
 def _sample(item: dict) -> Sample:
     value = item.get("value") or [0, "NaN"]
     try:
@@ -149,8 +144,19 @@ def _sample(item: dict) -> Sample:
     return Sample(labels=dict(item.get("metric", {})), value=number)
 
 
-def _error_text(text: str) -> str:
-    import re
+def _error_text(body: bytes) -> str:
+    """Prometheus's own `error` text of an API answer, else the start of the body."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    return str(error) if error else body[:200].decode("utf-8", "replace").strip()
 
-    match = re.search(r'"error":"((?:[^"\\]|\\.)*)"', text)
-    return match.group(1) if match else text[:200]
+
+def _shown(url: str) -> str:
+    """The URL without credentials, for messages."""
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
+    host = rest.split("/", 1)[0]
+    if "@" in host:
+        rest = rest.replace(host, host.rsplit("@", 1)[1], 1)
+    return f"{scheme}://{rest}" if scheme else rest

@@ -234,7 +234,7 @@ def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *
     else:
         # Right after k6 ended (--wait) the last scrapes may still be due; long after, this returns at once.
         await_last_scrapes(prometheus.client(), objectives_for(loaded.config, record["scenario"]), end=record["end"],
-                           timeout=loaded.config.prometheus.settle)
+                           timeout=loaded.config.prometheus.settle, scrape_interval=loaded.config.prometheus.scrape_interval)
         judgement = judge_run(loaded, run, prometheus.client(), record=record,
                               has_thresholds=_has_thresholds(loaded, record))
         result, score, exit_code = judgement.verdict.result.value, judgement.verdict.percent, int(judgement.exit_code)
