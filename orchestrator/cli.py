@@ -564,19 +564,6 @@ def _exit(code: int) -> None:
     raise typer.Exit(code)
 
 
-def entry() -> None:
-    """The `perfctl` console script: main(), and a quick exit."""
-    import gc
-
-    try:
-        main()
-    finally:
-        # Nothing is left to collect: freezing the heap spares the interpreter's final full
-        # collection, ~80 ms at the end of every run (bench/, figure 1). Files are still
-        # flushed and closed as usual.
-        gc.freeze()
-
-
 def main(argv: list[str] | None = None) -> None:
     from orchestrator.errors import ExitCode, PerfctlError
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import shutil
 import subprocess
 import time
@@ -124,10 +125,13 @@ class Session:
         """The ended pane's exit status. tmux marks a pane dead when its terminal closes and
         learns the status a moment later, when it reaps the process: allow for that moment."""
         deadline = time.monotonic() + wait
+        nudged = False
         while True:
             pane = self.pane()
             if pane is None or not pane.dead or pane.exit_status is not None or time.monotonic() >= deadline:
                 return pane.exit_status if pane else None
+            if not nudged and pane.pid is not None:
+                nudged = _nudge_reaper(pane.pid)
             time.sleep(0.05)
 
     def capture(self, lines: int = 40) -> list[str]:
@@ -175,3 +179,27 @@ def _session_on(socket: str) -> str | None:
         return None
     names = [n for n in out.stdout.split() if n.startswith(PREFIX)]
     return names[0] if out.returncode == 0 and names else None
+
+
+def _nudge_reaper(pid: int) -> bool:
+    """tmux 3.3a can miss the SIGCHLD of a pane process that exits the moment its output ends:
+    the process stays a zombie, the pane dead without a status, for as long as the server
+    lives (seen here in about one detached run in three). Another SIGCHLD makes the server
+    reap it and learn the status. Sent only to the zombie's own parent. True if sent."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    state, parent = fields[0], int(fields[1])
+    if state != "Z" or parent <= 1:
+        return False
+    try:
+        if not Path(f"/proc/{parent}/comm").read_text().startswith("tmux"):
+            return False
+    except OSError:
+        return False
+    try:
+        os.kill(parent, signal.SIGCHLD)
+    except OSError:
+        return False
+    return True
