@@ -17,12 +17,15 @@ from orchestrator import gate
 from orchestrator.config import Config, K6Settings
 from orchestrator.k6 import RemoteWrite, remote_write_env, run_argv
 from orchestrator.prometheus import Prometheus
+from orchestrator.render import LEAN_SYSTEM_TAGS
 
 VUS = 10
 TARGET = Target(">=", 0.95)
-# k6's default system tags minus those no perfctl query reads and that only add work or
-# cardinality (url: one series per distinct URL; error: free text; proto/tls_version/subproto/service).
-LEAN_SYSTEM_TAGS = "status,method,name,group,check,error_code,scenario,expected_response"
+# k6's own default system tags: the generated script sets perfctl's lean set
+# (orchestrator.render.LEAN_SYSTEM_TAGS) in its options; K6_SYSTEM_TAGS in the environment
+# overrides script options, which brings k6's full set back for comparison.
+K6_DEFAULT_SYSTEM_TAGS = ("proto,subproto,status,method,url,name,group,check,error,error_code,tls_version,"
+                          "scenario,service,expected_response")
 GATE_SLIS = ("error_ratio", "http_p95", "http_p99", "checks", "requests_per_second")
 
 
@@ -32,7 +35,7 @@ class Variant:
     push_interval: float | None  # None: no output at all (the baseline)
     trend_stats: tuple[str, ...] = ()
     native_histograms: bool = False
-    system_tags: str | None = None  # None: k6's default set
+    system_tags: str | None = None  # None: the script's own (perfctl's lean set)
 
     def env(self, prometheus_url: str) -> dict[str, str]:
         env = {}
@@ -55,15 +58,14 @@ class Variant:
 
 def variants(quick: bool) -> list[Variant]:
     defaults = K6Settings()
-    current = Variant("perfctl defaults", defaults.push_interval, tuple(defaults.trend_stats), defaults.native_histograms,
-                      _default_system_tags())
+    current = Variant("perfctl defaults", defaults.push_interval, tuple(defaults.trend_stats), defaults.native_histograms)
     found = [
         current,
-        Variant("k6's own defaults", 5.0, ("p(99)",)),
+        Variant("perfctl defaults with k6's default system tags", current.push_interval, current.trend_stats,
+                current.native_histograms, K6_DEFAULT_SYSTEM_TAGS),
+        Variant("k6's own defaults", 5.0, ("p(99)",), system_tags=K6_DEFAULT_SYSTEM_TAGS),
         Variant("trend stats p(95),p(99) only", 5.0, ("p(95)", "p(99)")),
         Variant("native histograms", 5.0, tuple(defaults.trend_stats), True),
-        Variant("perfctl defaults, lean system tags", current.push_interval, current.trend_stats, current.native_histograms,
-                LEAN_SYSTEM_TAGS),
     ]
     unique = []
     for v in found:  # the current defaults may equal a candidate: measure it once
@@ -71,13 +73,6 @@ def variants(quick: bool) -> list[Variant]:
                != (u.push_interval, u.trend_stats, u.native_histograms, u.system_tags) for u in unique):
             unique.append(v)
     return unique[:3] if quick else unique
-
-
-def _default_system_tags() -> str | None:
-    """The system tags perfctl's own k6 argv/env sets, if it sets any."""
-    from orchestrator import k6
-
-    return getattr(k6, "SYSTEM_TAGS", None)
 
 
 def gate_values(prometheus_url: str, variant: Variant, testid: str, start: float, end: float) -> dict[str, float | None]:
@@ -143,7 +138,9 @@ def run(ctx: BenchContext) -> FigureResult:
         for name, values in complete.items()
     ]
     fig.notes.append(f"{VUS} VUs, {duration:g} s each, perfctl's generated throughput script against nginx on 127.0.0.1; "
-                     "the same argv as `perfctl run` (orchestrator.k6.run_argv), the same env (remote_write_env).")
+                     "the same argv as `perfctl run` (orchestrator.k6.run_argv), the same env (remote_write_env). "
+                     "The script sets perfctl's system tags (" + ",".join(LEAN_SYSTEM_TAGS) + ") in its options, "
+                     "the no-output baseline included; a variant with `system tags` sets K6_SYSTEM_TAGS, which overrides them.")
     fig.commands += [
         shown([ctx.k6, "run", "--tag", "testid=ID", "--summary-export", "s.json", "throughput.js"]) + "  # no output",
         shown([ctx.k6, "run", "--tag", "testid=ID", "-o", "experimental-prometheus-rw", "--summary-export", "s.json", "throughput.js"],

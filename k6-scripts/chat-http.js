@@ -33,6 +33,16 @@ const PLAN = JSON.parse([
   "    }",
   "  },",
   "  \"thresholds\": {},",
+  "  \"system_tags\": [",
+  "    \"status\",",
+  "    \"method\",",
+  "    \"name\",",
+  "    \"group\",",
+  "    \"check\",",
+  "    \"error_code\",",
+  "    \"scenario\",",
+  "    \"expected_response\"",
+  "  ],",
   "  \"metrics\": {},",
   "  \"parts\": {",
   "    \"chat-http\": {",
@@ -112,6 +122,7 @@ const PLAN = JSON.parse([
 export const options = {
   scenarios: PLAN.scenarios,
   thresholds: PLAN.thresholds,
+  systemTags: PLAN.system_tags,
   summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "count"],
 };
 

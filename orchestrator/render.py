@@ -301,16 +301,42 @@ def _exec_name(name: str, used: set[str]) -> str:
 
 
 def _plan(config: Config, parts: list[Part], config_dir: Path) -> dict:
+    thresholds = _thresholds(parts)
     return {
         # As written: `${VAR}` in them is filled in by the script from k6's environment.
         "base_url": config.target.base_url,
         "ws_base_url": config.target.ws_base_url,
         "headers": config.target.headers,
         "scenarios": {p.name: _executor_options(p) for p in parts},
-        "thresholds": _thresholds(parts),
+        "thresholds": thresholds,
+        "system_tags": system_tags(config.k6.system_tags, thresholds),
         "metrics": _metrics(parts),
         "parts": {p.name: _part_data(p, config_dir) for p in parts},
     }
+
+
+# The system tags perfctl reads: the gate (status, expected_response, name, check, scenario),
+# reports and dashboards (method, group, error_code). k6's default set adds url (one series per
+# distinct URL), error (free text), proto, subproto, tls_version and service: with them, the
+# remote-write output cost ~7% of the requests a plain HTTP test makes (bench/, figure 4).
+LEAN_SYSTEM_TAGS = ("status", "method", "name", "group", "check", "error_code", "scenario", "expected_response")
+
+
+def system_tags(configured: list[str] | None, thresholds: dict[str, list]) -> list[str]:
+    """k6.system_tags (or the lean set), plus every system tag a threshold selects on, so a
+    threshold such as `http_req_duration{url:...}` still sees its samples."""
+    from typing import get_args
+
+    from orchestrator.config import K6SystemTag
+
+    known = set(get_args(K6SystemTag))
+    tags = list(configured if configured is not None else LEAN_SYSTEM_TAGS)
+    for key in thresholds:
+        inner = key.partition("{")[2].rpartition("}")[0]
+        for tag in re.findall(r"(?:^|,)\s*([A-Za-z_][A-Za-z0-9_]*)\s*:", inner):
+            if tag in known and tag not in tags:
+                tags.append(tag)
+    return tags
 
 
 def _thresholds(parts: list[Part]) -> dict[str, list]:

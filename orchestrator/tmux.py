@@ -182,10 +182,13 @@ def _session_on(socket: str) -> str | None:
 
 
 def _nudge_reaper(pid: int) -> bool:
-    """tmux 3.3a can miss the SIGCHLD of a pane process that exits the moment its output ends:
-    the process stays a zombie, the pane dead without a status, for as long as the server
-    lives (seen here in about one detached run in three). Another SIGCHLD makes the server
-    reap it and learn the status. Sent only to the zombie's own parent. True if sent."""
+    """A tmux built with libutempter misses the SIGCHLD of a pane process that exits while
+    utempter's own SIGCHLD handler is in place — as it is when tmux removes the pane's utmp
+    record, right after the pane's output ends (tmux issue #311; Debian's tmux 3.3a). The
+    process then stays a zombie and the pane dead without a status for as long as the server
+    lives: here about one detached run in three once perfctl's exit got faster. Another
+    SIGCHLD, the workaround tmux's maintainer gave, makes the server reap it and learn the
+    status. Sent only to the zombie's own parent, and only if that is tmux. True if sent."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):

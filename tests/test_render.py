@@ -267,3 +267,26 @@ def test_describe_part_says_what_runs(kinds):
     assert lines["profile-throughput"] == "profile-throughput: constant-arrival-rate (throughput), 20/1s for 3s, VUs 10..40"
     assert lines["ramping-rate"] == "ramping-rate: ramping-arrival-rate, 5 to 20/1s over 3s, VUs 10..20"
     assert lines["per-vu"] == "per-vu: per-vu-iterations, 2 VUs, 3 iterations"
+
+
+SIMPLE = {"s": {"vus": 1, "duration": "1s", "requests": [{"name": "health", "path": "/health"}]}}
+
+
+def test_system_tags_are_the_lean_set_plus_what_thresholds_select_on(tmp_path, k6):
+    binary, features = k6
+    scenarios = {"s": {**SIMPLE["s"], "thresholds": {"http_req_duration{url:http://127.0.0.1:1/health,method:GET}": ["p(95)<500"],
+                                                     "http_reqs{mytag:x}": ["count>=0"]}}}
+    rendered = render_scenario(load_config(write_config(tmp_path, scenarios), environ={}), "s", features)
+    # url joins because a threshold selects on it; mytag is no system tag (a custom tag needs none).
+    assert rendered.plan["system_tags"] == [
+        "status", "method", "name", "group", "check", "error_code", "scenario", "expected_response", "url"]
+    assert "systemTags: PLAN.system_tags," in rendered.text
+    assert sorted(inspect_script(binary, rendered.text)["systemTags"]) == sorted(rendered.plan["system_tags"])  # k6 took them
+
+
+def test_system_tags_can_be_chosen_and_unknown_ones_are_refused(tmp_path):
+    chosen = load_config(write_config(tmp_path, SIMPLE, k6={"system_tags": ["name", "status", "url"]}), environ={})
+    assert render_scenario(chosen, "s", V1_1).plan["system_tags"] == ["name", "status", "url"]
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, SIMPLE, k6={"system_tags": ["name", "colour"]}), environ={})
+    assert any(line.startswith("k6.system_tags[1]") for line in caught.value.lines), caught.value.lines
