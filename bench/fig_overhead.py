@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import time
 from datetime import datetime
 from pathlib import Path
@@ -70,12 +71,19 @@ def run(ctx: BenchContext) -> FigureResult:
         samples = {"perfctl": [], "k6": []}
         phases = {"before": [], "after": [], "k6_in_perfctl": []}
         codes = []
+        phase = random.Random(8)  # reproducible pauses
+        scrape_interval = loaded.config.prometheus.scrape_interval
         with managed_prometheus(config_path):
             first_run: Path | None = None
             for rep in range(ctx.reps(3)):
                 for side in ("perfctl", "k6") if rep % 2 == 0 else ("k6", "perfctl"):
                     if side == "k6" and first_run is None:
                         continue  # the k6 side needs a script perfctl wrote: measured after it
+                    # perfctl waits for the backend's first scrape after k6 ends. Back to back, each run
+                    # would start right after the previous one's last scrape, and every k6 end would fall
+                    # at the same point of the scrape cycle (seen: ~1 s waits in 2 of 3 runs, every time).
+                    # A random pause of up to one scrape interval samples that point as users meet it.
+                    time.sleep(phase.uniform(0, scrape_interval))
                     if side == "perfctl":
                         t0 = time.time()
                         sample = run_measured(perfctl_argv, env=env_perfctl, cwd=home / "ws", log=home / "perfctl.log",
@@ -119,6 +127,8 @@ def run(ctx: BenchContext) -> FigureResult:
                      f"Prometheus started once before (perfctl's LocalPrometheus); perfctl exit codes: {codes}. "
                      "The k6 side runs results/<run>/script.js with the argv perfctl recorded in run.json and "
                      "orchestrator.k6.run_env, so outputs and tags are the same.")
+    fig.notes.append("Before each run, a random pause of up to one scrape interval: the wait for the last scrape "
+                     "depends on where in the scrape cycle k6 ends (0 to 1 interval, ~0.5 on average).")
     fig.notes.append("perfctl remembers k6's version and the scripts k6 accepted per k6 binary, and compiled templates "
                      "(orchestrator/k6_memo.py, ~/.cache/perfctl): the first run of a new script pays `k6 inspect` "
                      "(~50 ms) again. The CPU ratio is perfctl's fixed cost (Python, imports, gate, reports: the "
