@@ -468,7 +468,7 @@ function fixedSender(part, req) {
 
 // A part's iteration, specialised once per VU in the init context. A context-free part (the
 // raw-throughput case) runs its senders directly: the general path's lookups and branches on
-// every request cost ~10% of k6's CPU per request in a plain GET loop (bench/, figure 3).
+// every request cost 5-15% of k6's CPU per request in a plain GET loop (bench/, figure 3).
 function iterationOf(part) {
   const think = part.think_time > 0 ? () => sleep(part.think_time) : () => {};
   if (!CONTEXT_FREE.has(part.name)) {

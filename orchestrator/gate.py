@@ -355,6 +355,8 @@ def await_last_scrapes(
         if any(ts is None for ts in last):
             pause = 0.1  # a job not scraped yet: nothing to predict from
         else:
-            due = min(ts + scrape_interval for ts in last if ts < end)
-            pause = min(max(due - time.time(), 0.02), scrape_interval)
+            due = min(ts + scrape_interval for ts in last if ts < end) - time.time()
+            # Before it is due: sleep until then. Just after: look closely. Long after (a job
+            # with its own, longer scrape interval): every 100 ms, as before.
+            pause = min(due, scrape_interval) if due > 0 else (0.02 if due > -0.25 else 0.1)
         time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))

@@ -1,8 +1,9 @@
 """A small HTTP client on the standard library: keep-alive connections, one per thread.
 
-For Prometheus's API and the health gate. The gate sends 20+ small queries at once. Through requests (and prometheus-api-client on top)
-each cost ~1.7 ms of client CPU — preparing the request, merging settings, cookie jars — more
-than Prometheus spent answering most of them; http.client costs ~0.35 ms (bench/, figure 6).
+For Prometheus's API and the health gate. The gate sends 20+ small queries at once; through
+requests (and prometheus-api-client on top) each cost ~1.7 ms of client CPU — preparing the
+request, merging settings, cookie jars — more than Prometheus spent answering most of them;
+http.client costs ~0.35 ms (bench/, figure 6).
 What requests gave us is kept: proxies from the environment (NO_PROXY respected), netrc or
 URL credentials, a CA bundle from REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / SSL_CERT_FILE, and one
 retry when the connection drops or Prometheus answers 502/503/504.
@@ -69,7 +70,8 @@ class HttpApi:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         target = self.prefix + path
         if self._proxy and self.scheme == "http":
-            target = f"http://{self.host}:{self.port}{target}"  # a plain-HTTP proxy takes the absolute URL
+            host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal goes in brackets
+            target = f"http://{host}:{self.port}{target}"  # a plain-HTTP proxy takes the absolute URL
         try:
             answer = self._exchange(method, target, body, headers)
         except Unreachable:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,7 +319,8 @@ def _plan(config: Config, parts: list[Part], config_dir: Path) -> dict:
 # The system tags perfctl reads: the gate (status, expected_response, name, check, scenario),
 # reports and dashboards (method, group, error_code). k6's default set adds url (one series per
 # distinct URL), error (free text), proto, subproto, tls_version and service: with them, the
-# remote-write output cost ~7% of the requests a plain HTTP test makes (bench/, figure 4).
+# remote-write output cost a plain HTTP test 2-13% more of its requests in three bench runs
+# (bench/, figure 4; noisy, never less).
 LEAN_SYSTEM_TAGS = ("status", "method", "name", "group", "check", "error_code", "scenario", "expected_response")
 
 
@@ -574,7 +576,11 @@ def _bytecode_cache(jinja2):
 
     directory = cache_dir() / "templates"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = directory.stat()
     except OSError:
+        return None
+    # Compiled templates are code: only from a directory no one else can write to.
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
         return None
     return QuietCache(str(directory))

@@ -290,3 +290,17 @@ def test_system_tags_can_be_chosen_and_unknown_ones_are_refused(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(write_config(tmp_path, SIMPLE, k6={"system_tags": ["name", "colour"]}), environ={})
     assert any(line.startswith("k6.system_tags[1]") for line in caught.value.lines), caught.value.lines
+
+
+def test_the_compiled_template_is_kept_only_in_a_private_cache(tmp_path, monkeypatch):
+    config = load_config(write_config(tmp_path, SIMPLE), environ={})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = render_scenario(config, "s", V1_1).text
+    kept = list((tmp_path / "cache" / "perfctl" / "templates").iterdir())
+    assert len(kept) == 1 and render_scenario(config, "s", V1_1).text == first  # the same script from the cache
+    shared = tmp_path / "shared"
+    (shared / "perfctl" / "templates").mkdir(parents=True)
+    (shared / "perfctl" / "templates").chmod(0o777)  # others could plant code here: not used
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared))
+    assert render_scenario(config, "s", V1_1).text == first
+    assert list((shared / "perfctl" / "templates").iterdir()) == []
