@@ -7,6 +7,7 @@ import math
 import threading
 from dataclasses import dataclass
 
+from orchestrator.config import redact_url
 from orchestrator.errors import EnvironmentProblem, UsageError
 
 UNREACHABLE_HINT = "start it with `perfctl start-monitoring`, or fix prometheus.url in perfctl.yaml"
@@ -51,7 +52,7 @@ class Prometheus:
             return api.post_form(path, fields) if method == "POST" else api.get(path, fields)
         except Unreachable as exc:
             raise EnvironmentProblem(
-                f"Prometheus at {_shown(self.url)} is unreachable ({exc})", hint=UNREACHABLE_HINT
+                f"Prometheus at {redact_url(self.url)} is unreachable ({exc})", hint=UNREACHABLE_HINT
             ) from None
 
     def ready(self) -> bool:
@@ -110,14 +111,14 @@ class Prometheus:
             raise QueryRejected(f"Prometheus rejected the query {promql!r}: {_error_text(answer.body)}")
         if answer.status != 200:
             raise EnvironmentProblem(
-                f"Prometheus at {_shown(self.url)} failed: HTTP {answer.status} {_error_text(answer.body)}",
+                f"Prometheus at {redact_url(self.url)} failed: HTTP {answer.status} {_error_text(answer.body)}",
                 hint=UNREACHABLE_HINT,
             )
         try:
             payload = json.loads(answer.body)
         except ValueError:
             raise EnvironmentProblem(
-                f"Prometheus at {_shown(self.url)} answered with something that is not JSON "
+                f"Prometheus at {redact_url(self.url)} answered with something that is not JSON "
                 f"(is prometheus.url a Prometheus?)", hint=UNREACHABLE_HINT,
             ) from None
         result = payload.get("data", {}).get("result", []) if isinstance(payload, dict) else []
@@ -151,12 +152,3 @@ def _error_text(body: bytes) -> str:
     except (ValueError, AttributeError):
         error = None
     return str(error) if error else body[:200].decode("utf-8", "replace").strip()
-
-
-def _shown(url: str) -> str:
-    """The URL without credentials, for messages."""
-    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
-    host = rest.split("/", 1)[0]
-    if "@" in host:
-        rest = rest.replace(host, host.rsplit("@", 1)[1], 1)
-    return f"{scheme}://{rest}" if scheme else rest
