@@ -44,12 +44,11 @@ class Prometheus:
                     raise UsageError(f"prometheus.url: {exc}") from None
         return self._api
 
-    def _call(self, method: str, path: str, fields: dict[str, str]):
+    def _post(self, path: str, fields: dict[str, str]):
         from orchestrator.http_client import Unreachable
 
-        api = self._http()
         try:
-            return api.post_form(path, fields) if method == "POST" else api.get(path, fields)
+            return self._http().post_form(path, fields)
         except Unreachable as exc:
             raise EnvironmentProblem(
                 f"Prometheus at {redact_url(self.url)} is unreachable ({exc})", hint=UNREACHABLE_HINT
@@ -88,14 +87,14 @@ class Prometheus:
         fields = {"query": promql, "timeout": f"{self.timeout:g}s"}
         if at is not None:
             fields["time"] = f"{at:.3f}"
-        return self._result(promql, self._call("POST", "/api/v1/query", fields))
+        return self._result(promql, self._post("/api/v1/query", fields))
 
     def query_range(self, promql: str, *, start: float, end: float, step: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
         """A range query: (labels, [(unix seconds, value), ...]) per series; for report charts."""
         fields = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{max(step, 0.001):.3f}",
                   "timeout": f"{self.timeout:g}s"}
         series = []
-        for item in self._result(promql, self._call("POST", "/api/v1/query_range", fields)):
+        for item in self._result(promql, self._post("/api/v1/query_range", fields)):
             points = []
             for t, v in item.get("values", []):
                 try:
