@@ -19,7 +19,7 @@ app = typer.Typer(
     name="perfctl",
     help="Describe load tests once, run them with real k6, and gate on Prometheus SLOs.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain help: Rich would add ~150 ms to every `perfctl --help`.
     rich_markup_mode=None,
@@ -36,7 +36,7 @@ ConfigOpt = Annotated[
     Optional[Path],
     typer.Option("-c", "--config", help="perfctl.yaml to use.", envvar="PERFCTL_CONFIG", show_default="perfctl.yaml"),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.", envvar="PERFCTL_JSON")]
 
 
 class Runtime(str, Enum):
@@ -86,7 +86,9 @@ def validate(config: ConfigOpt = None) -> None:
 @app.command()
 def render(
     scenario: Annotated[str, typer.Argument(help="Scenario name from perfctl.yaml.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the script.")] = Path("k6-scripts"),
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder for SCENARIO.js, or the script's own name (NAME.js).")
+    ] = Path("k6-scripts"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing script.")] = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -166,7 +168,9 @@ StageOpt = Annotated[
     Optional[list[str]], typer.Option("--stage", help="Replace the stages: repeat DURATION:TARGET (e.g. --stage 30s:10).")
 ]
 RunIdOpt = Annotated[Optional[str], typer.Option("--run-id", help="Name the run (default: time-scenario-xxxx).")]
-ResultsOpt = Annotated[Optional[Path], typer.Option("--results", help="Results folder (default: results_dir).")]
+ResultsOpt = Annotated[
+    Optional[Path], typer.Option("--results", help="Results folder (default: results_dir).", envvar="PERFCTL_RESULTS")
+]
 BaselineOpt = Annotated[
     Optional[str], typer.Option("--baseline", help="Run id, or last-pass: the reference for relative criteria.")
 ]
@@ -487,7 +491,7 @@ def ci_init(
     provider: Annotated[CiProvider, typer.Option("--provider", help="github: .github/workflows/perfctl.yml; gitlab: .gitlab-ci.yml.")],
     cron: Annotated[str, typer.Option("--cron", help="When the weekly job runs (cron, UTC).")] = "0 3 * * 1",
     scenario: Annotated[
-        Optional[list[str]], typer.Option("--scenario", help="Scenarios in order, smoke first (repeat; default: smoke, main).")
+        Optional[list[str]], typer.Option("--scenario", help="Scenarios in order, smoke first (repeat; default: a smoke-like one, then the main one, from the config).")
     ] = None,
     directory: Annotated[Path, typer.Option("-d", "--dir", help="Repository root to write into.")] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing CI file.")] = False,
@@ -568,7 +572,8 @@ def main(argv: list[str] | None = None) -> None:
     from orchestrator.errors import ExitCode, PerfctlError
 
     try:
-        code = app(args=argv, standalone_mode=False)
+        # prog_name: `python -m orchestrator` completes (and names itself) as the perfctl it is.
+        code = app(args=argv, prog_name="perfctl", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except PerfctlError as exc:
         print(exc.render(), file=sys.stderr)

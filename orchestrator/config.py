@@ -268,6 +268,13 @@ class Request(Model):
         return self
 
 
+class AuthStep(Request):
+    """A register or login request: `name` may be left out (it is tagged `register` / `login`),
+    so editors following the schema do not mark a valid step red."""
+
+    name: Name = Field("login", description="default: register / login")
+
+
 class WebSocketFlow(Model):
     path: str = "/api/chat"
     messages: list[Any] = Field(
@@ -285,10 +292,10 @@ class Auth(Model):
     from the environment (`token: "${API_TOKEN}"`). Requests then carry `header: scheme token`."""
 
     mode: Literal["shared", "per-vu"] = Field("shared", description="shared: one login in setup(); per-vu: each VU logs in once")
-    register_step: Annotated[Request | None, _named("register")] = Field(
+    register_step: Annotated[AuthStep | None, _named("register")] = Field(
         None, alias="register", description="sent before login"
     )
-    login: Annotated[Request | None, _named("login")] = None
+    login: Annotated[AuthStep | None, _named("login")] = None
     token: str | None = Field(None, description='a token from the environment, e.g. "${API_TOKEN}"')
     token_path: str = Field("token", description="where the token is in the login response's JSON")
     header: str = "Authorization"
@@ -608,11 +615,25 @@ def load_config(path: str | Path | None = None, *, environ: dict[str, str] | Non
     data = _parse_yaml(path, raw_bytes)
     problems: list[str] = _env_refs_in_extra_args(data)
     data = _interpolate(data, environ, (), problems)
+    data = _machine_overrides(data, environ)
     problems += _unset_in_target_urls(data, environ)
     if problems:
         raise ConfigError(f"{path}: {len(problems)} problem(s)", lines=problems)
     config = validate_data(data, source=str(path), environ=environ)
     return LoadedConfig(config=config, path=path.resolve(), digest=hashlib.sha256(raw_bytes).hexdigest())
+
+
+# Settings that belong to the machine rather than the suite (a CI runner's Prometheus):
+# environment variable -> (section, key). Validated like the file's own value.
+MACHINE_OVERRIDES = {"PERFCTL_PROMETHEUS_URL": ("prometheus", "url")}
+
+
+def _machine_overrides(data: dict, environ: dict[str, str]) -> dict:
+    for variable, (section, key) in MACHINE_OVERRIDES.items():
+        value = environ.get(variable)
+        if value and isinstance(data.get(section, {}), dict):
+            data = {**data, section: {**data.get(section, {}), key: value}}
+    return data
 
 
 def validate_data(data: Any, *, source: str = "config", environ: dict[str, str] | None = None) -> Config:

@@ -34,6 +34,19 @@ def admin_password(state_dir: Path) -> str:
     return password
 
 
+def answers(base_url: str, *, timeout: float = 2.0) -> bool:
+    """Whether a Grafana answers its health endpoint with a working database."""
+    import json
+
+    from orchestrator.http_client import HttpApi, Unreachable
+
+    try:
+        answer = HttpApi(base_url, timeout=timeout).get("/api/health")
+        return answer.status == 200 and json.loads(answer.body).get("database") == "ok"
+    except (Unreachable, ValueError, AttributeError):
+        return False
+
+
 def dashboard_url(base_url: str, *, testid: str | None, start_ms: int | None = None, end_ms: int | None = None) -> str:
     """The k6 results dashboard, filtered to one run's test id and its time range."""
     params: dict[str, str] = {}

@@ -195,7 +195,7 @@ def hand_written(name: str, path: Path, text: str, inspected: dict, overrides: O
         args += ["--duration", k6_duration(overrides.duration)]
     for seconds, target in overrides.stages or ():
         args += ["--stage", f"{k6_duration(seconds)}:{target}"]
-    expected = _k6_seconds(inspected.get("totalDuration"))
+    expected = inspected_plan_seconds(inspected)
     if overrides.duration is not None:
         expected = overrides.duration
     elif overrides.stages:
@@ -204,6 +204,31 @@ def hand_written(name: str, path: Path, text: str, inspected: dict, overrides: O
         scenario=name, text=text, parts=(), expected_seconds=expected, plan={},
         has_thresholds=bool(inspected.get("thresholds")), source=path.resolve(), k6_args=tuple(args),
     )
+
+
+def inspected_plan_seconds(inspected: dict) -> float:
+    """How long a hand-written script plans to load, from `k6 inspect --execution-requirements`:
+    the latest scenario end (start time + duration or stages). k6's own totalDuration adds
+    every graceful stop (30 s by default), so a 12 s script would be announced as ~42 s; it
+    is used only where the plan is a count of iterations, as the upper bound it is."""
+    ends = []
+    for scenario in (inspected.get("scenarios") or {}).values():
+        length = _inspected_length(scenario)
+        if length is None:
+            return _k6_seconds(inspected.get("totalDuration"))
+        ends.append(_k6_seconds(scenario.get("startTime")) + length)
+    if ends:
+        return max(ends)
+    top_level = _inspected_length(inspected)  # the vus/duration/stages shortcuts
+    return top_level if top_level is not None else _k6_seconds(inspected.get("totalDuration"))
+
+
+def _inspected_length(options: dict) -> float | None:
+    if options.get("stages"):
+        return sum(_k6_seconds(stage.get("duration")) for stage in options["stages"])
+    if options.get("duration"):
+        return _k6_seconds(options["duration"])
+    return None
 
 
 def _k6_seconds(text) -> float:

@@ -130,3 +130,25 @@ def plan_of(script: str) -> dict:
 def write_config(path: Path, text: str) -> Path:
     path.write_text(textwrap.dedent(text).lstrip())
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _schema_accepts_what_validate_accepts():
+    """Every config a test gets accepted in this process must also pass `perfctl schema`
+    (what editors check against): an editor must never mark a valid perfctl.yaml red."""
+    import jsonschema
+
+    from orchestrator.config import Config, json_schema
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    original = Config.model_validate  # BaseModel's, bound to Config
+
+    def checked(cls, obj, *args, **kwargs):
+        config = original(obj, *args, **kwargs)
+        errors = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(obj)]
+        assert not errors, "validate accepts this config but the JSON schema rejects it:\n" + "\n".join(errors)
+        return config
+
+    Config.model_validate = classmethod(checked)
+    yield
+    del Config.model_validate

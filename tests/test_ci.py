@@ -162,3 +162,39 @@ def test_workflow_uses_the_install_command_the_repo_ships():
     assert (REPO / "scripts/setup").is_file()
     doc = ci_templates.github_workflow(cron="0 3 * * 1", scenarios=["smoke"], config="perfctl.yaml")
     assert any(s.get("run", "").startswith("scripts/setup") for s in doc["jobs"]["perfctl"]["steps"])
+
+
+EXAMPLE_NAMES = sorted(p.parent.name for p in (REPO / "orchestrator" / "examples").glob("*/perfctl.yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_ci_init_on_every_example_takes_its_scenarios_from_the_config(tmp_path: Path, example: str):
+    """`perfctl init --example NAME && perfctl ci init` works as is: the scenarios come from the config."""
+    assert run_cli("init", "--example", example, cwd=tmp_path).code == 0
+    from orchestrator.config import load_config
+
+    known = load_config(tmp_path / "perfctl.yaml", environ={}).config.scenarios
+    for provider, path, builtin in (("github", ".github/workflows/perfctl.yml", "vendor.github-workflows"),
+                                    ("gitlab", ".gitlab-ci.yml", "vendor.gitlab-ci")):
+        result = run_cli("ci", "init", "--provider", provider, cwd=tmp_path)
+        assert result.code == 0, result.output
+        said = next(line for line in result.stderr.splitlines() if line.startswith("scenarios: "))
+        text = (tmp_path / path).read_text()
+        chosen = [name for name in known if f"perfctl run {name} " in text]
+        assert 1 <= len(chosen) <= 2 and all(name in said for name in chosen)
+        assert _schema_check(builtin, tmp_path / path).returncode == 0
+    first = said.removeprefix("scenarios: ").split(" ", 1)[0]
+    smoke_like = known[first].profile is not None and known[first].profile.name == "smoke" or first in ("smoke", "health")
+    assert smoke_like, f"{example}: the first scenario {first} is not a smoke-like one"
+
+
+def test_ci_init_prefers_scenarios_named_smoke_and_main(repo: Path):
+    result = run_cli("ci", "init", "--provider", "github", "--json", cwd=repo)
+    assert result.code == 0, result.output
+    assert json.loads(result.stdout)["scenarios"] == ["smoke", "main"]
+
+
+def test_ci_init_without_a_config_or_scenarios_says_what_to_do(tmp_path: Path):
+    result = run_cli("ci", "init", "--provider", "github", cwd=tmp_path)
+    assert result.code == 2 and "perfctl init" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / ".github").exists()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import yaml
 
 from orchestrator import __version__
-from tests.conftest import run_cli, write_config
+from tests.conftest import REPO, run_cli, write_config
 
 CONTRACT_COMMANDS = [
     "init", "validate", "render", "run", "run-websocket", "run-health", "run-comprehensive", "demo",
@@ -115,6 +119,17 @@ def test_render_writes_inspected_script_once(tmp_path):
     assert run_cli("render", "websocket", "-o", "out", "--force", cwd=tmp_path).code == 0
 
 
+def test_render_to_a_file_name_writes_that_file(tmp_path):
+    run_cli("init", "--example", "demo", cwd=tmp_path)
+    result = run_cli("render", "health", "-o", "gen.js", cwd=tmp_path)
+    assert result.code == 0, result.output
+    assert (tmp_path / "gen.js").is_file() and 'scenario: "health"' in (tmp_path / "gen.js").read_text()
+    assert run_cli("render", "health", "-o", "gen.js", cwd=tmp_path).code == 2  # no overwrite without --force
+    (tmp_path / "scripts.js").mkdir()  # an existing folder stays a folder, whatever its name
+    assert run_cli("render", "health", "-o", "scripts.js", cwd=tmp_path).code == 0
+    assert (tmp_path / "scripts.js" / "health.js").is_file()
+
+
 def test_schema_is_json_schema_of_the_config(tmp_path):
     result = run_cli("schema", cwd=tmp_path)
     assert result.code == 0
@@ -152,3 +167,46 @@ def test_doctor_names_what_is_missing_and_how_to_fix_it(tmp_path):
     assert "fix: start the target" in result.stdout
     as_json = json.loads(run_cli("doctor", "--json", cwd=tmp_path).stdout)
     assert {c["name"]: c["ok"] for c in as_json}["k6"] is True
+
+
+def _perfctl_on_path(tmp_path: Path) -> dict:
+    """A `perfctl` command on PATH that is this checkout's CLI, as the console script is."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "perfctl"
+    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} -m orchestrator \"$@\"\n")
+    wrapper.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+
+
+def test_bash_completion_completes_commands_and_options(tmp_path):
+    env = _perfctl_on_path(tmp_path)
+    script = subprocess.run(["perfctl", "--show-completion", "bash"], env=env, capture_output=True, text=True, timeout=30)
+    assert script.returncode == 0 and "complete " in script.stdout and "_perfctl_completion" in script.stdout
+    (tmp_path / "completion.bash").write_text(script.stdout)
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(words)
+        probe = (f"source {tmp_path / 'completion.bash'}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; "
+                 "_perfctl_completion perfctl; printf '%s\\n' \"${COMPREPLY[@]}\"")
+        done = subprocess.run(["bash", "-c", probe], env=env, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert {"run-websocket", "run-health", "run-comprehensive"} <= set(complete("perfctl", "run-"))
+    assert "--baseline" in complete("perfctl", "run", "demo", "--base")
+    assert {"local", "docker", "k8s"} <= set(complete("perfctl", "run", "demo", "--runtime", ""))
+
+
+def test_machine_settings_come_from_perfctl_environment_variables(tmp_path):
+    from orchestrator.ledger import Ledger
+
+    run_cli("init", "--example", "demo", cwd=tmp_path)
+    Ledger(tmp_path / "elsewhere").create("20260101-000000-demo-abcd", {"scenario": "demo", "status": "finished"})
+    listed = run_cli("history", cwd=tmp_path, env={"PERFCTL_RESULTS": str(tmp_path / "elsewhere"), "PERFCTL_JSON": "1"})
+    assert listed.code == 0, listed.output
+    assert [run["id"] for run in json.loads(listed.stdout)] == ["20260101-000000-demo-abcd"]
+    url = run_cli("prometheus-url", cwd=tmp_path, env={"PERFCTL_PROMETHEUS_URL": "http://127.0.0.1:19090"})
+    assert url.code == 0 and url.stdout.strip() == "http://127.0.0.1:19090"
+    bad = run_cli("prometheus-url", cwd=tmp_path, env={"PERFCTL_PROMETHEUS_URL": "ftp:/x"})
+    assert bad.code == 2 and "prometheus.url" in bad.stderr

@@ -247,6 +247,27 @@ def test_hand_written_script_overrides_become_k6_flags(tmp_path):
         hand_written("m", tmp_path / "x.js", "x", {}, Overrides(rate=3))
 
 
+@pytest.mark.parametrize(
+    ("options", "planned"),
+    [
+        ('{ scenarios: { a: { executor: "constant-vus", vus: 2, duration: "12s" } } }', 12),
+        ('{ scenarios: { a: { executor: "constant-vus", vus: 1, duration: "5s" },'
+         ' b: { executor: "ramping-vus", startTime: "3s", stages: [{ duration: "4s", target: 2 }, { duration: "2s", target: 0 }] } } }', 9),
+        ('{ vus: 2, duration: "7s" }', 7),
+        ('{ stages: [{ duration: "3s", target: 5 }, { duration: "1s", target: 0 }] }', 4),
+    ],
+)
+def test_hand_written_script_is_announced_with_its_own_length(tmp_path, options, planned):
+    """k6's totalDuration adds every graceful stop (30 s): the plan is the scenarios' own length."""
+    from orchestrator.k6 import inspect_file
+
+    path = tmp_path / "own.js"
+    path.write_text(f'import {{ sleep }} from "k6";\nexport const options = {options};\n'
+                    "export default function () { sleep(1); }\n")
+    inspected = inspect_file(find_k6(None), path)  # the real k6's reading of the script
+    assert hand_written("own", path, path.read_text(), inspected, Overrides()).expected_seconds == planned
+
+
 def test_config_strings_in_header_comments_cannot_break_out(tmp_path, k6):
     path = "/a\n\u2028\u2029*/ `${x}` </script>\r\nb"
     scen = {"s": {"executor": "constant-vus", "vus": 1, "duration": "1s", "description": "two\nlines \u2028",

@@ -4,6 +4,7 @@ must be (Grafana's image cannot be built here, so these are checked statically).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -165,18 +166,73 @@ def test_floating_images_are_refused_by_name(image):
     assert validate_data({**data, "k6": {"image": "registry:5000/k6:1.1.0"}}).k6.image == "registry:5000/k6:1.1.0"
 
 
+@contextlib.contextmanager
+def _grafana_health_server():
+    """A real HTTP server answering Grafana's /api/health the way Grafana does."""
+    import http.server
+    import threading
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            ok = self.path == "/api/health"
+            body = b'{"database": "ok", "version": "11.0.0"}' if ok else b"{}"
+            self.send_response(200 if ok else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _demo_config_with_grafana(tmp_path, grafana_url: str):
+    config = tmp_path / "perfctl.yaml"
+    config.write_text((REPO / "examples/demo/perfctl.yaml").read_text() + f"grafana:\n  url: {grafana_url}\n")
+    return config
+
+
 def test_dashboard_url_command_links_a_run_and_says_where_the_password_is(tmp_path):
     from orchestrator.ledger import Ledger
 
-    config = tmp_path / "perfctl.yaml"
-    config.write_text((REPO / "examples/demo/perfctl.yaml").read_text())
-    Ledger(tmp_path / "results").create("20260101-000000-demo-abcd", {"scenario": "demo", "start": 1000.0, "end": 1010.0})
-    result = run_cli("dashboard-url", "-c", str(config), cwd=tmp_path)
-    assert result.code == 0, result.output
-    url = result.stdout.strip()
-    assert "var-testid=20260101-000000-demo-abcd" in url and "from=995000" in url and "to=1015000" in url
-    assert str(grafana.password_file(tmp_path / ".perfctl")) in result.stderr
-    assert run_cli("dashboard-url", "no-such-run", "-c", str(config), cwd=tmp_path).code == 2
+    with _grafana_health_server() as grafana_url:
+        config = _demo_config_with_grafana(tmp_path, grafana_url)
+        Ledger(tmp_path / "results").create("20260101-000000-demo-abcd", {"scenario": "demo", "start": 1000.0, "end": 1010.0})
+        grafana.admin_password(tmp_path / ".perfctl")  # as `start-monitoring --runtime docker` leaves it
+        result = run_cli("dashboard-url", "-c", str(config), cwd=tmp_path)
+        assert result.code == 0, result.output
+        url = result.stdout.strip()
+        assert url.startswith(grafana_url)
+        assert "var-testid=20260101-000000-demo-abcd" in url and "from=995000" in url and "to=1015000" in url
+        assert str(grafana.password_file(tmp_path / ".perfctl")) in result.stderr
+        assert run_cli("dashboard-url", "no-such-run", "-c", str(config), cwd=tmp_path).code == 2
+
+
+def test_dashboard_url_without_grafana_is_exit_3_and_says_where_to_look(tmp_path):
+    from orchestrator.ledger import Ledger
+    from orchestrator.netutil import free_port
+
+    config = _demo_config_with_grafana(tmp_path, f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    fresh = run_cli("dashboard-url", "-c", str(config), cwd=tmp_path)
+    assert fresh.code == 3, fresh.output
+    assert fresh.stdout == ""  # no link to a Grafana that is not there
+    assert "no Grafana answers at" in fresh.stderr and "start-monitoring --runtime docker" in fresh.stderr
+    assert "K6_WEB_DASHBOARD=true" in fresh.stderr
+    assert "password" not in fresh.stderr  # nor a password file that does not exist
+
+    run = Ledger(tmp_path / "results").create("20260101-000000-demo-abcd", {"scenario": "demo"})
+    (run.path / "dashboard.html").write_text("<html>k6 report</html>")
+    with_export = run_cli("dashboard-url", "-c", str(config), cwd=tmp_path)
+    assert with_export.code == 3 and str(run.path / "dashboard.html") in with_export.stderr
 
 
 def test_without_a_docker_api_the_docker_runtime_says_how_to_get_one(tmp_path):

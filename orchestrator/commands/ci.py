@@ -13,7 +13,6 @@ from orchestrator.errors import PerfctlError, UsageError
 from orchestrator.ledger import write_output
 
 PROVIDERS = ("github", "gitlab")
-DEFAULT_SCENARIOS = ("smoke", "main")
 SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -33,12 +32,14 @@ def init(
         cron = ci_templates.check_cron(cron)
     except ValueError as exc:
         raise UsageError(f"--cron: {exc}") from None
-    scenarios = list(scenarios or DEFAULT_SCENARIOS)
-    for name in scenarios:
+    for name in scenarios or ():
         if not SCENARIO_NAME.match(name):
             raise UsageError(f"--scenario {name!r}: not a scenario name (letters, digits, '_', '.', '-')")
     config_path = config or Path(DEFAULT_CONFIG_NAME)
-    _check_scenarios(config_path, scenarios)
+    if scenarios:
+        _check_scenarios(config_path, scenarios)
+    else:
+        scenarios = _default_scenarios(config_path, quiet=json_output)
 
     # Render first, write only on success, never over an existing file without --force.
     config_text = _in_repository(config_path, root)
@@ -73,6 +74,23 @@ def _in_repository(config_path: Path, root: Path) -> str:
         return config_path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         raise UsageError(f"-c {config_path}: the CI job can only use a config inside the repository ({root.resolve()})") from None
+
+
+def _default_scenarios(config_path: Path, *, quiet: bool) -> list[str]:
+    """No --scenario: a smoke-like scenario, then the main one, from the config; said which and why."""
+    from orchestrator.ci_scenarios import default_scenarios
+
+    if not config_path.exists():
+        raise UsageError(f"{config_path}: no such file, so there are no scenarios to choose from",
+                         hint="create one with `perfctl init`, point at it with -c, or name them: --scenario smoke --scenario main")
+    chosen = default_scenarios(load_config(config_path).config)
+    if not chosen:
+        raise UsageError(f"{config_path}: no scenario suits a weekly job (only spike/soak/stress/breakpoint shapes)",
+                         hint="name them: --scenario NAME (repeat; the smoke-like one first)")
+    if not quiet:
+        console.info("scenarios: " + ", then ".join(f"{c.name} ({c.why})" for c in chosen)
+                     + "; --scenario chooses others")
+    return [c.name for c in chosen]
 
 
 def _check_scenarios(config_path: Path, scenarios: list[str]) -> None:
