@@ -396,6 +396,9 @@ Sli = Literal[
 ]
 
 
+# What a value is measured in (orchestrator/units.UNITS): durations in seconds, ratios 0..1.
+Unit = Literal["s", "ms", "ratio", "percent", "req/s", "Hz", "messages", "iterations", "requests", "count", "bytes", "none"]
+
 # SLIs computed from scraped backend metrics; they name the scrape job whose `up` must hold.
 BACKEND_SLIS = ("loop_rate_min", "kafka_lag_max", "target_up", "kafka_lag_after")
 
@@ -414,6 +417,9 @@ class Objective(Model):
     grace: Duration = Field(10.0, ge=0, description="live: how long a breach may last before the run is stopped")
     drain_seconds: Duration | None = Field(
         None, gt=0, description="kafka_lag_after: measure this long after the run's end (the gate waits for it)"
+    )
+    unit: Unit | None = Field(
+        None, description="how reports print the value, in the query's unit (default: the SLI's; none for a query)"
     )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from orchestrator import slo
+from orchestrator import slo, units
 from orchestrator.config import BACKEND_SLIS, Config, Objective
 from orchestrator.durations import k6_duration
 from orchestrator.errors import EnvironmentProblem
@@ -215,6 +215,7 @@ def spec_of(obj: Objective) -> slo.ObjectiveSpec:
         warning_criteria=slo.parse_criteria(obj.warning) if obj.warning else None,
         weight=obj.weight,
         key=obj.key,
+        unit=units.sli_unit(obj.sli, obj.unit),
     )
 
 

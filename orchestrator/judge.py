@@ -31,6 +31,7 @@ class Judgement:
     queries: dict[str, str]
     exit_code: ExitCode
     files: dict[str, Path]
+    k6: dict | None = None  # k6's headline and per-request rows (k6_breakdown), as in verdict.json
 
 
 def live_gate_grade(stop: dict) -> slo.Grade:
@@ -110,6 +111,7 @@ def judge_run(
             warning_percent=loaded.config.gate.warning_percent,
         )
     summary = read_summary(run.file("summary.json"))
+    k6_numbers = _k6_breakdown(loaded, prom, record, run, window)
     window_dict = {"start": iso(window.start), "end": iso(window.end), "seconds": round(window.seconds, 3)}
     document = report.verdict_to_dict(
         verdict,
@@ -126,6 +128,7 @@ def judge_run(
             "baseline": baseline.as_dict() if baseline is not None else None,
             "live_gate": live_stop,
             "measured_at": {name: iso(t) for name, t in result.measured_at.items() if t != window.end},
+            "k6": k6_numbers,
         },
     )
     files = {
@@ -141,12 +144,32 @@ def judge_run(
     )
     markdown = report.markdown(
         verdict, run_id=record["id"], scenario=record["scenario"], window_seconds=window.seconds, results_path=str(run.path)
-    )
+    ) + _k6_markdown(k6_numbers)
     write_atomic(files["markdown"], markdown)
     write_atomic(files["html"], _html_report(loaded, prom, record, verdict, window, document))
     _append_step_summary(markdown)
     exit_code = ExitCode.INTERRUPTED if record.get("interrupted_by") else RESULT_EXIT[verdict.result]
-    return Judgement(verdict=verdict, queries=result.queries, exit_code=exit_code, files=files)
+    return Judgement(verdict=verdict, queries=result.queries, exit_code=exit_code, files=files, k6=k6_numbers)
+
+
+def _k6_breakdown(loaded: LoadedConfig, prom: Prometheus, record: dict, run: RunDir, window) -> dict:
+    """k6's headline (its summary file) and one row per named request (Prometheus), for every report."""
+    from orchestrator import k6_breakdown
+
+    config = as_recorded(loaded, record).config
+    ctx = gate.QueryContext(record["id"], window, config.prometheus.scrape_interval, config.k6.push_interval)
+    numbers = k6_breakdown.headline(run.file("summary.json"))
+    rows = k6_breakdown.per_request(prom, ctx.fill, at=window.end, native_histograms=config.k6.native_histograms,
+                                    summary_path=run.file("summary.json"))
+    return {"headline": numbers.as_dict() if numbers else None, "requests": [r.as_dict() for r in rows]}
+
+
+def _k6_markdown(k6_numbers: dict) -> str:
+    from orchestrator import k6_breakdown, k6_tables
+
+    numbers = k6_numbers.get("headline")
+    rows = [k6_breakdown.row_from_dict(r) for r in k6_numbers.get("requests") or ()]
+    return k6_tables.markdown(k6_breakdown.Headline(**numbers) if numbers else None, rows, report.md_cell)
 
 
 def _html_report(loaded: LoadedConfig, prom: Prometheus, record: dict, verdict: slo.Verdict, window, document: dict) -> str:

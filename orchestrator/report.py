@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from typing import Any
 
+from orchestrator import units
 from orchestrator.slo import Grade, Result, Verdict, format_value
 
 SCHEMA = "perfctl.verdict/v1"
@@ -84,6 +85,7 @@ def _objective_out(g: Grade, query: str | None) -> dict:
         "score": g.score,
         "baseline": _num_out(g.baseline),
         "reason": g.reason,
+        "unit": g.unit,
     }
 
 
@@ -133,6 +135,7 @@ def _grade_in(o: dict) -> Grade:
         warning=o.get("warning"),
         baseline=_num_in(o.get("baseline")),
         reason=o.get("reason", ""),
+        unit=o.get("unit", "none"),  # verdicts written before units read as plain numbers
     )
 
 
@@ -183,12 +186,13 @@ def _percent(percent: float) -> str:
 
 
 def _criterion_cell(g: Grade) -> str:
-    return g.criteria if g.warning is None else f"{g.criteria} (warn {g.warning})"
+    criteria = units.criterion(g.criteria, g.unit)
+    return criteria if g.warning is None else f"{criteria} (warn {units.criterion(g.warning, g.unit)})"
 
 
 def _value_cell(g: Grade) -> str:
-    value = format_value(g.value)
-    return value if g.baseline is None else f"{value} (baseline {format_value(g.baseline)})"
+    value = units.quantity(g.value, g.unit)
+    return value if g.baseline is None else f"{value} (baseline {units.quantity(g.baseline, g.unit)})"
 
 
 # ---- terminal -------------------------------------------------------------------------------------
@@ -254,10 +258,21 @@ def terminal_table(verdict: Verdict, *, queries: dict | None = None, color: bool
 GATE_CASE = "(gate)"
 
 
+def _in_unit(value: float | None, unit: str) -> str:
+    """` (12.3 ms)` beside the raw number, when the unit changes how it reads."""
+    shown = units.quantity(value, unit, digits=6)
+    return "" if value is None or shown == format_value(value, digits=6) else f" ({shown})"
+
+
+def _in_unit_criterion(text: str, unit: str) -> str:
+    shown = units.criterion(text, unit)
+    return "" if shown == text else f" ({shown})"
+
+
 def _case_details(g: Grade, *, with_reason: bool = True) -> str:
     lines = [
-        f"value: {format_value(g.value, digits=6)}",
-        f"criterion: {g.criteria}",
+        f"value: {format_value(g.value, digits=6)}" + _in_unit(g.value, g.unit),
+        f"criterion: {g.criteria}" + _in_unit_criterion(g.criteria, g.unit),
     ]
     if g.warning is not None:
         lines.append(f"warning: {g.warning}")
@@ -331,7 +346,7 @@ def junit_xml(
 # ---- Markdown -------------------------------------------------------------------------------------
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
     # A `|` would end the cell; a newline would end the row.
     return _one_line(text).replace("|", "\\|")
 
@@ -347,7 +362,7 @@ def _md_code(text: str) -> str:
 def markdown(verdict: Verdict, *, run_id: str, scenario: str, window_seconds: float, results_path: str) -> str:
     """A summary for a PR comment or a CI job summary: heading, objectives table, score, reasons."""
     lines = [
-        f"## perfctl gate: {verdict.result.name} — {_md_cell(scenario)}",
+        f"## perfctl gate: {verdict.result.name} — {md_cell(scenario)}",
         "",
         f"Run {_md_code(run_id)}, window {format_value(window_seconds)} s, results in {_md_code(results_path)}.",
         "",
@@ -360,7 +375,7 @@ def markdown(verdict: Verdict, *, run_id: str, scenario: str, window_seconds: fl
         for g in verdict.grades:
             name = g.name + (" (key)" if g.key else "")
             cells = [name, _value_cell(g), _criterion_cell(g), format_value(g.weight), g.result.name, g.reason]
-            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+            lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     else:
         lines.append("_No objectives._")
     score = f"{format_value(verdict.score)}/{format_value(verdict.max_score)}"

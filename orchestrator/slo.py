@@ -50,6 +50,7 @@ class ObjectiveSpec:
     warning_criteria: Criteria | None = None
     weight: float = 1.0
     key: bool = False
+    unit: str = "none"  # how reports print the value (orchestrator/units.py); the math ignores it
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Grade:
     warning: str | None  # warning criteria text
     baseline: float | None = None
     reason: str = ""  # why, in one line (always set when inconclusive or failed)
+    unit: str = "none"  # the value's unit, for people (orchestrator/units.py)
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,7 @@ def grade(spec: ObjectiveSpec, value: float | None, baseline: float | None = Non
             warning=spec.warning_criteria.text if spec.warning_criteria is not None else None,
             baseline=baseline,
             reason=reason,
+            unit=spec.unit,
         )
 
     if value is None or math.isnan(value):

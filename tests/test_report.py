@@ -73,7 +73,7 @@ def test_dict_schema():
     assert (d["run_id"], d["scenario"], d["result"]) == ("r-1", "smoke", "inconclusive")
     assert d["window"] == {"start": "2024-05-01T12:00:00Z", "end": "2024-05-01T12:05:00Z", "seconds": 300.0}
     assert [set(o) for o in d["objectives"]] == [
-        {"name", "query", "value", "criterion", "warning", "weight", "key", "result", "score", "baseline", "reason"}
+        {"name", "query", "value", "criterion", "warning", "weight", "key", "result", "score", "baseline", "reason", "unit"}
     ] * 4
     first, second, third, fourth = d["objectives"]
     assert first["query"] == QUERIES["error_ratio"]

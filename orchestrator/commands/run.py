@@ -386,6 +386,19 @@ def _record_k6_end(run: RunDir, outcome, start: float, end: float) -> tuple[dict
     return record, final
 
 
+def _print_k6_numbers(numbers: dict | None) -> None:
+    """k6's headline and the per-request table, after the verdict they explain."""
+    if not numbers:
+        return
+    from orchestrator import k6_breakdown, k6_tables
+
+    if numbers.get("headline"):
+        print(k6_tables.headline_line(k6_breakdown.Headline(**numbers["headline"])))
+    table = k6_tables.terminal([k6_breakdown.row_from_dict(r) for r in numbers.get("requests") or ()])
+    if table:
+        print(table, end="")
+
+
 def _print_verdict(judgement, run: RunDir, json_output: bool) -> None:
     if json_output:
         print(run.file("verdict.json").read_text(), end="")
@@ -393,6 +406,7 @@ def _print_verdict(judgement, run: RunDir, json_output: bool) -> None:
     from orchestrator import report
 
     print(report.terminal_table(judgement.verdict, color=console.use_color()))
+    _print_k6_numbers(judgement.k6)
     print(f"results: {run.path}")
     sys.stdout.flush()
     if judgement.exit_code == ExitCode.INCONCLUSIVE:
