@@ -91,7 +91,7 @@ SERIES_NOTES = {
 LOAD_QUERIES: dict[str, str] = {
     "VUs": f"sum(k6_vus{{{K6}}})",
     "requests/s": f"sum(rate(k6_http_reqs_total{{{K6}}}[$push_range]))",
-    "error ratio": (
+    "failed requests": (
         f'(sum(rate(k6_http_reqs_total{{{K6},expected_response="false"}}[$push_range]))'
         f" or (0 * sum(rate(k6_http_reqs_total{{{K6}}}[$push_range]))))"
         f" / sum(rate(k6_http_reqs_total{{{K6}}}[$push_range]))"

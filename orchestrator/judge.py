@@ -146,7 +146,7 @@ def judge_run(
         verdict, run_id=record["id"], scenario=record["scenario"], window_seconds=window.seconds, results_path=str(run.path)
     ) + _k6_markdown(k6_numbers)
     write_atomic(files["markdown"], markdown)
-    write_atomic(files["html"], _html_report(loaded, prom, record, verdict, window, document))
+    write_atomic(files["html"], _html_report(loaded, prom, record, verdict, window, document, run))
     _append_step_summary(markdown)
     exit_code = ExitCode.INTERRUPTED if record.get("interrupted_by") else RESULT_EXIT[verdict.result]
     return Judgement(verdict=verdict, queries=result.queries, exit_code=exit_code, files=files, k6=k6_numbers)
@@ -172,13 +172,15 @@ def _k6_markdown(k6_numbers: dict) -> str:
     return k6_tables.markdown(k6_breakdown.Headline(**numbers) if numbers else None, rows, report.md_cell)
 
 
-def _html_report(loaded: LoadedConfig, prom: Prometheus, record: dict, verdict: slo.Verdict, window, document: dict) -> str:
+def _html_report(loaded: LoadedConfig, prom: Prometheus, record: dict, verdict: slo.Verdict, window, document: dict,
+                 run: RunDir) -> str:
     from orchestrator import report_html
 
     config = as_recorded(loaded, record).config  # native histograms when the run used them
     objectives = gate.objectives_for(config, record["scenario"])
     return report_html.render(
-        report_html.collect(config, prom, objectives, run_id=record["id"], window=window),
+        report_html.collect(config, prom, objectives, run_id=record["id"], window=window, record=record,
+                            run_path=run.path),
         verdict, document,
     )
 

@@ -1,9 +1,10 @@
 """report.html: one self-contained page a person opens from the results folder.
 
-The verdict and score, then a chart per objective (its time series over the run, with
-the criterion drawn as a line), then k6's load shape (VUs, request rate, error ratio) on
-the same time axis. Charts are inline SVG drawn here: no scripts, fonts or styles are
-fetched, so the page works offline and from a CI artifact.
+The verdict and score with the objectives' table, the run's settings, k6's headline and a
+row per request beside its own thresholds, then a chart per objective (its time series
+over the run, the criterion drawn in its grade's colour) and k6's load shape (VUs,
+requests/s, failures) on the same time axis. Charts are inline SVG (orchestrator/svg_chart.py):
+nothing is fetched, so the page works offline and from a CI artifact.
 
 `collect` reads the series from Prometheus (query_range); `render` is pure.
 """
@@ -13,33 +14,21 @@ from __future__ import annotations
 import html
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from orchestrator import gate, slo
+from orchestrator import gate, k6_breakdown, k6_tables, slo, units
 from orchestrator.config import Config, Objective
 from orchestrator.errors import PerfctlError
 from orchestrator.prometheus import Prometheus
+from orchestrator.svg_chart import (  # noqa: F401 - the chart's colours are the report's
+    LOAD_COLOR, PASS_LINE_COLOR, SERIES_COLOR, WARNING_LINE_COLOR, Chart, Line, Points, draw,
+)
 
-Points = list[tuple[float, float]]
-
-# Colours are fixed so people (and the screenshot test) can tell the lines apart.
-SERIES_COLOR = "#1f6feb"  # the measured series
-PASS_LINE_COLOR = "#d62728"  # the pass criterion
-WARNING_LINE_COLOR = "#ff9f1c"  # the warning criterion
-LOAD_COLOR = "#6f42c1"
 RESULT_COLOR = {"pass": "#2da44e", "warning": "#d4a72c", "fail": "#cf222e", "inconclusive": "#8250df"}
 MAX_POINTS = 240  # steps per chart: fine enough for minutes-long runs, small enough to stay light
-
-
-@dataclass(frozen=True)
-class Chart:
-    title: str
-    points: Points
-    note: str = ""
-    lines: tuple[tuple[float, str, str], ...] = ()  # (y, colour, label) criterion lines
-    result: str = ""
-    problem: str = ""  # why there is no series
-    colour: str = SERIES_COLOR
+# k6's load shape: title -> unit.
+LOAD_UNITS = {"VUs": "none", "requests/s": "req/s", "failed requests": "ratio"}
 
 
 @dataclass(frozen=True)
@@ -50,9 +39,14 @@ class ReportData:
     until: float  # the charts' right edge (the run's end, or later for drain objectives)
     objectives: list[Chart] = field(default_factory=list)
     load: list[Chart] = field(default_factory=list)
+    settings: tuple[tuple[str, str], ...] = ()  # (what, value) of the run, in order
+    dashboard: str | None = None  # k6's own dashboard export beside report.html, when k6 made one
 
 
-def collect(config: Config, prom: Prometheus, objectives: list[Objective], *, run_id: str, window: gate.Window) -> ReportData:
+def collect(config: Config, prom: Prometheus, objectives: list[Objective], *, run_id: str, window: gate.Window,
+            record: dict | None = None, run_path: Path | None = None) -> ReportData:
+    """The charts' series from Prometheus; `record` (run.json) gives the settings table and
+    `run_path` the folder where k6 may have left its dashboard export."""
     until = max([window.end] + [gate.measure_time(o, window) for o in objectives])
     ctx = gate.QueryContext(run_id, window, config.prometheus.scrape_interval, config.k6.push_interval)
     step = max(0.5, (until - window.start) / MAX_POINTS)
@@ -61,10 +55,35 @@ def collect(config: Config, prom: Prometheus, objectives: list[Objective], *, ru
     # Independent queries, side by side as the gate's: a run's exit waits for this report.
     with ThreadPoolExecutor(max_workers=8) as pool:
         series = list(pool.map(lambda plan: _series(prom, plan[1], window.start, plan[3], step), plans))
-    drawn = [Chart(title=title, points=points, note=note, problem=problem)
-             for (title, _, note, _), (points, problem) in zip(plans, series)]
+    chart_units = [units.sli_unit(o.sli, o.unit) for o in objectives] + [LOAD_UNITS.get(t, "none") for t in gate.LOAD_QUERIES]
+    drawn = [Chart(title=title, points=points, note=note, problem=problem, unit=unit)
+             for (title, _, note, _), (points, problem), unit in zip(plans, series, chart_units)]
     charts, load = drawn[: len(objectives)], drawn[len(objectives):]
-    return ReportData(run_id=run_id, start=window.start, end=window.end, until=until, objectives=charts, load=load)
+    dashboard = "dashboard.html" if run_path is not None and (run_path / "dashboard.html").is_file() else None
+    return ReportData(run_id=run_id, start=window.start, end=window.end, until=until, objectives=charts, load=load,
+                      settings=run_settings(record or {}), dashboard=dashboard)
+
+
+def run_settings(record: dict) -> tuple[tuple[str, str], ...]:
+    """What was run, from run.json: enough to tell two reports apart without opening files."""
+    rows = [("scenario", str(record.get("scenario", "")))]
+    for part in record.get("load") or ():
+        rows.append((f"load: {part.get('part')}", f"{part.get('executor')}: {part.get('shape')}"))
+    if record.get("script"):
+        rows.append(("script", f"hand-written: {record['script']}"))
+    overrides = record.get("overrides") or {}
+    if overrides:
+        rows.append(("overrides", ", ".join(f"{k}={v}" for k, v in overrides.items())))
+    planned = record.get("expected_seconds")
+    if isinstance(planned, (int, float)):
+        rows.append(("planned", units.duration(planned)))
+    for key, label in (("k6_version", "k6"), ("runtime", "runtime"), ("instances", "k6 instances"),
+                       ("perfctl_version", "perfctl"), ("created", "started")):
+        if record.get(key) not in (None, ""):
+            rows.append((label, str(record[key])))
+    if record.get("config_digest"):
+        rows.append(("config", f"{record.get('config', '')} (sha256 {str(record['config_digest'])[:12]})"))
+    return tuple(rows)
 
 
 def _series(prom: Prometheus, query: str, start: float, end: float, step: float) -> tuple[Points, str]:
@@ -79,8 +98,9 @@ def _series(prom: Prometheus, query: str, start: float, end: float, step: float)
     return points, "" if points else "no data in the window"
 
 
-def criterion_lines(grade: slo.Grade) -> tuple[tuple[float, str, str], ...]:
-    """Horizontal lines for the grade's bounds; relative bounds need the baseline."""
+def criterion_lines(grade: slo.Grade) -> tuple[Line, ...]:
+    """Horizontal lines for the grade's bounds, labelled in the value's unit; relative bounds
+    need the baseline."""
     lines = []
     for text, colour, label in ((grade.criteria, PASS_LINE_COLOR, "pass"), (grade.warning, WARNING_LINE_COLOR, "warning")):
         if not text:
@@ -90,20 +110,18 @@ def criterion_lines(grade: slo.Grade) -> tuple[tuple[float, str, str], ...]:
         except ValueError:
             continue
         for part in parts:
+            shown = f"{label} {units.criterion(part.text, grade.unit)}"
             if part.op == "between":
-                lines += [(part.value, colour, f"{label} {part.text}"), (part.high or part.value, colour, f"{label} {part.text}")]
+                lines += [Line(part.value, colour, shown), Line(part.high or part.value, colour, shown)]
             elif not part.relative:
-                lines.append((part.value, colour, f"{label} {part.text}"))
+                lines.append(Line(part.value, colour, shown))
             elif grade.baseline is not None and math.isfinite(grade.baseline):
                 bound = grade.baseline + abs(grade.baseline) * part.value / 100.0
-                lines.append((bound, colour, f"{label} {part.text} of {slo.format_value(grade.baseline)}"))
+                lines.append(Line(bound, colour, f"{shown} of {units.quantity(grade.baseline, grade.unit)}"))
     return tuple(lines)
 
 
 # ---- rendering (pure) ----------------------------------------------------------------------------------
-
-WIDTH, HEIGHT = 760, 190
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 14, 28
 
 
 def render(data: ReportData, verdict: slo.Verdict, document: dict) -> str:
@@ -113,13 +131,14 @@ def render(data: ReportData, verdict: slo.Verdict, document: dict) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>perfctl {_e(result.upper())} — {_e(data.run_id)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f'<header class="verdict" style="background:{colour}">',
         f'<h1>{_e(result.upper())}</h1><p class="score">score {_e(_percent(verdict.percent))}'
         f" ({_e(slo.format_value(verdict.score))}/{_e(slo.format_value(verdict.max_score))})</p>",
         f"<p>run <code>{_e(data.run_id)}</code> · scenario <code>{_e(str(document.get('scenario', '')))}</code>"
-        f" · {_e(slo.format_value(data.end - data.start))} s</p></header>",
+        f" · {_e(units.duration(data.end - data.start))}</p></header>",
     ]
     if verdict.reasons:
         parts.append("<ul class='reasons'>" + "".join(f"<li>{_e(r)}</li>" for r in verdict.reasons) + "</ul>")
@@ -128,24 +147,33 @@ def render(data: ReportData, verdict: slo.Verdict, document: dict) -> str:
     if baseline:
         parts.append(f"<p class='note'>baseline ({_e(str(baseline.get('spec')))}): runs "
                      + _e(", ".join(baseline.get("runs") or ["none"])) + "</p>")
+    parts.append(_k6_section(document.get("k6"), data.dashboard))
+    if data.settings:
+        parts.append("<h2>Run</h2><table class='settings'>"
+                     + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in data.settings) + "</table>")
     parts.append("<h2>Objectives over the run</h2>")
     for chart in data.objectives:
         grade = grades.get(chart.title)
         if grade is not None:
-            chart = Chart(chart.title, chart.points, chart.note, criterion_lines(grade), grade.result.value, chart.problem)
+            chart = replace(chart, lines=criterion_lines(grade), result=grade.result.value)
         parts.append(_figure(chart, data, kind="objective"))
     parts.append("<h2>Load shape (k6)</h2>")
     for chart in data.load:
-        parts.append(_figure(Chart(chart.title, chart.points, chart.note, (), "", chart.problem, LOAD_COLOR), data, kind="load"))
+        parts.append(_figure(replace(chart, colour=LOAD_COLOR), data, kind="load"))
+    parts.append("<p class='note'>Hover over a line for its values. Times are seconds since the load started;"
+                 " a dotted line marks its end.</p>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
 def _table(verdict: slo.Verdict) -> str:
-    rows = ["<table><tr><th>objective</th><th>value</th><th>criterion</th><th>result</th><th>reason</th></tr>"]
+    rows = ["<table class='objectives'><tr><th>objective</th><th>value</th><th>criterion</th><th>result</th>"
+            "<th>reason</th></tr>"]
     for g in verdict.grades:
-        crit = g.criteria + (f" (warn {g.warning})" if g.warning else "")
-        value = slo.format_value(g.value) + (f" (baseline {slo.format_value(g.baseline)})" if g.baseline is not None else "")
+        crit = units.criterion(g.criteria, g.unit) + (f" (warn {units.criterion(g.warning, g.unit)})" if g.warning else "")
+        value = units.quantity(g.value, g.unit)
+        if g.baseline is not None:
+            value += f" (baseline {units.quantity(g.baseline, g.unit)})"
         rows.append(
             f"<tr><td>{_e(g.name)}{' <b>(key)</b>' if g.key else ''}</td><td class='num'>{_e(value)}</td>"
             f"<td>{_e(crit)}</td><td style='color:{RESULT_COLOR[g.result.value]}'><b>{_e(g.result.name)}</b></td>"
@@ -155,6 +183,36 @@ def _table(verdict: slo.Verdict) -> str:
     return "\n".join(rows)
 
 
+def _k6_section(numbers: dict | None, dashboard: str | None) -> str:
+    """k6's headline and the per-request table, and k6's own dashboard report when there is one."""
+    out = ["<h2>k6</h2>"]
+    headline = (numbers or {}).get("headline")
+    if headline:
+        h = k6_breakdown.Headline(**headline)
+        cells = [("requests", units.number(h.requests) if h.requests is not None else "—"),
+                 ("rate", units.quantity(h.request_rate, "req/s")), ("failed", units.quantity(h.failed_ratio, "ratio")),
+                 ("p50", units.quantity(h.p50, "s")), ("p95", units.quantity(h.p95, "s")), ("p99", units.quantity(h.p99, "s")),
+                 ("iterations", units.quantity(h.iterations, "none")), ("VUs max", units.quantity(h.vus_max, "none")),
+                 ("data in / out", f"{units.size(h.data_received or 0)} / {units.size(h.data_sent or 0)}")]
+        out.append("<div class='headline'>" + "".join(
+            f"<div><span class='k'>{_e(k)}</span><span class='v'>{_e(v)}</span></div>" for k, v in cells) + "</div>")
+    else:
+        out.append("<p class='note'>k6 wrote no summary.</p>")
+    rows = [k6_breakdown.row_from_dict(r) for r in (numbers or {}).get("requests") or ()]
+    if rows:
+        out.append("<table class='requests'><tr>" + "".join(f"<th>{_e(h)}</th>" for h in k6_tables.HEADERS) + "</tr>")
+        for row in rows:
+            cells = k6_tables.request_cells(row)
+            failed = any(t.failed for t in row.thresholds)
+            out.append("<tr>" + "".join(
+                (f"<td class='num'>{_e(c)}</td>" if 0 < i < 4 else f"<td>{_e(c)}</td>") for i, c in enumerate(cells[:-1]))
+                + f"<td style='color:{RESULT_COLOR['fail'] if failed else 'inherit'}'>{_e(cells[-1])}</td></tr>")
+        out.append("</table>")
+    if dashboard:
+        out.append(f"<p>k6's own dashboard report: <a href='{_e(dashboard)}'>{_e(dashboard)}</a></p>")
+    return "\n".join(out)
+
+
 def _figure(chart: Chart, data: ReportData, *, kind: str) -> str:
     head = f"<h3>{_e(chart.title)}"
     if chart.result:
@@ -162,55 +220,7 @@ def _figure(chart: Chart, data: ReportData, *, kind: str) -> str:
     head += "</h3>"
     note = chart.note + (f" — {chart.problem}" if chart.problem else "")
     caption = f"<figcaption>{_e(note)}</figcaption>" if note else ""
-    return f"<figure class='{kind}'>{head}{svg_chart(chart, data.start, data.until, data.end)}{caption}</figure>"
-
-
-def svg_chart(chart: Chart, x0: float, x1: float, run_end: float | None = None) -> str:
-    """A line chart of `chart.points` over [x0, x1] with its criterion lines, as inline SVG."""
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    ys = [v for _, v in chart.points] + [y for y, _, _ in chart.lines]
-    lo, hi = (min(ys), max(ys)) if ys else (0.0, 1.0)
-    if hi - lo < 1e-12:
-        pad = abs(hi) * 0.1 or 1.0
-        lo, hi = lo - pad, hi + pad
-    else:
-        pad = (hi - lo) * 0.08
-        lo, hi = lo - pad, hi + pad
-    span_x = max(x1 - x0, 1e-9)
-
-    def sx(t: float) -> float:
-        return LEFT + (t - x0) / span_x * plot_w
-
-    def sy(v: float) -> float:
-        return TOP + (hi - v) / (hi - lo) * plot_h
-
-    out = [
-        f'<svg width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}"'
-        f' role="img" aria-label="{_e(chart.title)}" data-chart="{_e(chart.title)}">',
-        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#ffffff" stroke="#d0d7de"/>',
-    ]
-    for frac in (0.0, 0.5, 1.0):  # y ticks
-        v = lo + (hi - lo) * frac
-        out.append(f'<text x="{LEFT - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" class="tick">{_e(slo.format_value(v))}</text>')
-    for i in range(5):  # x ticks, seconds since the start
-        t = x0 + span_x * i / 4
-        out.append(f'<text x="{sx(t):.1f}" y="{HEIGHT - 8}" text-anchor="middle" class="tick">{_e(slo.format_value(t - x0))}s</text>')
-    if run_end is not None and x0 < run_end < x1 - 1e-6:
-        out.append(f'<line x1="{sx(run_end):.1f}" y1="{TOP}" x2="{sx(run_end):.1f}" y2="{TOP + plot_h}" stroke="#8c959f" stroke-dasharray="2,3"/>')
-    for y, colour, label in chart.lines:
-        out.append(
-            f'<line x1="{LEFT}" y1="{sy(y):.1f}" x2="{LEFT + plot_w}" y2="{sy(y):.1f}" stroke="{colour}" stroke-width="3"'
-            f' stroke-dasharray="10,5" shape-rendering="crispEdges" class="criterion"><title>{_e(label)}</title></line>'
-        )
-        out.append(f'<text x="{LEFT + plot_w - 4}" y="{sy(y) - 5:.1f}" text-anchor="end" class="label" fill="{colour}">{_e(label)}</text>')
-    colour = chart.colour
-    if chart.points:
-        path = " ".join(f"{sx(t):.1f},{sy(v):.1f}" for t, v in chart.points)
-        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="3" class="series"/>')
-    else:
-        out.append(f'<text x="{LEFT + plot_w / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" class="empty">no data</text>')
-    out.append("</svg>")
-    return "".join(out)
+    return f"<figure class='{kind}'>{head}{draw(chart, data.start, data.until, data.end)}{caption}</figure>"
 
 
 def _percent(percent: float) -> str:
@@ -229,8 +239,13 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max
 .verdict h1{margin:0;font-size:40px;letter-spacing:2px}.verdict p{margin:4px 0}
 .score{font-size:20px;font-weight:600}
 table{border-collapse:collapse;width:100%;font-size:13px;margin:12px 0}
-th,td{border-bottom:1px solid #d0d7de;padding:4px 6px;text-align:left;vertical-align:top}td.num{text-align:right}
+th,td{border-bottom:1px solid #d0d7de;padding:4px 6px;text-align:left;vertical-align:top}td.num{text-align:right;white-space:nowrap}
+table.settings th{width:28%;font-weight:600;color:#59636e}
+.headline{display:flex;flex-wrap:wrap;gap:8px;margin:8px 0}
+.headline div{border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;min-width:86px}
+.headline .k{display:block;font-size:11px;color:#59636e}.headline .v{font-size:16px;font-weight:600}
 figure{margin:10px 0 18px}figure h3{margin:4px 0;font-size:15px}figcaption{font-size:12px;color:#59636e}
-.tick{font-size:11px;fill:#59636e}.label{font-size:11px}.empty{font-size:14px;fill:#8c959f}
+.tick{font-size:11px;fill:#59636e}.label{font-size:11px;font-weight:600}.empty{font-size:14px;fill:#8c959f}
+circle.hover:hover{fill:#1f232833}
 .note{font-size:12px;color:#59636e}code{font-size:12px}
 """.strip()

@@ -72,6 +72,7 @@ def _rebuild(run: RunDir, suffix: str, fmt: str, loaded) -> str:
     config = as_recorded(loaded, record).config  # native histograms when the run used them
     window = gate.Window(start=record["start"], end=record["end"])
     data = report_html.collect(
-        config, prometheus.client(), gate.objectives_for(config, scenario), run_id=run_id, window=window
+        config, prometheus.client(), gate.objectives_for(config, scenario), run_id=run_id, window=window,
+        record=record, run_path=run.path,
     )
     return report_html.render(data, verdict, document)

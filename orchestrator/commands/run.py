@@ -22,6 +22,7 @@ from orchestrator.ledger import (
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.monitoring_stack import ensure_prometheus
 from orchestrator.pids import ProcessRef
+from orchestrator.plan_summary import describe_plan
 from orchestrator.render import Overrides, RenderedScript, render_scenario
 from orchestrator.runtimes import k6_window, make_runtime, runtime_details
 from orchestrator.runtimes.segments import SegmentsRuntime
@@ -172,6 +173,7 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
             "runtime": opts.runtime,
             "prometheus_url": redact_url(loaded.config.prometheus.url),
             "expected_seconds": script.expected_seconds,
+            "load": describe_plan(script.plan),  # the reports' settings: executor and shape per part
             "overrides": {k: v for k, v in vars(opts.overrides).items() if v is not None},
             "started": {"prometheus": started_prometheus},
             "instances": opts.instances,
