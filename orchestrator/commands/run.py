@@ -250,11 +250,11 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
     start = time.time()
     runtime, started = _pick_runtime(prepared, opts, run, argv, start)
     env = run_env(remote_write, dashboard_export=run.file("dashboard.html"))
-    progress = console.Progress()
     live = _live_gate(loaded, run, opts.scenario, start)
     watch = {"watch": live.poll} if live else {}
     _warm_up(VERDICT_MODULES)
-    outcome = runtime.run(argv, env, run.file("k6.log"), cwd=run.path, on_started=started, progress=progress, **watch)
+    with _live_view(prepared, opts, run, start, argv) as view:
+        outcome = runtime.run(argv, env, run.file("k6.log"), cwd=run.path, on_started=started, progress=view, **watch)
     start, end = k6_window(runtime, start, time.time())  # a container's own start/exit, without its set-up
     if live and live.stopped is not None:
         console.info(f"live gate stopped k6: {live.stopped.reason}")
@@ -317,6 +317,27 @@ def _k8s_runtime(loaded: LoadedConfig, opts: RunOptions, run: RunDir, script_tex
     parallelism = opts.instances if opts.instances > 1 else settings.parallelism
     plan = TestRunPlan(run_id=run.id, scenario=opts.scenario, parallelism=parallelism, settings=settings)
     return K8sRuntime.for_run(loaded, plan, script_text, run.path)
+
+
+def _live_view(prepared: Prepared, opts: RunOptions, run: RunDir, start: float, argv: list[str]):
+    """The panel a person watches while k6 runs (plain lines in a CI log)."""
+    from orchestrator import gate, live_view
+
+    loaded = prepared.loaded
+    prom = LocalPrometheus.for_config(loaded.config, loaded.path).client()
+    return live_view.for_run(
+        loaded.config, prom, gate.objectives_for(loaded.config, opts.scenario), run_id=run.id, start=start,
+        planned=prepared.script.expected_seconds, plan=prepared.script.plan,
+        # k6's REST API answers on this run's own port; with several k6 processes the panel reads their pushes.
+        k6_address=_flag_value(argv, "--address") if opts.instances == 1 and opts.runtime == "local" else None,
+    )
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    for index, arg in enumerate(argv[:-1]):
+        if arg == flag:
+            return argv[index + 1]
+    return None
 
 
 def _live_gate(loaded: LoadedConfig, run: RunDir, scenario: str, start: float):
