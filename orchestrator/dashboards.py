@@ -13,8 +13,8 @@ import json
 
 from orchestrator import gate, slo
 from orchestrator.config import Config, Objective
+from orchestrator.grafana import OBJECTIVES_DASHBOARD_UID as OBJECTIVES_UID
 
-OBJECTIVES_UID = "perfctl-objectives"
 OBJECTIVES_FILE = "objectives.json"
 DATASOURCE = {"type": "prometheus", "uid": "perfctl-prometheus"}
 

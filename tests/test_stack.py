@@ -172,7 +172,12 @@ def test_dashboards_cover_what_the_issue_asks_for():
 def test_the_objectives_of_the_config_appear_as_thresholds():
     demo = load_config(REPO / "examples/demo/perfctl.yaml", environ={}).config
     board = json.loads(OBJECTIVES.read_text())
-    assert board["uid"] == dashboards.OBJECTIVES_UID
+    assert board["uid"] == grafana.OBJECTIVES_DASHBOARD_UID
+    # Grafana's JSON model: unique panel ids, a 24-column grid without overlaps.
+    assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+    cells = [(p["gridPos"]["x"] + dx, p["gridPos"]["y"] + dy) for p in board["panels"]
+             for dx in range(p["gridPos"]["w"]) for dy in range(p["gridPos"]["h"])]
+    assert len(set(cells)) == len(cells) and all(x < 24 for x, _ in cells)
     assert [p["title"].split(":")[0] for p in board["panels"]] == [o.name for o in demo.objectives]
     loop = next(p for p in board["panels"] if p["title"].startswith("backend_loop_hz_min"))
     assert loop["title"] == "backend_loop_hz_min: pass >= 95, warning >= 90"
