@@ -72,6 +72,7 @@ SERIES_QUERIES: dict[str, str] = {
 NATIVE_SERIES_QUERIES = {
     "http_p95": f"histogram_quantile(0.95, sum(k6_http_req_duration_seconds{{{K6}}}))",
     "http_p99": f"histogram_quantile(0.99, sum(k6_http_req_duration_seconds{{{K6}}}))",
+    "ws_connect_p95": f"histogram_quantile(0.95, sum(k6_ws_connecting_seconds{{{K6}}}))",
 }
 SERIES_NOTES = {
     "error_ratio": "cumulative since the start",

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 # uids of the dashboards in monitoring/grafana/dashboards/ (a test keeps them in step).
 K6_DASHBOARD_UID = "perfctl-k6"
 BACKEND_DASHBOARD_UID = "perfctl-backend-slo"
+OBJECTIVES_DASHBOARD_UID = "perfctl-objectives"  # generated from the config by dashboards.py
 
 
 def password_file(state_dir: Path) -> Path:

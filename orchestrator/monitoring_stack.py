@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator import console, docker_engine, grafana
+from orchestrator import console, dashboards, docker_engine, grafana
 from orchestrator.config import LoadedConfig
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.local_prometheus import LocalPrometheus, state_dir
@@ -70,6 +70,7 @@ class DockerStack:
             prometheus_rules=str(files / "prometheus" / "rules"),
             grafana_provisioning=str(files / "grafana" / "provisioning"),
             grafana_dashboards=str(files / "grafana" / "dashboards"),
+            grafana_objectives=str(self.objectives_dir),
         )
         use_grafana = self.grafana_enabled if with_grafana is None else with_grafana
         # names_only: for status; reading names must not create the password file.
@@ -77,6 +78,10 @@ class DockerStack:
         return define_stack(
             self.config, paths, stack=self.id, bind=self.bind, admin_password=password, grafana=use_grafana
         )
+
+    @property
+    def objectives_dir(self) -> Path:
+        return self.home / "grafana" / "objectives"
 
     @property
     def prometheus_url(self) -> str:
@@ -97,6 +102,7 @@ class DockerStack:
         client = docker_engine.connect()
         try:
             self._write_prometheus_config()
+            self.write_objectives_dashboard()
             for name, labels in stack.volumes.items():
                 self._ensure_volume(client, name, labels)
             started = []
@@ -155,6 +161,8 @@ class DockerStack:
         """A stack this state dir started gets a changed scrape config without a restart."""
         if (self.home / "prometheus.yml").exists() and self._write_prometheus_config():
             self._reload_prometheus()
+        if self.objectives_dir.is_dir():
+            self.write_objectives_dashboard()  # Grafana's provider rereads it within 30 s
 
     # ---- internals ----
 
@@ -171,6 +179,18 @@ class DockerStack:
         tmp.replace(path)
         self._reload_needed = True
         return True
+
+    def write_objectives_dashboard(self) -> None:
+        """The objectives dashboard of this config, where the Grafana container reads it."""
+        self.objectives_dir.mkdir(parents=True, exist_ok=True)
+        path = self.objectives_dir / dashboards.OBJECTIVES_FILE
+        wanted = dashboards.objectives_dashboard_text(self.config)
+        if path.exists() and path.read_text() == wanted:
+            return
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(wanted)
+        tmp.chmod(0o644)  # read by the container's user (grafana)
+        tmp.replace(path)
 
     def _ensure_volume(self, client, name: str, labels: dict[str, str]) -> None:
         from docker.errors import NotFound

@@ -32,6 +32,7 @@ PROMETHEUS_RULES = "/etc/prometheus/rules"
 PROMETHEUS_DATA = "/prometheus"
 GRAFANA_PROVISIONING = "/etc/grafana/provisioning"
 GRAFANA_DASHBOARDS = "/var/lib/grafana/dashboards"
+GRAFANA_OBJECTIVES = "/var/lib/grafana/objectives"  # the dashboard generated from the config
 GRAFANA_DATA = "/var/lib/grafana"
 K6_SCRIPTS = "/scripts"
 K6_RESULTS = "/results"
@@ -72,6 +73,7 @@ class StackPaths:
     prometheus_rules: str
     grafana_provisioning: str
     grafana_dashboards: str
+    grafana_objectives: str  # holds dashboards.OBJECTIVES_FILE, written from the config
     k6_scripts: str = "./k6-scripts"
     results: str = "./results"
 
@@ -154,6 +156,7 @@ def grafana_service(config: Config, paths: StackPaths, *, stack: str, bind: str,
         mounts=(
             Mount(paths.grafana_provisioning, GRAFANA_PROVISIONING, read_only=True),
             Mount(paths.grafana_dashboards, GRAFANA_DASHBOARDS, read_only=True),
+            Mount(paths.grafana_objectives, GRAFANA_OBJECTIVES, read_only=True),
             Mount(volume_name(stack, "grafana-data"), GRAFANA_DATA),
         ),
         profiles=PROFILES,
@@ -276,6 +279,7 @@ COMPOSE_PATHS = StackPaths(
     prometheus_rules="./monitoring/prometheus/rules",
     grafana_provisioning="./monitoring/grafana/provisioning",
     grafana_dashboards="./monitoring/grafana/dashboards",
+    grafana_objectives="./monitoring/grafana/objectives",
 )
 
 

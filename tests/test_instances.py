@@ -153,6 +153,17 @@ def test_websocket_connect_p95_merges_across_instances(stack):
     assert p95["value"] is not None and "histogram_quantile" in p95["query"], (p95, result.output)
     exact = _exact_p95_seconds([run / "samples-0.json", run / "samples-1.json"], "ws_connecting")
     assert exact / BUCKET_FACTOR <= p95["value"] <= exact * BUCKET_FACTOR, (p95["value"], exact)
+    # The report's chart of it reads the merged histograms too (no trend stat exists in this run).
+    from orchestrator.config import load_config
+    from orchestrator.gate import QueryContext, Window, series_query
+
+    config = load_config(stack.config_path).config
+    obj = next(o for o in config.objectives if o.name == "ws_connect_p95_seconds")
+    record = json.loads((run / "run.json").read_text())
+    ctx = QueryContext("ws-two", Window(record["start"], record["end"]), 0.5, 1.0)
+    promql, _ = series_query(obj, ctx, native_histograms=True)
+    series = Prometheus(stack.prometheus.url).query_range(promql, start=record["start"], end=record["end"], step=0.5)
+    assert [v for _, points in series for _, v in points if not math.isnan(v)], promql
 
 
 def test_arrival_rate_is_split_without_exceeding_the_total(stack):

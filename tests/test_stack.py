@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator import grafana
+from orchestrator import dashboards, grafana
 from orchestrator.commands.stack import generated_files
 from orchestrator.config import load_config
 from orchestrator.monitoring_stack import container_options
 from orchestrator.stack import (
     GRAFANA_DASHBOARDS,
+    GRAFANA_OBJECTIVES,
     GRAFANA_PROVISIONING,
     LABEL_STACK,
     PROFILES,
@@ -32,6 +33,8 @@ from tests.conftest import REPO, run_cli
 
 MONITORING = REPO / "monitoring"
 DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
+# The compose copy of the generated objectives dashboard (a test keeps it equal to the generated one).
+OBJECTIVES = MONITORING / "grafana" / "objectives" / dashboards.OBJECTIVES_FILE
 
 
 def _paths(tmp_path: Path) -> StackPaths:
@@ -40,6 +43,7 @@ def _paths(tmp_path: Path) -> StackPaths:
         prometheus_rules=str(MONITORING / "prometheus" / "rules"),
         grafana_provisioning=str(MONITORING / "grafana" / "provisioning"),
         grafana_dashboards=str(MONITORING / "grafana" / "dashboards"),
+        grafana_objectives=str(tmp_path / "objectives"),
     )
 
 
@@ -89,6 +93,7 @@ def test_grafana_container_spec(tmp_path):
     assert options["labels"][LABEL_STACK] == "t"
     mounts = {m["Target"]: m for m in options["mounts"]}
     assert mounts[GRAFANA_PROVISIONING]["ReadOnly"] and mounts[GRAFANA_DASHBOARDS]["ReadOnly"]
+    assert mounts[GRAFANA_OBJECTIVES]["ReadOnly"] and mounts[GRAFANA_OBJECTIVES]["Source"] == str(tmp_path / "objectives")
     assert mounts["/var/lib/grafana"]["Type"] == "volume"
     assert options["healthcheck"]["test"][0] == "CMD-SHELL"
 
@@ -120,9 +125,16 @@ def test_provisioned_datasource_is_what_the_dashboards_use():
     (source,) = datasources["datasources"]
     assert source["type"] == "prometheus" and source["url"] == "${PERFCTL_PROMETHEUS_URL}"
     providers = yaml.safe_load((MONITORING / "grafana/provisioning/dashboards/perfctl.yml").read_text())
-    assert providers["providers"][0]["options"]["path"] == GRAFANA_DASHBOARDS
+    # Every folder Grafana reads dashboards from is one the stack mounts, in compose and the SDK alike.
+    paths = {p["options"]["path"] for p in providers["providers"]}
+    assert paths == {GRAFANA_DASHBOARDS, GRAFANA_OBJECTIVES}
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    mounted = {v.split(":")[1] for v in compose["services"]["grafana"]["volumes"]}
+    assert paths <= mounted
     assert DASHBOARDS, "no dashboard JSON"
-    for path in DASHBOARDS:
+    uids = [json.loads(p.read_text())["uid"] for p in [*DASHBOARDS, OBJECTIVES]]
+    assert len(set(uids)) == len(uids), f"dashboard uids must be unique: {uids}"
+    for path in [*DASHBOARDS, OBJECTIVES]:
         dashboard = json.loads(path.read_text())
         for panel in dashboard["panels"]:
             assert panel["datasource"]["uid"] == source["uid"], f"{path.name}: {panel['title']}"
@@ -141,11 +153,94 @@ def test_dashboards_cover_what_the_issue_asks_for():
     backend = uids[grafana.BACKEND_DASHBOARD_UID]
     backend_exprs = " ".join(t["expr"] for p in backend["panels"] for t in p["targets"])
     assert "backend_loop_iterations_total" in backend_exprs and "kafka_consumergroup_lag" in backend_exprs
-    # The objectives of examples/demo appear as thresholds.
+    # Percentiles read native histograms (--instances, k8s) or k6's trend stats, in one query.
+    for board in (uids[grafana.K6_DASHBOARD_UID], backend):
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                if "_p95" in target["expr"] or "_p99" in target["expr"]:
+                    assert re.search(r"histogram_quantile\(0\.9[59], sum.*_seconds\{.*\) or max", target["expr"]), \
+                        f"{panel['title']}: {target['expr']}"
+    # The static dashboards name no objective and draw no objective's bound: those come from
+    # the config, on the generated objectives dashboard.
     demo = load_config(REPO / "examples/demo/perfctl.yaml", environ={}).config
-    loop = next(o for o in demo.objectives if o.sli == "loop_rate_min")
-    steps = [s["value"] for s in backend["panels"][0]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
-    assert float(re.search(r"[\d.]+", loop.pass_).group()) in steps
+    for board in (uids[grafana.K6_DASHBOARD_UID], backend):
+        for panel in board["panels"]:
+            assert "objective:" not in panel["title"]
+            steps = panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", [])
+            assert panel["title"] == "Targets up" or not steps, f"{panel['title']} has fixed thresholds"
+
+
+def test_the_objectives_of_the_config_appear_as_thresholds():
+    demo = load_config(REPO / "examples/demo/perfctl.yaml", environ={}).config
+    board = json.loads(OBJECTIVES.read_text())
+    assert board["uid"] == grafana.OBJECTIVES_DASHBOARD_UID
+    # Grafana's JSON model: unique panel ids, a 24-column grid without overlaps.
+    assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+    cells = [(p["gridPos"]["x"] + dx, p["gridPos"]["y"] + dy) for p in board["panels"]
+             for dx in range(p["gridPos"]["w"]) for dy in range(p["gridPos"]["h"])]
+    assert len(set(cells)) == len(cells) and all(x < 24 for x, _ in cells)
+    assert [p["title"].split(":")[0] for p in board["panels"]] == [o.name for o in demo.objectives]
+    loop = next(p for p in board["panels"] if p["title"].startswith("backend_loop_hz_min"))
+    assert loop["title"] == "backend_loop_hz_min: pass >= 95, warning >= 90"
+    assert loop["fieldConfig"]["defaults"]["thresholds"]["steps"] == [
+        {"color": "red", "value": None}, {"color": "orange", "value": 90}, {"color": "green", "value": 95}]
+    error = next(p for p in board["panels"] if p["title"].startswith("error_ratio"))
+    assert [s["value"] for s in error["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [None, 0.01, 0.05]
+    assert [s["color"] for s in error["fieldConfig"]["defaults"]["thresholds"]["steps"]] == ["green", "orange", "red"]
+    # Another config, other bounds: nothing is fixed in the JSON.
+    tighter = [o.model_copy(update={"pass_": ">= 99", "warning": None}) if o.sli == "loop_rate_min" else o
+               for o in demo.objectives]
+    other = dashboards.objectives_dashboard(demo.model_copy(update={"objectives": tighter}))
+    loop = next(p for p in other["panels"] if p["title"].startswith("backend_loop_hz_min"))
+    assert loop["title"] == "backend_loop_hz_min: pass >= 99"
+    assert loop["fieldConfig"]["defaults"]["thresholds"]["steps"] == [
+        {"color": "red", "value": None}, {"color": "green", "value": 99}]
+
+
+@pytest.mark.parametrize(("passing", "warning", "steps"), [
+    ("< 0.25", "< 0.5", [("green", None), ("orange", 0.25), ("red", 0.5)]),
+    (">= 0.99", None, [("red", None), ("green", 0.99)]),
+    ("between 90 and 110", "between 80 and 120",
+     [("red", None), ("orange", 80), ("green", 90), ("orange", 110), ("red", 120)]),
+    ("< 500 and <= +10%", None, [("green", None), ("red", 500)]),  # the relative part has no fixed line
+    ("<= +10%", None, [("blue", None)]),
+])
+def test_threshold_steps_grade_like_the_gate(passing, warning, steps):
+    demo = load_config(REPO / "examples/demo/perfctl.yaml", environ={}).config
+    obj = demo.objectives[0].model_copy(update={"pass_": passing, "warning": warning})
+    assert [(s["color"], s["value"]) for s in dashboards.threshold_steps(obj)] == steps
+
+
+def test_objective_panels_speak_grafana_not_the_gates_placeholders():
+    from orchestrator import gate
+
+    demo = load_config(REPO / "examples/demo/perfctl.yaml", environ={}).config
+    every = " ".join(gate.PLACEHOLDERS)
+    custom = demo.objectives[0].model_copy(update={"sli": None, "query": f"vector(1) # {every}", "job": "backend"})
+    expr = dashboards.grafana_query(custom)
+    left = set(re.findall(r"\$\w+", expr)) - {"$testid", "$__range", "$__range_s", "$__rate_interval", "$__interval"}
+    assert not left and "${__from:date:seconds}" in expr and "backend" in expr, expr
+    p95 = next(o for o in demo.objectives if o.sli == "http_p95")
+    assert dashboards.grafana_query(p95) == (
+        '(histogram_quantile(0.95, sum(k6_http_req_duration_seconds{testid="$testid"})))'
+        ' or (max(k6_http_req_duration_p95{testid="$testid"}))')
+
+
+def test_the_docker_stack_mounts_the_dashboard_of_its_own_config(tmp_path):
+    from orchestrator.monitoring_stack import DockerStack
+
+    config = REPO / "examples/demo/perfctl.yaml"
+    text = config.read_text().replace('pass: ">= 95"', 'pass: ">= 97"')
+    (tmp_path / "perfctl.yaml").write_text(text)
+    stack = DockerStack(load_config(tmp_path / "perfctl.yaml", environ={}))
+    mounts = {m.target: m.source for m in stack.definition().service("grafana").mounts}
+    assert mounts[GRAFANA_OBJECTIVES] == str(stack.objectives_dir)
+    assert str(tmp_path) in mounts[GRAFANA_OBJECTIVES]
+    stack.write_objectives_dashboard()
+    written = stack.objectives_dir / dashboards.OBJECTIVES_FILE
+    assert stat.S_IMODE(os.stat(written).st_mode) == 0o644
+    titles = [p["title"] for p in json.loads(written.read_text())["panels"]]
+    assert "backend_loop_hz_min: pass >= 97, warning >= 90" in titles
 
 
 def test_dashboard_url_filters_by_test_id():

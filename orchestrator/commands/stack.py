@@ -1,21 +1,27 @@
-"""`perfctl stack compose`: write the compose file and Prometheus config generated from
-orchestrator/stack.py (a test keeps the committed copies equal to them)."""
+"""`perfctl stack compose`: write the compose file, Prometheus config and objectives dashboard
+generated from orchestrator/stack.py and dashboards.py (a test keeps the committed copies equal)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from orchestrator import console
+from orchestrator.dashboards import OBJECTIVES_FILE, objectives_dashboard_text
 from orchestrator.ledger import write_output
 from orchestrator.stack import compose_config, compose_yaml, prometheus_config_text
 
 COMPOSE_FILE = Path("docker-compose.yml")
 PROMETHEUS_FILE = Path("monitoring/prometheus/prometheus.yml")
+OBJECTIVES_DASHBOARD = Path("monitoring/grafana/objectives") / OBJECTIVES_FILE
 
 
 def generated_files() -> dict[Path, str]:
     config = compose_config()
-    return {COMPOSE_FILE: compose_yaml(config), PROMETHEUS_FILE: prometheus_config_text(config)}
+    return {
+        COMPOSE_FILE: compose_yaml(config),
+        PROMETHEUS_FILE: prometheus_config_text(config),
+        OBJECTIVES_DASHBOARD: objectives_dashboard_text(config),
+    }
 
 
 def compose(directory: Path) -> int:
