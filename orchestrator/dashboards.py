@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from orchestrator import gate, slo
+from orchestrator import gate, slo, units
 from orchestrator.config import Config, Objective
 from orchestrator.grafana import OBJECTIVES_DASHBOARD_UID as OBJECTIVES_UID
 
@@ -30,17 +30,10 @@ GRAFANA_PLACEHOLDERS = {
     "$push_range": "$__rate_interval",
     "$step": "$__interval",
 }
-# Grafana's units for the built-in SLIs (custom queries get none).
-SLI_UNITS = {
-    "error_ratio": "percentunit",
-    "checks": "percentunit",
-    "ws_message_success": "percentunit",
-    "http_p95": "s",
-    "http_p99": "s",
-    "ws_connect_p95": "s",
-    "requests_per_second": "reqps",
-    "loop_rate_min": "hertz",
-    "target_up": "none",
+# perfctl's units (orchestrator/units.py, one per SLI and `unit:` on custom objectives) as Grafana's unit ids.
+GRAFANA_UNITS = {
+    "s": "s", "ms": "ms", "ratio": "percentunit", "percent": "percent", "req/s": "reqps", "Hz": "hertz",
+    "bytes": "decbytes", "messages": "short", "iterations": "short", "requests": "short", "count": "short", "none": "none",
 }
 PASS, WARNING, FAIL = "green", "orange", "red"
 
@@ -113,8 +106,9 @@ def objective_panel(obj: Objective, index: int) -> dict:
         "color": {"mode": "thresholds"},
         "custom": {"thresholdsStyle": {"mode": "line+area"}},
     }
-    if obj.sli in SLI_UNITS:
-        defaults["unit"] = SLI_UNITS[obj.sli]
+    unit = units.sli_unit(obj.sli, obj.unit)
+    if unit != "none":
+        defaults["unit"] = GRAFANA_UNITS[unit]
     return {
         "id": index + 1,
         "type": "timeseries",
