@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from typing import Any
 
+from orchestrator.percent import percent_text
 from orchestrator.slo import Grade, Result, Verdict, format_value
 
 SCHEMA = "perfctl.verdict/v1"
@@ -174,12 +175,8 @@ def _truncate(text: str, limit: int) -> str:
 
 
 def _percent(percent: float) -> str:
-    """One decimal, rounded down so the shown number never overstates the score
-    (89.96% must not print as 90.0% next to a WARNING)."""
-    if not math.isfinite(percent):
-        return format_value(percent)
-    shown = math.floor(percent * 10 + 1e-9) / 10
-    return f"{shown:.1f}".rstrip("0").rstrip(".") + "%"
+    # The one formatter (orchestrator/percent.py): never rounds 89.96% up to 90%.
+    return percent_text(percent)
 
 
 def _criterion_cell(g: Grade) -> str:
@@ -198,6 +195,7 @@ _ANSI = {
     Result.WARNING: "\x1b[33m",  # yellow
     Result.FAIL: "\x1b[31m",  # red
     Result.INCONCLUSIVE: "\x1b[35m",  # magenta
+    Result.NOT_EVALUATED: "\x1b[36m",  # cyan
 }
 _RESET = "\x1b[0m"
 _NAME_LIMIT = 40
@@ -280,6 +278,9 @@ def _testcase(classname: str, name: str, result: Result, message: str, body: str
         ET.SubElement(case, "error", message=message, type="slo.inconclusive").text = body
     elif result is Result.WARNING:
         ET.SubElement(case, "system-out").text = f"warning: {message}\n{body}"
+    elif result is Result.NOT_EVALUATED:
+        # Skipped, not passed: the objective was measured but not judged (no baseline yet).
+        ET.SubElement(case, "skipped", message=message).text = body
     return case
 
 
@@ -315,10 +316,11 @@ def junit_xml(
         "tests": str(len(cases)),
         "failures": str(sum(r is Result.FAIL for _, r in cases)),
         "errors": str(sum(r is Result.INCONCLUSIVE for _, r in cases)),
+        "skipped": str(sum(r is Result.NOT_EVALUATED for _, r in cases)),
         "time": f"{seconds:.3f}",
     }
     root = ET.Element("testsuites", name="perfctl", **counts)
-    suite = ET.SubElement(root, "testsuite", name=classname, skipped="0", **counts)
+    suite = ET.SubElement(root, "testsuite", name=classname, **counts)
     props = ET.SubElement(suite, "properties")
     for key, value in (("run_id", run_id), ("scenario", scenario), ("result", verdict.result.value),
                        ("percent", _percent(verdict.percent))):

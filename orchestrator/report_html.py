@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from orchestrator import gate, slo
 from orchestrator.config import Config, Objective
 from orchestrator.errors import PerfctlError
+from orchestrator.percent import percent_text
 from orchestrator.prometheus import Prometheus
 
 Points = list[tuple[float, float]]
@@ -27,7 +28,8 @@ SERIES_COLOR = "#1f6feb"  # the measured series
 PASS_LINE_COLOR = "#d62728"  # the pass criterion
 WARNING_LINE_COLOR = "#ff9f1c"  # the warning criterion
 LOAD_COLOR = "#6f42c1"
-RESULT_COLOR = {"pass": "#2da44e", "warning": "#d4a72c", "fail": "#cf222e", "inconclusive": "#8250df"}
+RESULT_COLOR = {"pass": "#2da44e", "warning": "#d4a72c", "fail": "#cf222e", "inconclusive": "#8250df",
+                "not-evaluated": "#6e7781"}
 MAX_POINTS = 240  # steps per chart: fine enough for minutes-long runs, small enough to stay light
 
 
@@ -116,7 +118,7 @@ def render(data: ReportData, verdict: slo.Verdict, document: dict) -> str:
         f"<title>perfctl {_e(result.upper())} — {_e(data.run_id)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f'<header class="verdict" style="background:{colour}">',
-        f'<h1>{_e(result.upper())}</h1><p class="score">score {_e(_percent(verdict.percent))}'
+        f'<h1>{_e(result.upper())}</h1><p class="score">score {_e(percent_text(verdict.percent))}'
         f" ({_e(slo.format_value(verdict.score))}/{_e(slo.format_value(verdict.max_score))})</p>",
         f"<p>run <code>{_e(data.run_id)}</code> · scenario <code>{_e(str(document.get('scenario', '')))}</code>"
         f" · {_e(slo.format_value(data.end - data.start))} s</p></header>",
@@ -211,12 +213,6 @@ def svg_chart(chart: Chart, x0: float, x1: float, run_end: float | None = None) 
         out.append(f'<text x="{LEFT + plot_w / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" class="empty">no data</text>')
     out.append("</svg>")
     return "".join(out)
-
-
-def _percent(percent: float) -> str:
-    if not math.isfinite(percent):
-        return slo.format_value(percent)
-    return f"{math.floor(percent * 10 + 1e-9) / 10:.1f}".rstrip("0").rstrip(".") + "%"
 
 
 def _e(text: str) -> str:
