@@ -69,3 +69,25 @@ def test_a_chart_without_data_says_so():
     chart = Chart(title="empty", points=[], problem="no data in the window")
     html = report_html._figure(chart, data([]), kind="objective")
     assert "no data" in html and "<polyline" not in html
+
+
+def test_not_evaluated_objective_is_shown_grey_with_its_note_and_no_relative_line():
+    grades = [grade("abs", "pass", 3, "< 5"),
+              slo.grade(slo.ObjectiveSpec("rel", slo.parse_criteria("<= +10%")), 0.12)]
+    v = verdict(grades)
+    html = report_html.render(data(["abs", "rel"]), v, {"scenario": "s"})
+    assert v.result is slo.Result.PASS and "NOT_EVALUATED" in html
+    assert report_html.RESULT_COLOR["not-evaluated"] in html
+    assert "no baseline yet for &#x27;&lt;= +10%&#x27; (none given): this run can become one" in html
+    assert report_html.criterion_lines(v.grades[1]) == ()
+
+
+def test_html_score_is_cut_not_rounded():
+    grades = [slo.Grade(name="a", result=slo.Result.PASS, value=1, score=8.5, weight=8.5, key=False, criteria="< 5",
+                        warning=None),
+              slo.Grade(name="b", result=slo.Result.WARNING, value=1, score=0.498, weight=0.996, key=False, criteria="< 5",
+                        warning="< 9"),
+              slo.Grade(name="c", result=slo.Result.FAIL, value=9, score=0, weight=0.504, key=False, criteria="< 5",
+                        warning=None, reason="r")]
+    html = report_html.render(data(["a", "b", "c"]), verdict(grades), {"scenario": "s"})
+    assert "score 89.9%" in html and "90%" in html and "score 90%" not in html
