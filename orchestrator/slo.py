@@ -31,7 +31,7 @@ class Result(str, enum.Enum):
     NOT_EVALUATED = "not-evaluated"  # a grade only: a relative criterion with no baseline yet
 
 
-# The start of a not-evaluated grade's reason, also read by reports and `perfctl baseline`.
+# How a not-evaluated grade's reason starts (it is also one of the verdict's reasons).
 NO_BASELINE_YET = "no baseline yet"
 
 

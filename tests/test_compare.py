@@ -95,3 +95,44 @@ def test_split_name_keeps_percentiles_and_tagged_names_whole():
     assert compare.split_name("http_req_duration.p(99.9)") == ("http_req_duration", "p(99.9)")
     assert compare.split_name("http_req_duration{name:api.v1}.avg") == ("http_req_duration{name:api.v1}", "avg")
     assert compare.flatten_summary({"d": {"p(99.9)": 3}}) == {"d.p(99.9)": 3.0}
+
+
+def _ledger_with_two_runs(root, p95_a: float, p95_b: float):
+    import json
+
+    from orchestrator.ledger import Ledger
+
+    ledger = Ledger(root)
+    for run_id, p95 in (("a", p95_a), ("b", p95_b)):
+        run = ledger.create(run_id, {"scenario": "demo", "status": "finished"})
+        (run.path / "verdict.json").write_text(json.dumps({"schema": "perfctl.verdict/v1", "result": "pass", "objectives": []}))
+        (run.path / "summary.json").write_text(json.dumps({"metrics": {"http_req_duration": {"p(95)": p95}}}))
+
+
+def test_cli_floors_come_from_gate_compare_and_the_options(tmp_path):
+    import yaml
+
+    from orchestrator.commands.demo import write_demo_config
+    from tests.conftest import run_cli
+
+    config = write_demo_config(tmp_path, backend_port=1, prometheus_port=2)
+    data = yaml.safe_load(config.read_text())
+    data["results_dir"] = "results"
+    data["gate"] = {"compare": {"duration_floor_ms": 500}}
+    config.write_text(yaml.safe_dump(data))
+    _ledger_with_two_runs(tmp_path / "results", 2.0, 302.0)
+
+    def cli(*args):
+        return run_cli("compare", "a", "b", "-c", str(config), *args, cwd=tmp_path)
+
+    quiet = cli("--fail-on-regression")
+    assert quiet.code == 0 and "~ noise" in quiet.stdout and "500 ms" in quiet.stdout, quiet.output
+    loud = cli("--fail-on-regression", "--duration-floor", "1")
+    assert loud.code == 99 and "REGRESSION" in loud.stdout
+    assert "+15000%" in loud.stdout
+    bad = cli("--ratio-floor", "-1")
+    assert bad.code == 2 and "--ratio-floor: must be a number >= 0" in bad.stderr
+    data["gate"] = {"compare": {"count_floor": -1}}
+    config.write_text(yaml.safe_dump(data))
+    invalid = cli()
+    assert invalid.code == 2 and "gate.compare.count_floor" in invalid.stderr
