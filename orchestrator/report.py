@@ -174,9 +174,10 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _percent(percent: float) -> str:
-    # The one formatter (orchestrator/percent.py): never rounds 89.96% up to 90%.
-    return percent_text(percent)
+def _percent(verdict: Verdict) -> str:
+    # The one formatter (orchestrator/percent.py): never rounds 89.96% up to 90%. With no
+    # evaluated weight there is no score, which "0%" would misstate.
+    return percent_text(verdict.percent if verdict.max_score else None)
 
 
 def _criterion_cell(g: Grade) -> str:
@@ -242,7 +243,7 @@ def terminal_table(verdict: Verdict, *, queries: dict | None = None, color: bool
     lines += [line(row, result) for row, result in rows] or ["(no objectives)"]
     score = f"{format_value(verdict.score)}/{format_value(verdict.max_score)}"
     word = _paint(verdict.result.name, verdict.result, color)
-    lines.append(f"score {_percent(verdict.percent)} ({score}) → {word}")
+    lines.append(f"score {_percent(verdict)} ({score}) → {word}")
     lines += [f"  {_one_line(reason)}" for reason in verdict.reasons]
     return "\n".join(lines) + "\n"
 
@@ -307,7 +308,7 @@ def junit_xml(
         body = _case_details(g, with_reason=g.result is not Result.WARNING)
         cases.append((_testcase(classname, g.name, g.result, g.reason or g.result.value, body), g.result))
     if include_gate:
-        score = f"score {_percent(verdict.percent)} ({format_value(verdict.score)}/{format_value(verdict.max_score)})"
+        score = f"score {_percent(verdict)} ({format_value(verdict.score)}/{format_value(verdict.max_score)})"
         message = "; ".join(verdict.reasons) or verdict.result.value
         body = score if verdict.result is Result.WARNING else "\n".join([score, *verdict.reasons])
         cases.append((_testcase(classname, GATE_CASE, verdict.result, message, body), verdict.result))
@@ -323,7 +324,7 @@ def junit_xml(
     suite = ET.SubElement(root, "testsuite", name=classname, **counts)
     props = ET.SubElement(suite, "properties")
     for key, value in (("run_id", run_id), ("scenario", scenario), ("result", verdict.result.value),
-                       ("percent", _percent(verdict.percent))):
+                       ("percent", _percent(verdict))):
         ET.SubElement(props, "property", name=key, value=_xml_text(value))
     suite.extend(case for case, _ in cases)
     ET.indent(root)
@@ -366,7 +367,7 @@ def markdown(verdict: Verdict, *, run_id: str, scenario: str, window_seconds: fl
     else:
         lines.append("_No objectives._")
     score = f"{format_value(verdict.score)}/{format_value(verdict.max_score)}"
-    lines += ["", f"**Score:** {_percent(verdict.percent)} ({score}) → **{verdict.result.name}**"]
+    lines += ["", f"**Score:** {_percent(verdict)} ({score}) → **{verdict.result.name}**"]
     if verdict.reasons:
         lines += [""] + [f"- {_one_line(r)}" for r in verdict.reasons]
     return "\n".join(lines) + "\n"

@@ -118,7 +118,7 @@ def render(data: ReportData, verdict: slo.Verdict, document: dict) -> str:
         f"<title>perfctl {_e(result.upper())} — {_e(data.run_id)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f'<header class="verdict" style="background:{colour}">',
-        f'<h1>{_e(result.upper())}</h1><p class="score">score {_e(percent_text(verdict.percent))}'
+        f'<h1>{_e(result.upper())}</h1><p class="score">score {_e(percent_text(verdict.percent if verdict.max_score else None))}'
         f" ({_e(slo.format_value(verdict.score))}/{_e(slo.format_value(verdict.max_score))})</p>",
         f"<p>run <code>{_e(data.run_id)}</code> · scenario <code>{_e(str(document.get('scenario', '')))}</code>"
         f" · {_e(slo.format_value(data.end - data.start))} s</p></header>",

@@ -6,9 +6,11 @@ in percent decides the verdict, a failed *key* objective fails the gate whatever
 the score, and an objective without data makes the verdict inconclusive, never pass.
 
 A relative criterion (`<= +10%`) with no baseline yet is *not evaluated*: the objective
-weighs nothing and never changes the verdict, which comes from the other objectives, so
-the first run of a scenario can pass and become the baseline. When no other objective
-carries weight nothing was judged, and that is inconclusive, never a pass.
+weighs nothing and never worsens the verdict, which comes from the other objectives, so
+the first run of a scenario can pass and become the baseline. When every objective with
+weight is not evaluated there is no score: the verdict rests on the weightless rule
+grades (guards, k6's own), and is pass only when there are some and all of them passed
+on data; otherwise nothing was judged, and that is inconclusive, never a pass.
 `require_baseline=True` keeps the strict rule: no baseline is inconclusive.
 """
 
@@ -380,10 +382,20 @@ def decide(grades: Sequence[Grade], *, pass_percent: float = 90.0, warning_perce
         return verdict(Result.INCONCLUSIVE, [f"objective '{g.name}' is inconclusive: {g.reason}" for g in inconclusive])
 
     if not valid_max and not_evaluated and max_score == 0:
-        # Never a pass without a judgement: the values are measured, but nothing was compared.
+        # The first run of a scenario whose every weighted objective is relative: no score
+        # yet. Weightless rule grades that passed on data (guards, k6's thresholds) can carry
+        # the run; without any, nothing was judged, and that is never a pass.
+        rules = [g for g in evaluated if g.value is not None]
+        bootstrap = "this run's values can become the baseline (`--baseline last-pass` next time, or `perfctl baseline pin RUN`)"
+        if rules and all(g.result is Result.PASS for g in rules):
+            names = ", ".join(g.name for g in rules)
+            return verdict(Result.PASS, [
+                f"no score yet: every objective with weight is relative and has no baseline; the verdict rests on {names}, "
+                f"which passed; {bootstrap}"
+            ])
         return verdict(Result.INCONCLUSIVE, [
-            "nothing was judged: every objective with weight is relative and has no baseline yet; "
-            "this run's values can become the baseline (`perfctl baseline pin RUN`, or `--baseline last-pass` next time)"
+            f"nothing was judged: every objective with weight is relative and has no baseline yet, and no guard or "
+            f"k6 check passed in their place; {bootstrap}"
         ])
     if not valid_max:
         return verdict(Result.INCONCLUSIVE, [f"objective weights sum to {max_score}; cannot compute a score"])

@@ -379,3 +379,10 @@ def test_score_just_below_the_threshold_reads_below_it_everywhere():
     for text in texts:
         assert "89.9%" in text and "score 90%" not in text and "90.0%" not in text
     assert "score 89.9% is below the pass threshold 90%" in texts[0]
+
+
+def test_no_score_is_not_printed_as_zero_percent():
+    v = decide([grade(spec("p95", "<= +10%"), 0.12), grade(spec("k6_thresholds", "== 1", weight=0, key=True), 1.0)])
+    assert v.result is Result.PASS and v.max_score == 0
+    assert "score — (0/0) → PASS" in terminal_table(v, color=False)
+    assert "**Score:** — (0/0)" in markdown(v, run_id="r", scenario="s", window_seconds=1, results_path="p")

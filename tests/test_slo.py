@@ -584,12 +584,27 @@ def test_decide_not_evaluated_weighs_nothing_and_is_said():
 
 
 def test_decide_nothing_judged_is_never_a_pass():
-    # Only not-evaluated objectives carry weight: the values exist, but nothing was compared.
-    v = decide([g(NE, "p95_rel"), g(P, "k6_thresholds", weight=0, key=True)])
-    assert v.result is I
+    # Only not-evaluated objectives: the values exist, but nothing was compared.
+    v = decide([g(NE, "p95_rel"), g(NE, "rps_rel", weight=3)])
+    assert v.result is I and (v.score, v.max_score) == (0, 0)
     assert v.reasons[0].startswith("nothing was judged: every objective with weight is relative and has no baseline yet")
     assert any("'p95_rel' not evaluated" in r for r in v.reasons)
-    assert decide([g(NE, "only")]).result is I
+    # A weightless grade without data judges nothing either.
+    assert decide([g(NE, "p95_rel"), g(I, "k6_completed", weight=0)]).result is I
+    assert decide([g(NE, "p95_rel"), g(W, "guard:errors", weight=0, key=True)]).result is I
+
+
+def test_decide_first_run_of_only_relative_objectives_rests_on_guards_and_k6():
+    # Every weighted objective is relative and has no baseline yet: the weightless rule grades
+    # (guards, k6's thresholds) that passed on data carry the run, and the verdict says so.
+    v = decide([g(NE, "p95_rel"), g(P, "guard:errors", weight=0, key=True), g(P, "k6_thresholds", weight=0, key=True)])
+    assert v.result is P and (v.score, v.max_score) == (0, 0)
+    assert v.reasons[0].startswith("no score yet: every objective with weight is relative and has no baseline; "
+                                   "the verdict rests on guard:errors, k6_thresholds, which passed")
+    # Without the relative objective there is nothing to bootstrap: weights summing to 0 stay inconclusive.
+    assert decide([g(P, "guard:errors", weight=0, key=True)]).result is I
+    # A failed key guard fails it as always.
+    assert decide([g(NE, "p95_rel"), g(F, "guard:errors", weight=0, key=True)]).result is F
 
 
 def test_decide_score_text_is_never_rounded_across_the_threshold():
@@ -712,11 +727,23 @@ def test_a_not_evaluated_grade_never_changes_the_verdict_and_weighs_nothing(grad
     assert (after.score, after.max_score, after.percent) == (before.score, before.max_score, before.percent)
 
 
-@given(grade_lists)
-def test_never_pass_when_nothing_with_weight_was_evaluated(grades):
+@given(grade_lists, st.lists(st.tuples(st.sampled_from([P, W, F, I]), st.booleans()), max_size=3))
+def test_a_pass_always_rests_on_a_passed_grade_with_data(grades, weightless):
+    grades = grades + [g(r, f"rule{i}", weight=0, key=k) for i, (r, k) in enumerate(weightless)]
     v = decide(grades)
     if v.result in (P, W):
-        assert sum(x.weight for x in grades if x.result is not NE) > 0
+        assert any(x.result is P and x.value is not None for x in grades)
+        assert not any(x.result is I for x in grades)
+
+
+@settings(max_examples=300)
+@given(grade_lists, st.lists(st.tuples(st.sampled_from([P, W, F, I]), st.booleans()), max_size=3), weights)
+def test_a_not_evaluated_grade_never_worsens_the_verdict(grades, weightless, weight):
+    grades = grades + [g(r, f"rule{i}", weight=0, key=k) for i, (r, k) in enumerate(weightless)]
+    before = decide(grades)
+    after = decide(grades + [g(NE, "rel", weight=weight)])
+    assert VERDICT_RANK[after.result] >= VERDICT_RANK[before.result]
+    assert (after.score, after.max_score) == (before.score, before.max_score)
 
 
 @given(grade_lists)
