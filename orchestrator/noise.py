@@ -64,6 +64,18 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
+# Units an objective may carry in verdict.json (`unit`, the names people read: s, ratio, req/s,
+# ...) -> the kind of floor that applies; others (percent, bytes, none) fall back to the query.
+_RECORDED_UNITS = {"s": SECONDS, "ms": MILLISECONDS, "ratio": RATIO, "req/s": COUNT, "Hz": COUNT, "messages": COUNT,
+                   "iterations": COUNT, "requests": COUNT, "count": COUNT}
+
+
+def objective_unit(objective: dict) -> str | None:
+    """The unit of an objective's value in verdict.json: its recorded `unit` when it has a
+    known one, else the one its PromQL reads (query_unit)."""
+    return _RECORDED_UNITS.get(objective.get("unit") or "") or query_unit(objective.get("query"))
+
+
 def query_unit(query: str | None) -> str | None:
     """The unit of an objective's value, from the PromQL that measured it (as recorded in verdict.json)."""
     for pattern, unit in _QUERY_UNITS:

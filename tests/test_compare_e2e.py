@@ -27,7 +27,8 @@ def test_noise_is_not_a_regression_and_added_latency_is(stack_factory):
     slow = stack_factory(fault="latency")
     results = healthy.workspace / "results"
     for _ in range(2):
-        assert healthy.cli("run", "demo", *SHORT).code in (0, 99)  # a busy machine may miss an objective; compare still works
+        # A busy machine may miss an objective (99, or 98 for a scrape gap); compare reads any verdict.
+        assert healthy.cli("run", "demo", *SHORT).code in (0, 98, 99)
     a, b = (p.name for p in healthy.runs())
     run = slow.cli("run", "demo", *SHORT, "--results", str(results))
     assert run.code in (0, 99), run.output

@@ -62,3 +62,10 @@ def test_noise_needs_both_tolerance_and_floor_exceeded():
     assert within(1.0, None, tolerance=5, floor=1.0)  # from 0: only the floor, and 1 is not beyond 1
     assert not within(2.0, None, tolerance=5, floor=1.0)
     assert within(0.6 - 0.599, 0.17, tolerance=0, floor=0.001)  # 0.1 point after float subtraction
+
+
+def test_a_recorded_unit_wins_over_the_query():
+    assert noise.objective_unit({"unit": "s", "query": "sum(foo_total)"}) == SECONDS
+    assert noise.objective_unit({"unit": "Hz"}) == COUNT
+    assert noise.objective_unit({"unit": "none", "query": 'min(up{job="b"})'}) == RATIO  # not known: from the query
+    assert noise.objective_unit({}) is None

@@ -125,7 +125,7 @@ def objective_rows(verdict_a: dict, verdict_b: dict, tolerance: float, floors: F
     for name in names:
         oa, ob = by_a.get(name, {}), by_b.get(name, {})
         better = criterion_direction(ob.get("criterion") or oa.get("criterion") or "")
-        unit = noise.query_unit(ob.get("query") or oa.get("query"))
+        unit = noise.objective_unit(ob) or noise.objective_unit(oa)
         rows.append(_row("objective", name, _num(oa.get("value")), _num(ob.get("value")), better, tolerance,
                          (floors or Floors()).of(unit), unit=unit, result_a=oa.get("result"), result_b=ob.get("result")))
     return rows
