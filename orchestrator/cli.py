@@ -172,7 +172,13 @@ ResultsOpt = Annotated[
     Optional[Path], typer.Option("--results", help="Results folder (default: results_dir).", envvar="PERFCTL_RESULTS")
 ]
 BaselineOpt = Annotated[
-    Optional[str], typer.Option("--baseline", help="Run id, or last-pass: the reference for relative criteria.")
+    Optional[str],
+    typer.Option("--baseline", help="Run id, last-pass or pinned: the reference for relative criteria "
+                 "(default: the pinned run, if one is pinned for the scenario)."),
+]
+RequireBaselineOpt = Annotated[
+    bool, typer.Option("--require-baseline", help="Relative criteria without a baseline make the run inconclusive "
+                       "(default: not evaluated; gate.require_baseline).")
 ]
 DetachOpt = Annotated[bool, typer.Option("--detach", help="Run inside tmux and return at once (survives SSH drops).")]
 NoRollbackOpt = Annotated[bool, typer.Option("--no-rollback", help="Skip the configured rollback actions.")]
@@ -196,6 +202,7 @@ def run_cmd(
     run_id: RunIdOpt = None,
     results: ResultsOpt = None,
     baseline: BaselineOpt = None,
+    require_baseline: RequireBaselineOpt = False,
     detach: DetachOpt = False,
     no_rollback: NoRollbackOpt = False,
     instances: InstancesOpt = 1,
@@ -219,6 +226,7 @@ def _named_run(scenario: str, doc: str):
         run_id: RunIdOpt = None,
         results: ResultsOpt = None,
         baseline: BaselineOpt = None,
+        require_baseline: RequireBaselineOpt = False,
         detach: DetachOpt = False,
         no_rollback: NoRollbackOpt = False,
         instances: InstancesOpt = 1,
@@ -391,17 +399,77 @@ def evaluate(
 def compare(
     run_a: Annotated[str, typer.Argument(help="The earlier run (the reference).")],
     run_b: Annotated[str, typer.Argument(help="The later run (compared against A).")],
-    tolerance: Annotated[float, typer.Option("--tolerance", help="Changes for the worse beyond this % are regressions.")] = 5.0,
+    tolerance: Annotated[
+        Optional[float], typer.Option("--tolerance", help="Changes beyond this % (and the floor) count; default gate.compare: 5.",
+                                      show_default=False)
+    ] = None,
+    duration_floor: Annotated[
+        Optional[float], typer.Option("--duration-floor", help="ms: smaller changes of a duration are noise (default 1).",
+                                      show_default=False)
+    ] = None,
+    ratio_floor: Annotated[
+        Optional[float], typer.Option("--ratio-floor", help="Percentage points: smaller changes of a ratio are noise (default 0.1).",
+                                      show_default=False)
+    ] = None,
+    count_floor: Annotated[
+        Optional[float], typer.Option("--count-floor", help="Smaller changes of a count or rate are noise (default 1).",
+                                      show_default=False)
+    ] = None,
     fail_on_regression: Annotated[bool, typer.Option("--fail-on-regression", help="Exit 99 when any regression is found.")] = False,
     config: ConfigOpt = None,
     results: ResultsOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Two runs side by side: every objective and k6 summary metric, deltas, regressions marked."""
+    """Two runs side by side: every objective and k6 summary metric, deltas, regressions and noise (~) marked."""
     from orchestrator.commands import compare as command
 
     _exit(command.compare(config, run_a, run_b, results=results, tolerance=tolerance, json_output=json_output,
-                          fail_on_regression=fail_on_regression))
+                          fail_on_regression=fail_on_regression, duration_floor=duration_floor,
+                          ratio_floor=ratio_floor, count_floor=count_floor))
+
+
+baseline_app = typer.Typer(
+    help="The baseline pinned per scenario: relative criteria (<= +10%) are judged against it by default.",
+    no_args_is_help=True, rich_markup_mode=None,
+)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("pin")
+def baseline_pin(
+    run_id: Annotated[str, typer.Argument(help="The run whose values become its scenario's baseline.")],
+    force: Annotated[bool, typer.Option("--force", help="Pin it even though its verdict is not pass.")] = False,
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+) -> None:
+    """Pin RUN as the baseline of its scenario (runs of it use it unless --baseline says otherwise)."""
+    from orchestrator.commands import baseline as command
+
+    _exit(command.pin(config, run_id, results=results, force=force))
+
+
+@baseline_app.command("unpin")
+def baseline_unpin(
+    scenario: Annotated[Optional[str], typer.Argument(help="Scenario (default: the only one pinned).", show_default=False)] = None,
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+) -> None:
+    """Forget the pinned baseline of SCENARIO (the run itself stays)."""
+    from orchestrator.commands import baseline as command
+
+    _exit(command.unpin(config, scenario, results=results))
+
+
+@baseline_app.command("show")
+def baseline_show(
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """List the pinned baselines: scenario, run, its verdict, when it was pinned."""
+    from orchestrator.commands import baseline as command
+
+    _exit(command.show(config, results=results, json_output=json_output))
 
 
 class ReportFormat(str, Enum):

@@ -472,11 +472,24 @@ class GrafanaSettings(Model):
         return self
 
 
+class CompareSettings(Model):
+    """`perfctl compare`: a change is a regression only beyond the tolerance AND the unit's floor."""
+
+    tolerance: float = Field(5.0, ge=0, description="percent: smaller relative changes are noise")
+    duration_floor_ms: float = Field(1.0, ge=0, description="durations (ms): smaller absolute changes are noise")
+    ratio_floor_points: float = Field(0.1, ge=0, description="ratios (0..1): smaller changes, in percentage points, are noise")
+    count_floor: float = Field(1.0, ge=0, description="counts and rates: smaller absolute changes are noise")
+
+
 class GateSettings(Model):
     pass_percent: float = Field(90.0, ge=0, le=100)
     warning_percent: float = Field(75.0, ge=0, le=100)
     baseline_runs: int = Field(3, ge=1, description="--baseline last-pass: the mean of this many last passing runs")
     live_interval: Duration = Field(2.0, gt=0, description="how often live objectives are checked while k6 runs")
+    require_baseline: bool = Field(
+        False, description="relative criteria without a baseline make the run inconclusive (default: not evaluated)"
+    )
+    compare: CompareSettings = Field(default_factory=CompareSettings, description="noise floors of `perfctl compare`")
 
 
 class RollbackAction(Model):

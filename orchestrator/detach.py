@@ -53,6 +53,8 @@ def inner_argv(opts, loaded: LoadedConfig, run_id: str) -> list[str]:
         argv += ["--results", str(Path(opts.results).resolve())]
     if opts.baseline is not None:
         argv += ["--baseline", opts.baseline]
+    if opts.require_baseline:
+        argv.append("--require-baseline")
     if not opts.rollback:
         argv.append("--no-rollback")
     if opts.instances != 1:

@@ -13,7 +13,7 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from orchestrator import slo, units
 from orchestrator.config import BACKEND_SLIS, Config, Objective
@@ -229,8 +229,11 @@ def evaluate(
     window: Window,
     baselines: dict[str, float] | None = None,
     objectives: list[Objective] | None = None,
+    require_baseline: bool | None = None,
 ) -> GateResult:
+    """`require_baseline`: None reads gate.require_baseline (see slo.grade)."""
     objectives = objectives_for(config, scenario) if objectives is None else objectives
+    strict = config.gate.require_baseline if require_baseline is None else require_baseline
     ctx = QueryContext(run_id, window, config.prometheus.scrape_interval, config.k6.push_interval)
     queries = {o.name: objective_query(o, ctx, native_histograms=config.k6.native_histograms) for o in objectives}
 
@@ -251,11 +254,10 @@ def evaluate(
     grades = []
     for obj, (value, missing_reason) in zip(objectives, measured):
         baseline = (baselines or {}).get(obj.name)
-        graded = slo.grade(spec_of(obj), value, baseline, missing_reason=missing_reason)
-        if baselines is not None and baseline is None and "needs a baseline" in graded.reason:
-            # A baseline was given, but its runs never measured this objective (matched by name).
-            graded = replace(graded, reason=graded.reason.replace("none given", f"the baseline runs have no value for '{obj.name}'"))
-        grades.append(graded)
+        # A baseline was given, but its runs never measured this objective (matched by name).
+        why = "none given" if baselines is None else f"the baseline runs have no value for '{obj.name}'"
+        grades.append(slo.grade(spec_of(obj), value, baseline, missing_reason=missing_reason,
+                                require_baseline=strict, no_baseline_why=why))
     verdict = slo.decide(grades, pass_percent=config.gate.pass_percent, warning_percent=config.gate.warning_percent)
     return GateResult(
         verdict=verdict, queries=queries, coverage=gaps,

@@ -95,7 +95,8 @@ def judge_run(
         baselines = baseline.values
     _wait_for_drain(loaded, record["scenario"], window)
     result = gate.evaluate(
-        as_recorded(loaded, record).config, prom, run_id=record["id"], scenario=record["scenario"], window=window, baselines=baselines
+        as_recorded(loaded, record).config, prom, run_id=record["id"], scenario=record["scenario"], window=window, baselines=baselines,
+        require_baseline=True if record.get("require_baseline") else None,  # `--require-baseline`, kept for `evaluate`
     )
     live_stop = record.get("live_gate")
     has_thresholds = has_thresholds or bool(record.get("has_thresholds"))  # `evaluate` reads it from run.json

@@ -8,7 +8,7 @@ from orchestrator.k6_breakdown import Headline, RequestRow
 
 
 def headline_line(h: Headline) -> str:
-    """`k6: 1,234 requests (45.2/s), 0.19 % failed, p50 12 ms · p95 48 ms · p99 90 ms, 300 iterations, ...`"""
+    """`k6: 1,234 requests (45.2/s), 0.19% failed, p50 12 ms · p95 48 ms · p99 90 ms, 300 iterations, ...`"""
     parts = []
     if h.requests is not None:
         rate = f" ({units.number(h.request_rate)}/s)" if h.request_rate is not None else ""

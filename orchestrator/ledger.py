@@ -84,6 +84,17 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _flocked(lock_file: Path) -> Iterator[None]:
+    """An exclusive lock held while the block runs (released by the kernel if perfctl dies)."""
+    with open(lock_file, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 GENERATED_ID = re.compile(r"^(\d{8}-\d{6})-")
 
 
@@ -136,14 +147,8 @@ class RunDir:
             raise LedgerError(f"{self.path / 'run.json'}: not a perfctl run record (schema {data.get('schema')!r})")
         return data
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        with open(self.path / ".lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return _flocked(self.path / ".lock")
 
     def update(self, **changes: Any) -> dict:
         """Merge `changes` into run.json under the run's lock; returns the new record."""
@@ -171,6 +176,11 @@ class Ledger:
         run = RunDir(path)
         write_json(run.file("run.json"), {"schema": RUN_SCHEMA, "id": run_id, **record, "updated": iso(time.time())})
         return run
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """The ledger's own lock, for files its runs share (baselines.json)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return _flocked(self.root / ".lock")
 
     def get(self, run_id: str) -> RunDir:
         path = self.root / run_id

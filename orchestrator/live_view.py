@@ -105,7 +105,7 @@ def time_text(s: Snapshot) -> str:
 
 
 def plain_line(s: Snapshot) -> str:
-    """One line for a CI log: `[12 s / 30 s 40%] stage 1/2 → 10 VUs · VUs 8/10 · ... | error_ratio 0 % PASS · ...`"""
+    """One line for a CI log: `[12 s / 30 s 40%] stage 1/2 → 10 VUs · VUs 8/10 · ... | error_ratio 0% PASS · ...`"""
     share = f" {min(s.elapsed / s.planned, 1.0) * 100:.0f}%" if s.planned else ""
     head = f"[{time_text(s)}{share}]" + (f" {s.stage}" if s.stage else "") + f" · {k6_numbers(s)}"
     objectives = " · ".join(f"{o.name}{'*' if o.live else ''} {units.quantity(o.value, o.unit)} {_WORD[o.result]}"

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from orchestrator import units
+from orchestrator.percent import percent_text
 from orchestrator.slo import Grade, Result, Verdict, format_value
 
 SCHEMA = "perfctl.verdict/v1"
@@ -176,13 +177,10 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _percent(percent: float) -> str:
-    """One decimal, rounded down so the shown number never overstates the score
-    (89.96% must not print as 90.0% next to a WARNING)."""
-    if not math.isfinite(percent):
-        return format_value(percent)
-    shown = math.floor(percent * 10 + 1e-9) / 10
-    return f"{shown:.1f}".rstrip("0").rstrip(".") + "%"
+def _percent(verdict: Verdict) -> str:
+    # The one formatter (orchestrator/percent.py): never rounds 89.96% up to 90%. With no
+    # evaluated weight there is no score, which "0%" would misstate.
+    return percent_text(verdict.percent if verdict.max_score else None)
 
 
 def _criterion_cell(g: Grade) -> str:
@@ -202,6 +200,7 @@ _ANSI = {
     Result.WARNING: "\x1b[33m",  # yellow
     Result.FAIL: "\x1b[31m",  # red
     Result.INCONCLUSIVE: "\x1b[35m",  # magenta
+    Result.NOT_EVALUATED: "\x1b[36m",  # cyan
 }
 _RESET = "\x1b[0m"
 _NAME_LIMIT = 40
@@ -248,7 +247,7 @@ def terminal_table(verdict: Verdict, *, queries: dict | None = None, color: bool
     lines += [line(row, result) for row, result in rows] or ["(no objectives)"]
     score = f"{format_value(verdict.score)}/{format_value(verdict.max_score)}"
     word = _paint(verdict.result.name, verdict.result, color)
-    lines.append(f"score {_percent(verdict.percent)} ({score}) → {word}")
+    lines.append(f"score {_percent(verdict)} ({score}) → {word}")
     lines += [f"  {_one_line(reason)}" for reason in verdict.reasons]
     return "\n".join(lines) + "\n"
 
@@ -295,6 +294,9 @@ def _testcase(classname: str, name: str, result: Result, message: str, body: str
         ET.SubElement(case, "error", message=message, type="slo.inconclusive").text = body
     elif result is Result.WARNING:
         ET.SubElement(case, "system-out").text = f"warning: {message}\n{body}"
+    elif result is Result.NOT_EVALUATED:
+        # Skipped, not passed: the objective was measured but not judged (no baseline yet).
+        ET.SubElement(case, "skipped", message=message).text = body
     return case
 
 
@@ -321,7 +323,7 @@ def junit_xml(
         body = _case_details(g, with_reason=g.result is not Result.WARNING)
         cases.append((_testcase(classname, g.name, g.result, g.reason or g.result.value, body), g.result))
     if include_gate:
-        score = f"score {_percent(verdict.percent)} ({format_value(verdict.score)}/{format_value(verdict.max_score)})"
+        score = f"score {_percent(verdict)} ({format_value(verdict.score)}/{format_value(verdict.max_score)})"
         message = "; ".join(verdict.reasons) or verdict.result.value
         body = score if verdict.result is Result.WARNING else "\n".join([score, *verdict.reasons])
         cases.append((_testcase(classname, GATE_CASE, verdict.result, message, body), verdict.result))
@@ -330,13 +332,14 @@ def junit_xml(
         "tests": str(len(cases)),
         "failures": str(sum(r is Result.FAIL for _, r in cases)),
         "errors": str(sum(r is Result.INCONCLUSIVE for _, r in cases)),
+        "skipped": str(sum(r is Result.NOT_EVALUATED for _, r in cases)),
         "time": f"{seconds:.3f}",
     }
     root = ET.Element("testsuites", name="perfctl", **counts)
-    suite = ET.SubElement(root, "testsuite", name=classname, skipped="0", **counts)
+    suite = ET.SubElement(root, "testsuite", name=classname, **counts)
     props = ET.SubElement(suite, "properties")
     for key, value in (("run_id", run_id), ("scenario", scenario), ("result", verdict.result.value),
-                       ("percent", _percent(verdict.percent))):
+                       ("percent", _percent(verdict))):
         ET.SubElement(props, "property", name=key, value=_xml_text(value))
     suite.extend(case for case, _ in cases)
     ET.indent(root)
@@ -379,7 +382,7 @@ def markdown(verdict: Verdict, *, run_id: str, scenario: str, window_seconds: fl
     else:
         lines.append("_No objectives._")
     score = f"{format_value(verdict.score)}/{format_value(verdict.max_score)}"
-    lines += ["", f"**Score:** {_percent(verdict.percent)} ({score}) → **{verdict.result.name}**"]
+    lines += ["", f"**Score:** {_percent(verdict)} ({score}) → **{verdict.result.name}**"]
     if verdict.reasons:
         lines += [""] + [f"- {_one_line(r)}" for r in verdict.reasons]
     return "\n".join(lines) + "\n"

@@ -20,12 +20,14 @@ from pathlib import Path
 from orchestrator import gate, k6_breakdown, k6_tables, slo, units
 from orchestrator.config import Config, Objective
 from orchestrator.errors import PerfctlError
+from orchestrator.percent import percent_text
 from orchestrator.prometheus import Prometheus
 from orchestrator.svg_chart import (  # noqa: F401 - the chart's colours are the report's
     LOAD_COLOR, PASS_LINE_COLOR, SERIES_COLOR, WARNING_LINE_COLOR, Chart, Line, Points, draw,
 )
 
-RESULT_COLOR = {"pass": "#2da44e", "warning": "#d4a72c", "fail": "#cf222e", "inconclusive": "#8250df"}
+RESULT_COLOR = {"pass": "#2da44e", "warning": "#d4a72c", "fail": "#cf222e", "inconclusive": "#8250df",
+                "not-evaluated": "#6e7781"}
 MAX_POINTS = 240  # steps per chart: fine enough for minutes-long runs, small enough to stay light
 # k6's load shape: title -> unit.
 LOAD_UNITS = {"VUs": "none", "requests/s": "req/s", "failed requests": "ratio"}
@@ -135,7 +137,7 @@ def render(data: ReportData, verdict: slo.Verdict, document: dict) -> str:
         f"<title>perfctl {_e(result.upper())} — {_e(data.run_id)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f'<header class="verdict" style="background:{colour}">',
-        f'<h1>{_e(result.upper())}</h1><p class="score">score {_e(_percent(verdict.percent))}'
+        f'<h1>{_e(result.upper())}</h1><p class="score">score {_e(percent_text(verdict.percent if verdict.max_score else None))}'
         f" ({_e(slo.format_value(verdict.score))}/{_e(slo.format_value(verdict.max_score))})</p>",
         f"<p>run <code>{_e(data.run_id)}</code> · scenario <code>{_e(str(document.get('scenario', '')))}</code>"
         f" · {_e(units.duration(data.end - data.start))}</p></header>",
@@ -221,12 +223,6 @@ def _figure(chart: Chart, data: ReportData, *, kind: str) -> str:
     note = chart.note + (f" — {chart.problem}" if chart.problem else "")
     caption = f"<figcaption>{_e(note)}</figcaption>" if note else ""
     return f"<figure class='{kind}'>{head}{draw(chart, data.start, data.until, data.end)}{caption}</figure>"
-
-
-def _percent(percent: float) -> str:
-    if not math.isfinite(percent):
-        return slo.format_value(percent)
-    return f"{math.floor(percent * 10 + 1e-9) / 10:.1f}".rstrip("0").rstrip(".") + "%"
 
 
 def _e(text: str) -> str:

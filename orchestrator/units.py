@@ -1,4 +1,4 @@
-"""Numbers with their units, for people: `12.3 ms`, `0.19 %`, `98.7 Hz`, `1,234 messages`.
+"""Numbers with their units, for people: `12.3 ms`, `0.19%`, `98.7 Hz`, `1,234 messages`.
 
 A value keeps the SLI's base unit everywhere it is stored or compared (seconds, ratios:
 what PromQL returns and what criteria are written in); only what is printed is converted.
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+
+from orchestrator.percent import percent_text
 
 # The units a value can have; `unit:` on a custom objective names one of them.
 UNITS = ("s", "ms", "ratio", "percent", "req/s", "Hz", "messages", "iterations", "requests", "count", "bytes", "none")
@@ -73,14 +75,21 @@ def quantity(value: float | None, unit: str, *, digits: int = 3) -> str:
     if unit == "ms":
         return duration(value / 1000.0, digits=digits)
     if unit == "ratio":
-        return f"{number(value * 100.0, digits)} %"
+        return _percent(value * 100.0, digits)
     if unit == "percent":
-        return f"{number(value, digits)} %"
+        return _percent(value, digits)
     if unit == "bytes":
         return size(value)
     if unit in ("none", "count", ""):
         return number(value, digits)
     return f"{number(value, digits)} {unit}"
+
+
+def _percent(value: float, digits: int) -> str:
+    """Through the one percent formatter (cut, never rounded up), with `digits` significant
+    digits so that a small error ratio keeps its size: `0.191%`, `99.5%`, `100%`."""
+    decimals = 1 if value == 0 else max(1, min(6, digits - 1 - math.floor(math.log10(abs(value)))))
+    return percent_text(value, digits=decimals)
 
 
 def duration(seconds: float, *, digits: int = 3) -> str:
@@ -112,7 +121,7 @@ def size(count: float) -> str:
 
 def criterion(text: str, unit: str) -> str:
     """A criterion with its absolute numbers in the unit (`< 0.5` s -> `< 500 ms`, `< 0.01`
-    ratio -> `< 1 %`); relative bounds (`+10%`) and unit-less criteria stay as written."""
+    ratio -> `< 1%`); relative bounds (`+10%`) and unit-less criteria stay as written."""
     if unit in ("none", "count", ""):
         return text
     return _ABSOLUTE_NUMBER.sub(lambda m: quantity(float(m.group(1)), unit, digits=6), text)

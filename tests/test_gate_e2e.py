@@ -197,7 +197,8 @@ def test_relative_criteria_against_a_stored_baseline_and_compare(healthy):
     assert grades["rps"]["baseline"] == pytest.approx(base["rps"]["value"]) and grades["rps"]["result"] == "pass"
     assert grades["up"]["baseline"] == 1 and grades["up"]["result"] == "fail"
     assert "baseline 1" in grades["up"]["reason"]
-    assert grades["new_one"]["result"] == "inconclusive" and "no value for 'new_one'" in grades["new_one"]["reason"]
+    # No baseline value for it yet: not evaluated (weighs nothing), and it says why.
+    assert grades["new_one"]["result"] == "not-evaluated" and "no value for 'new_one'" in grades["new_one"]["reason"]
     # last-pass: the failed run is skipped, the passing one is the mean of one.
     found = baselines.resolve(Ledger(stack.workspace / "results"), "last-pass", scenario="demo", runs_wanted=2)
     assert found.runs == (first.name,)

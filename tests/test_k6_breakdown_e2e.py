@@ -26,8 +26,8 @@ def test_run_shows_k6_headline_and_per_request_table_with_units(stack_factory):
     assert result.code == 0, result.output
     out = result.stdout
     # The verdict table in units: the error ratio in %, p95 in ms, the loop in Hz.
-    assert " %" in out and " ms" in out and " Hz" in out
-    assert "< 1 %" in out and "< 250 ms" in out  # criteria in the same units
+    assert "%" in out and " ms" in out and " Hz" in out
+    assert "< 1%" in out and "< 250 ms" in out  # criteria in the same units
     headline = next(line for line in out.splitlines() if line.startswith("k6: "))
     assert "requests (" in headline and "failed" in headline and "p95" in headline
     table = out[out.index("request  "):]

@@ -333,3 +333,56 @@ def test_markdown_no_objectives():
 def test_markdown_code_spans_survive_backticks():
     out = markdown(scored_verdict(), run_id="a`b", scenario="s", window_seconds=1, results_path="p")
     assert "``a`b``" in out
+
+
+# ---- not evaluated (no baseline yet) ---------------------------------------------------------------------
+
+
+def bootstrap_verdict() -> Verdict:
+    """A first run: the absolute objective passes, the relative one has no baseline yet."""
+    return decide([grade(spec("error_ratio", "< 0.01"), 0.0), grade(spec("p95", "<= +10%", weight=2), 0.12)])
+
+
+def test_not_evaluated_is_said_everywhere_and_weighs_nothing():
+    v = bootstrap_verdict()
+    assert v.result is Result.PASS and (v.score, v.max_score) == (1, 1)
+    note = "objective 'p95' not evaluated: no baseline yet for '<= +10%' (none given): this run can become one"
+    table = terminal_table(v, color=False)
+    assert "NOT_EVALUATED" in table and note in table and "score 100% (1/1) → PASS" in table
+    md = markdown(v, run_id="r", scenario="s", window_seconds=5, results_path="results/r")
+    assert "| p95 | 0.12 | <= +10% | 2 | NOT_EVALUATED | no baseline yet for '<= +10%' (none given): this run can become one |" in md
+    assert f"- {note}" in md
+    doc = verdict_to_dict(v, run_id="r", scenario="s", window=WINDOW, queries={})
+    p95 = next(o for o in doc["objectives"] if o["name"] == "p95")
+    assert (p95["result"], p95["score"], p95["value"]) == ("not-evaluated", 0, 0.12)
+    assert note in doc["reasons"]
+    assert verdict_from_dict(json.loads(json.dumps(doc))) == v
+    assert "\x1b[36m" in terminal_table(v, color=True)
+
+
+def test_junit_not_evaluated_is_skipped_not_passed():
+    root, suite, cases = parse_junit(junit_xml(bootstrap_verdict(), run_id="r", scenario="s", duration_seconds=1))
+    by_name = {c.get("name"): c for c in cases}
+    skipped = by_name["p95"].find("skipped")
+    assert skipped is not None and skipped.get("message").startswith("no baseline yet")
+    assert suite.get("skipped") == root.get("skipped") == "1" and suite.get("failures") == "0"
+    assert by_name[GATE_CASE].find("failure") is None and by_name[GATE_CASE].find("error") is None
+
+
+def test_score_just_below_the_threshold_reads_below_it_everywhere():
+    grades = [grade(spec("a", "< 1", weight=8.5), 0.5), grade(spec("b", "< 1", "< 2", weight=0.996), 1.5),
+              grade(spec("c", "< 1", weight=0.504), 5)]
+    v = decide(grades)
+    assert v.result is Result.WARNING and 89.9 < v.percent < 90
+    texts = [terminal_table(v, color=False), markdown(v, run_id="r", scenario="s", window_seconds=1, results_path="p"),
+             junit_xml(v, run_id="r", scenario="s", duration_seconds=1)]
+    for text in texts:
+        assert "89.9%" in text and "score 90%" not in text and "90.0%" not in text
+    assert "score 89.9% is below the pass threshold 90%" in texts[0]
+
+
+def test_no_score_is_not_printed_as_zero_percent():
+    v = decide([grade(spec("p95", "<= +10%"), 0.12), grade(spec("k6_thresholds", "== 1", weight=0, key=True), 1.0)])
+    assert v.result is Result.PASS and v.max_score == 0
+    assert "score — (0/0) → PASS" in terminal_table(v, color=False)
+    assert "**Score:** — (0/0)" in markdown(v, run_id="r", scenario="s", window_seconds=1, results_path="p")

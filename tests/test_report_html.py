@@ -76,9 +76,9 @@ def _labels(svg: str, kind: str) -> list[str]:
 
 def test_ratio_and_count_axes_start_at_zero_with_units_and_nice_ticks():
     ratio = Chart(title="errors", points=[(0.0, 0.0), (5.0, 0.00221), (10.0, 0.0012)], unit="ratio",
-                  lines=(Line(0.01, "#1a7f37", "pass < 1 %"),))
+                  lines=(Line(0.01, "#1a7f37", "pass < 1%"),))
     labels = _labels(svg_chart.draw(ratio, 0.0, 10.0), "ytick")
-    assert labels[0] == "0 %" and all(label.endswith(" %") for label in labels)
+    assert labels[0] == "0%" and all(label.endswith("%") for label in labels)
     assert not any(label.startswith("-") for label in labels)
     lag = Chart(title="lag", points=[(0.0, 0.0), (10.0, 0.0)], unit="messages")
     assert not any(label.startswith("-") for label in _labels(svg_chart.draw(lag, 0.0, 10.0), "ytick"))
@@ -117,7 +117,7 @@ def test_k6_summary_requests_settings_and_dashboard_link_are_on_the_page():
                              "thresholds": [{"metric": "http_req_duration", "text": "p(95)<2000", "failed": False}]}]}
     page = replace(data(["a"]), settings=(("scenario", "chat"), ("k6", "v1.1.0")), dashboard="dashboard.html")
     html = report_html.render(page, verdict(grades), {"scenario": "s", "k6": numbers})
-    assert "1,234" in html and "45.2 req/s" in html and "0.19 %" in html and "48 ms" in html
+    assert "1,234" in html and "45.2 req/s" in html and "0.19%" in html and "48 ms" in html
     assert "<td>send</td>" in html and "p(95)&lt;2000 ok" in html
     assert "<th>k6</th><td>v1.1.0</td>" in html
     assert "href='dashboard.html'" in html
@@ -137,3 +137,25 @@ def test_a_chart_without_data_says_so():
     chart = Chart(title="empty", points=[], problem="no data in the window")
     html = report_html._figure(chart, data([]), kind="objective")
     assert "no data" in html and "<polyline" not in html
+
+
+def test_not_evaluated_objective_is_shown_grey_with_its_note_and_no_relative_line():
+    grades = [grade("abs", "pass", 3, "< 5"),
+              slo.grade(slo.ObjectiveSpec("rel", slo.parse_criteria("<= +10%")), 0.12)]
+    v = verdict(grades)
+    html = report_html.render(data(["abs", "rel"]), v, {"scenario": "s"})
+    assert v.result is slo.Result.PASS and "NOT_EVALUATED" in html
+    assert report_html.RESULT_COLOR["not-evaluated"] in html
+    assert "no baseline yet for &#x27;&lt;= +10%&#x27; (none given): this run can become one" in html
+    assert report_html.criterion_lines(v.grades[1]) == ()
+
+
+def test_html_score_is_cut_not_rounded():
+    grades = [slo.Grade(name="a", result=slo.Result.PASS, value=1, score=8.5, weight=8.5, key=False, criteria="< 5",
+                        warning=None),
+              slo.Grade(name="b", result=slo.Result.WARNING, value=1, score=0.498, weight=0.996, key=False, criteria="< 5",
+                        warning="< 9"),
+              slo.Grade(name="c", result=slo.Result.FAIL, value=9, score=0, weight=0.504, key=False, criteria="< 5",
+                        warning=None, reason="r")]
+    html = report_html.render(data(["a", "b", "c"]), verdict(grades), {"scenario": "s"})
+    assert "score 89.9%" in html and "90%" in html and "score 90%" not in html

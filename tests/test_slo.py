@@ -16,6 +16,7 @@ from orchestrator.slo import (
     Result,
     criteria_hold,
     decide,
+    relative_change,
     format_value,
     grade,
     parse_criteria,
@@ -38,11 +39,11 @@ def spec(name: str = "obj", passing: str = "< 1", warning: str | None = None, we
     )
 
 
-_FACTOR = {Result.PASS: 1.0, Result.WARNING: 0.5, Result.FAIL: 0.0, Result.INCONCLUSIVE: 0.0}
+_FACTOR = {Result.PASS: 1.0, Result.WARNING: 0.5, Result.FAIL: 0.0, Result.INCONCLUSIVE: 0.0, Result.NOT_EVALUATED: 0.0}
 
 
 def g(result: Result, name: str = "obj", weight: float = 1.0, key: bool = False, reason: str = "") -> Grade:
-    if not reason and result in (Result.FAIL, Result.INCONCLUSIVE):
+    if not reason and result in (Result.FAIL, Result.INCONCLUSIVE, Result.NOT_EVALUATED):
         reason = f"{result.value} because"
     return Grade(
         name=name,
@@ -294,10 +295,44 @@ def test_relative_bound_is_exact_despite_floating_point(baseline):
     assert holds("== +10%", on_bound, baseline) is True
 
 
-@pytest.mark.parametrize("baseline", [None, 0.0, -0.0, math.nan, math.inf])
+@pytest.mark.parametrize("baseline", [None, math.nan, math.inf, -math.inf])
 def test_relative_without_usable_baseline_is_unknown(baseline):
     assert holds("<= +10%", 5, baseline) is None
     assert holds(">= -5%", 0, baseline) is None
+
+
+@pytest.mark.parametrize(
+    "text, value, expected",
+    [
+        # Against 0 the relative change is 0 for 0, +inf for a positive value, -inf for a negative one.
+        ("<= +10%", 0, True),
+        ("<= +10%", 1e-9, False),
+        ("<= +10%", 5, False),
+        ("<= +10%", -5, True),
+        ("< +10%", 0, True),  # 0% change is below +10% (a bound of 0 would say False)
+        (">= -5%", 0, True),
+        (">= -5%", 3, True),
+        (">= -5%", -3, False),
+        ("> +0%", 0, False),
+        ("== +0%", 0, True),
+        ("!= +0%", 2, True),
+    ],
+)
+@pytest.mark.parametrize("zero", [0.0, -0.0])
+def test_relative_against_a_zero_baseline_is_defined(text, value, expected, zero):
+    assert holds(text, value, zero) is expected
+
+
+@given(
+    st.floats(min_value=-1e6, max_value=1e6).filter(lambda x: abs(x) > 1e-6),
+    st.floats(min_value=-1e7, max_value=1e7),
+    st.floats(min_value=0, max_value=500),
+)
+def test_relative_change_agrees_with_the_bound(baseline, value, percent):
+    # The bound form (baseline + |baseline| * p / 100) and the change form are one rule.
+    change = relative_change(value, baseline)
+    assume(abs(change - percent) > 1e-6 * max(1.0, percent))  # off the floating-point edge
+    assert holds(f"<= +{_num(percent)}%", value, baseline) is (change <= percent)
 
 
 def test_conjunction_three_valued():
@@ -369,12 +404,28 @@ def test_grade_no_data(value):
     assert out.reason == "query returned no series"
 
 
-def test_grade_relative_needs_baseline():
-    out = grade(spec("p95", "<= +10%"), 120)
+def test_grade_relative_without_baseline_is_not_evaluated():
+    out = grade(spec("p95", "<= +10%", weight=3), 120)
+    assert (out.result, out.score, out.value, out.baseline) == (Result.NOT_EVALUATED, 0, 120, None)
+    assert out.reason == "no baseline yet for '<= +10%' (none given): this run can become one"
+    why = grade(spec("p95", "<= +10%"), 120, no_baseline_why="the baseline runs have no value for 'p95'")
+    assert why.reason == "no baseline yet for '<= +10%' (the baseline runs have no value for 'p95'): this run can become one"
+    nan = grade(spec("p95", "<= +10%"), 120, baseline=math.nan)
+    assert nan.result is Result.NOT_EVALUATED and "the baseline is NaN" in nan.reason
+
+
+def test_grade_require_baseline_keeps_it_inconclusive():
+    out = grade(spec("p95", "<= +10%"), 120, require_baseline=True)
     assert out.result is Result.INCONCLUSIVE
-    assert out.reason == "relative criterion '<= +10%' needs a baseline; none given"
-    zero = grade(spec("p95", "<= +10%"), 120, baseline=0.0)
-    assert zero.result is Result.INCONCLUSIVE and "nonzero" in zero.reason
+    assert out.reason == "relative criterion '<= +10%' needs a baseline; none given (gate.require_baseline)"
+    # With a baseline the flag changes nothing.
+    assert grade(spec("p95", "<= +10%"), 105, 100, require_baseline=True).result is Result.PASS
+
+
+def test_grade_relative_against_zero_baseline():
+    assert grade(spec("lag", "<= +10%"), 0, baseline=0).result is Result.PASS
+    out = grade(spec("lag", "<= +10%"), 3, baseline=0)
+    assert out.result is Result.FAIL and out.reason == "value 3 does not meet <= +10% (baseline 0)"
 
 
 def test_grade_relative_with_baseline():
@@ -392,14 +443,15 @@ def test_grade_conjunction_without_baseline_can_still_fail():
 
 def test_grade_warning_needs_baseline():
     out = grade(spec("p95", "< 100", "<= +10%"), 150)
-    assert out.result is Result.INCONCLUSIVE
-    assert "'<= +10%' needs a baseline" in out.reason
+    assert out.result is Result.NOT_EVALUATED
+    assert "no baseline yet for '<= +10%'" in out.reason
+    assert grade(spec("p95", "< 100", "<= +10%"), 150, require_baseline=True).result is Result.INCONCLUSIVE
 
 
 def test_grade_pass_needs_baseline_even_if_warning_holds():
     # Might be PASS, might be WARNING: saying either would be a guess.
     out = grade(spec("p95", "< 500 and <= +10%", "< 800"), 400)
-    assert out.result is Result.INCONCLUSIVE
+    assert out.result is Result.NOT_EVALUATED
 
 
 # ---- decide: the rules, in order ------------------------------------------------------------------------
@@ -521,6 +573,50 @@ def test_decide_zero_weights_are_inconclusive():
     assert "cannot compute a score" in v.reasons[0]
 
 
+NE = Result.NOT_EVALUATED
+
+
+def test_decide_not_evaluated_weighs_nothing_and_is_said():
+    v = decide([g(P, "p95_abs", weight=2), g(NE, "p95_rel", weight=5, reason="no baseline yet for '<= +10%' (none given): this run can become one")])
+    assert (v.result, v.score, v.max_score, v.percent) == (P, 2, 2, 100)
+    assert v.reasons[0] == "score 100% meets the pass threshold 90%"
+    assert "objective 'p95_rel' not evaluated: no baseline yet for '<= +10%' (none given): this run can become one" in v.reasons
+
+
+def test_decide_nothing_judged_is_never_a_pass():
+    # Only not-evaluated objectives: the values exist, but nothing was compared.
+    v = decide([g(NE, "p95_rel"), g(NE, "rps_rel", weight=3)])
+    assert v.result is I and (v.score, v.max_score) == (0, 0)
+    assert v.reasons[0].startswith("nothing was judged: every objective with weight is relative and has no baseline yet")
+    assert any("'p95_rel' not evaluated" in r for r in v.reasons)
+    # A weightless grade without data judges nothing either.
+    assert decide([g(NE, "p95_rel"), g(I, "k6_completed", weight=0)]).result is I
+    assert decide([g(NE, "p95_rel"), g(W, "guard:errors", weight=0, key=True)]).result is I
+
+
+def test_decide_first_run_of_only_relative_objectives_rests_on_guards_and_k6():
+    # Every weighted objective is relative and has no baseline yet: the weightless rule grades
+    # (guards, k6's thresholds) that passed on data carry the run, and the verdict says so.
+    v = decide([g(NE, "p95_rel"), g(P, "guard:errors", weight=0, key=True), g(P, "k6_thresholds", weight=0, key=True)])
+    assert v.result is P and (v.score, v.max_score) == (0, 0)
+    assert v.reasons[0].startswith("no score yet: every objective with weight is relative and has no baseline; "
+                                   "the verdict rests on guard:errors, k6_thresholds, which passed")
+    # Without the relative objective there is nothing to bootstrap: weights summing to 0 stay inconclusive.
+    assert decide([g(P, "guard:errors", weight=0, key=True)]).result is I
+    # A failed key guard fails it as always.
+    assert decide([g(NE, "p95_rel"), g(F, "guard:errors", weight=0, key=True)]).result is F
+
+
+def test_decide_score_text_is_never_rounded_across_the_threshold():
+    # 8.998 of 10 points: 89.98%, a warning; the reason must not read "score 90% is below ... 90%".
+    grades = [g(P, "a", weight=8.5), g(W, "b", weight=0.996), g(F, "c", weight=0.504)]
+    v = decide(grades)
+    assert v.result is W and 89.9 < v.percent < 90
+    assert v.reasons[0] == "score 89.9% is below the pass threshold 90%"
+    exact = decide(grades, pass_percent=89.98)
+    assert exact.result is P and exact.reasons[0] == "score 89.98% meets the pass threshold 89.98%"
+
+
 def test_decide_ignores_a_hand_built_inconsistent_score():
     bad = Grade("a", P, 1.0, score=999, weight=1, key=False, criteria="< 1", warning=None)
     assert decide([bad, g(F, "b")]).percent == 50
@@ -618,6 +714,36 @@ def test_never_pass_when_anything_is_inconclusive(grades):
         assert v.result in (I, F)
     if v.result is P:
         assert all(x.result is not I for x in grades)
+
+
+@settings(max_examples=300)
+@given(grade_lists, st.lists(weights, min_size=1, max_size=4), st.booleans())
+def test_a_not_evaluated_grade_never_changes_the_verdict_and_weighs_nothing(grades, extra_weights, key):
+    judged = [x for x in grades if x.result is not NE]
+    assume(judged)
+    more = judged + [g(NE, f"rel{i}", weight=w, key=key) for i, w in enumerate(extra_weights)]
+    before, after = decide(judged), decide(more)
+    assert after.result is before.result
+    assert (after.score, after.max_score, after.percent) == (before.score, before.max_score, before.percent)
+
+
+@given(grade_lists, st.lists(st.tuples(st.sampled_from([P, W, F, I]), st.booleans()), max_size=3))
+def test_a_pass_always_rests_on_a_passed_grade_with_data(grades, weightless):
+    grades = grades + [g(r, f"rule{i}", weight=0, key=k) for i, (r, k) in enumerate(weightless)]
+    v = decide(grades)
+    if v.result in (P, W):
+        assert any(x.result is P and x.value is not None for x in grades)
+        assert not any(x.result is I for x in grades)
+
+
+@settings(max_examples=300)
+@given(grade_lists, st.lists(st.tuples(st.sampled_from([P, W, F, I]), st.booleans()), max_size=3), weights)
+def test_a_not_evaluated_grade_never_worsens_the_verdict(grades, weightless, weight):
+    grades = grades + [g(r, f"rule{i}", weight=0, key=k) for i, (r, k) in enumerate(weightless)]
+    before = decide(grades)
+    after = decide(grades + [g(NE, "rel", weight=weight)])
+    assert VERDICT_RANK[after.result] >= VERDICT_RANK[before.result]
+    assert (after.score, after.max_score) == (before.score, before.max_score)
 
 
 @given(grade_lists)

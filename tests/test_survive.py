@@ -227,12 +227,13 @@ def test_the_detached_command_is_the_same_run(tmp_path, monkeypatch):
     opts = RunOptions(
         scenario="websocket", config=config, overrides=Overrides(vus=3, duration=90.0, stages=((30.0, 5), (0.5, 0))),
         results=tmp_path.relative_to(tmp_path) / "out", rollback=False, json_output=True, detach=True,
+        baseline="pinned", require_baseline=True,
     )
     argv = inner_argv(opts, load_config(config), "rid-1")
     assert argv[1:] == [
         "-m", "orchestrator", "run", "websocket", "-c", str(config.resolve()), "--run-id", "rid-1",
         "--runtime", "local", "--vus", "3", "--duration", "1m30s", "--stage", "30s:5", "--stage", "500ms:0",
-        "--results", str(tmp_path / "out"), "--no-rollback", "--json",
+        "--results", str(tmp_path / "out"), "--baseline", "pinned", "--require-baseline", "--no-rollback", "--json",
     ]
 
 

@@ -1,5 +1,6 @@
 """`perfctl compare A B`: two runs side by side, every objective and k6 summary metric,
-with absolute and relative deltas; a change for the worse beyond the tolerance is a regression.
+with absolute and relative deltas; a change for the worse beyond both the relative tolerance
+and its unit's noise floor (orchestrator/noise.py) is a regression, and a smaller one is noise.
 
 "Worse" comes from the objective's criterion (for `<` criteria higher is worse, for `>`
 lower is) and, for k6's own metrics, from what the metric measures (durations and
@@ -15,19 +16,21 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from orchestrator import slo
+from orchestrator import noise, slo
 from orchestrator.commands.run import results_root
-from orchestrator.config import load_config
+from orchestrator.config import DEFAULT_CONFIG_NAME, CompareSettings, load_config
 from orchestrator.errors import ExitCode, UsageError
 from orchestrator.ledger import Ledger, RunDir
+from orchestrator.noise import Floors
+from orchestrator.percent import percent_text
 
 LOWER_IS_BETTER = "lower"
 HIGHER_IS_BETTER = "higher"
 
 # k6 metric name patterns -> direction (first match wins); stats of a trend share its direction.
+_K6_TIME = re.compile(rf"(^|_)({noise.TIME_WORDS})($|_|{{)")
 _K6_DIRECTIONS = (
-    (re.compile(r"(^|_)(duration|connecting|waiting|blocked|sending|receiving|tls_handshaking|latency)($|_)"), LOWER_IS_BETTER),
-    (re.compile(r"^http_req_failed$"), LOWER_IS_BETTER),
+    (_K6_TIME, LOWER_IS_BETTER),
     (re.compile(r"^dropped_iterations$"), LOWER_IS_BETTER),
     (re.compile(r"^(http_reqs|iterations)$"), HIGHER_IS_BETTER),
 )
@@ -48,31 +51,55 @@ class Row:
     improvement: bool
     result_a: str | None = None
     result_b: str | None = None
+    unit: str | None = None  # noise.MILLISECONDS, SECONDS, RATIO, COUNT; None: unknown (no floor)
+    noise: bool = False  # it moved, for better or worse, but within the tolerance or the floor
 
 
-def compare(config_path: Path | None, run_a: str, run_b: str, *, results: Path | None, tolerance: float,
-            json_output: bool, fail_on_regression: bool) -> int:
-    if tolerance < 0:
-        raise UsageError("--tolerance: must be >= 0")
-    root = results if results is not None else results_root(load_config(config_path), None)
+def compare(config_path: Path | None, run_a: str, run_b: str, *, results: Path | None, tolerance: float | None,
+            json_output: bool, fail_on_regression: bool, duration_floor: float | None = None,
+            ratio_floor: float | None = None, count_floor: float | None = None) -> int:
+    for flag, value in (("--tolerance", tolerance), ("--duration-floor", duration_floor),
+                        ("--ratio-floor", ratio_floor), ("--count-floor", count_floor)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise UsageError(f"{flag}: must be a number >= 0")
+    root, settings = _root_and_settings(config_path, results)
+    tolerance = settings.tolerance if tolerance is None else tolerance
+    floors = Floors(
+        duration_ms=settings.duration_floor_ms if duration_floor is None else duration_floor,
+        ratio_points=settings.ratio_floor_points if ratio_floor is None else ratio_floor,
+        count=settings.count_floor if count_floor is None else count_floor,
+    )
     ledger = Ledger(root)
     a, b = ledger.get(run_a), ledger.get(run_b)
     verdict_a, verdict_b = _verdict(a), _verdict(b)
-    rows = objective_rows(verdict_a, verdict_b, tolerance) + k6_rows(_summary(a), _summary(b), tolerance)
+    rows = objective_rows(verdict_a, verdict_b, tolerance, floors) + k6_rows(_summary(a), _summary(b), tolerance, floors)
     regressions = [r for r in rows if r.regression]
+    noisy = [r for r in rows if r.noise]
     if json_output:
         print(json.dumps({
             "a": {"run_id": a.id, "result": verdict_a.get("result"), "percent": verdict_a.get("percent")},
             "b": {"run_id": b.id, "result": verdict_b.get("result"), "percent": verdict_b.get("percent")},
             "tolerance_percent": tolerance,
+            "floors": {"duration_ms": floors.duration_ms, "ratio_points": floors.ratio_points, "count": floors.count},
             "regressions": len(regressions),
+            "within_noise": len(noisy),
             "rows": [asdict(r) for r in rows],
         }, indent=2))
     else:
-        print(table(rows, a.id, b.id, verdict_a, verdict_b))
-        print(f"{len(regressions)} regression(s) beyond {slo.format_value(tolerance)}%"
-              + (": " + ", ".join(r.name for r in regressions) if regressions else ""))
+        print(table(rows, a.id, b.id, verdict_a, verdict_b, tolerance))
+        print(f"{len(regressions)} regression(s) beyond {slo.format_value(tolerance)}% and the noise floors "
+              f"({floors.describe()})" + (": " + ", ".join(r.name for r in regressions) if regressions else ""))
+        if noisy:
+            print(f"{len(noisy)} moved within noise (~): " + ", ".join(r.name for r in noisy))
     return int(ExitCode.GATE_FAILED) if fail_on_regression and regressions else 0
+
+
+def _root_and_settings(config_path: Path | None, results: Path | None) -> tuple[Path, CompareSettings]:
+    """The results folder and gate.compare; with --results and no perfctl.yaml here, the defaults."""
+    if results is not None and config_path is None and not Path(DEFAULT_CONFIG_NAME).exists():
+        return results, CompareSettings()
+    loaded = load_config(config_path)
+    return (results if results is not None else results_root(loaded, None)), loaded.config.gate.compare
 
 
 def _verdict(run: RunDir) -> dict:
@@ -90,7 +117,7 @@ def _summary(run: RunDir) -> dict:
     return data.get("metrics", {}) if isinstance(data, dict) else {}
 
 
-def objective_rows(verdict_a: dict, verdict_b: dict, tolerance: float) -> list[Row]:
+def objective_rows(verdict_a: dict, verdict_b: dict, tolerance: float, floors: Floors | None = None) -> list[Row]:
     by_a = {o["name"]: o for o in verdict_a.get("objectives", [])}
     by_b = {o["name"]: o for o in verdict_b.get("objectives", [])}
     names = list(by_b) + [n for n in by_a if n not in by_b]
@@ -98,18 +125,25 @@ def objective_rows(verdict_a: dict, verdict_b: dict, tolerance: float) -> list[R
     for name in names:
         oa, ob = by_a.get(name, {}), by_b.get(name, {})
         better = criterion_direction(ob.get("criterion") or oa.get("criterion") or "")
+        unit = noise.objective_unit(ob) or noise.objective_unit(oa)
         rows.append(_row("objective", name, _num(oa.get("value")), _num(ob.get("value")), better, tolerance,
-                         result_a=oa.get("result"), result_b=ob.get("result")))
+                         (floors or Floors()).of(unit), unit=unit, result_a=oa.get("result"), result_b=ob.get("result")))
     return rows
 
 
-def k6_rows(metrics_a: dict, metrics_b: dict, tolerance: float) -> list[Row]:
+def k6_rows(metrics_a: dict, metrics_b: dict, tolerance: float, floors: Floors | None = None) -> list[Row]:
     flat_a, flat_b = flatten_summary(metrics_a), flatten_summary(metrics_b)
+    stats: dict[str, set[str]] = {}
+    for name in set(flat_a) | set(flat_b):
+        metric, stat = split_name(name)
+        stats.setdefault(metric, set()).add(stat)
     rows = []
     for name in sorted(set(flat_a) | set(flat_b)):
-        metric, _, stat = name.partition(".")
+        metric, stat = split_name(name)
         better = None if stat in _NEUTRAL_STATS else k6_direction(metric, stat)
-        rows.append(_row("k6", name, flat_a.get(name), flat_b.get(name), better, tolerance))
+        unit = noise.k6_unit(metric, stat, stats[metric])
+        rows.append(_row("k6", name, flat_a.get(name), flat_b.get(name), better, tolerance, (floors or Floors()).of(unit),
+                         unit=unit))
     return rows
 
 
@@ -126,9 +160,27 @@ def flatten_summary(metrics: dict) -> dict[str, float]:
     return flat
 
 
+# A stat is a word or a percentile (`p(99.9)` has a dot); a tagged metric name may have dots too.
+_STAT = re.compile(r"^(.*)\.([A-Za-z_]+|p\([\d.]+\))$")
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """`http_req_duration{name:api.v1}.p(99.9)` -> (`http_req_duration{name:api.v1}`, `p(99.9)`)."""
+    m = _STAT.match(name)
+    if m is None:
+        metric, _, stat = name.partition(".")
+        return metric, stat
+    return m.group(1), m.group(2)
+
+
 def k6_direction(metric: str, stat: str) -> str | None:
     if metric == "checks" or metric.endswith("_success") or metric.endswith("_success_rate"):
         return {"value": HIGHER_IS_BETTER, "rate": HIGHER_IS_BETTER, "passes": None, "fails": LOWER_IS_BETTER}.get(stat)
+    if metric == "http_req_failed":
+        # A k6 Rate of failures: its `passes` are failed requests, its `fails` the good ones (the amount of work).
+        return {"value": LOWER_IS_BETTER, "rate": LOWER_IS_BETTER, "passes": LOWER_IS_BETTER}.get(stat)
+    if stat == "count" and _K6_TIME.search(metric):
+        return None  # how many samples a time trend has is the amount of work, not its speed
     for pattern, direction in _K6_DIRECTIONS:
         if pattern.search(metric):
             return direction
@@ -149,27 +201,30 @@ def criterion_direction(text: str) -> str | None:
     return None
 
 
-def _row(kind: str, name: str, a: float | None, b: float | None, better: str | None, tolerance: float, **results) -> Row:
+def _row(kind: str, name: str, a: float | None, b: float | None, better: str | None, tolerance: float,
+         floor: float = 0.0, **fields) -> Row:
     delta = b - a if a is not None and b is not None else None
     percent = 100.0 * delta / abs(a) if delta is not None and a != 0 else None
-    worse = improved = False
+    worse = improved = quiet = False
     if delta is not None and delta != 0 and better is not None:
         got_worse = delta > 0 if better == LOWER_IS_BETTER else delta < 0
-        # From 0 any change is beyond every tolerance; otherwise the relative change decides.
-        beyond = percent is None or abs(percent) > tolerance
-        worse, improved = got_worse and beyond, (not got_worse) and beyond
+        # Beyond both the relative tolerance and the unit's floor; from 0 only the floor applies.
+        quiet = noise.within_noise(delta, percent, tolerance=tolerance, floor=floor)
+        worse, improved = got_worse and not quiet, (not got_worse) and not quiet
     elif a is not None and b is None and kind == "objective":
         worse = True  # B lost a value A had: not knowing is never "no regression"
-    return Row(kind, name, a, b, delta, percent, better, worse, improved, **results)
+    return Row(kind, name, a, b, delta, percent, better, worse, improved, noise=quiet, **fields)
 
 
 def _num(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def table(rows: list[Row], id_a: str, id_b: str, verdict_a: dict, verdict_b: dict) -> str:
+def table(rows: list[Row], id_a: str, id_b: str, verdict_a: dict, verdict_b: dict, tolerance: float | None = None) -> str:
     def pct(v: float | None) -> str:
-        return "—" if v is None else f"{v:+.1f}%"
+        # Beside the tolerance: +5.04% beyond 5% must not read "+5%".
+        threshold = None if tolerance is None or v is None else (tolerance if v >= 0 else -tolerance)
+        return percent_text(v, signed=True, threshold=threshold)
 
     def delta(v: float | None) -> str:
         return "—" if v is None else ("+" if v > 0 else "") + slo.format_value(v)
@@ -177,7 +232,7 @@ def table(rows: list[Row], id_a: str, id_b: str, verdict_a: dict, verdict_b: dic
     header = ("", "name", "A", "B", "delta", "delta %", "")
     lines = [header]
     for r in rows:
-        mark = "REGRESSION" if r.regression else ("better" if r.improvement else "")
+        mark = "REGRESSION" if r.regression else ("better" if r.improvement else ("~ noise" if r.noise else ""))
         if r.kind == "objective" and r.result_a != r.result_b:
             mark = (mark + f" ({r.result_a or '—'} -> {r.result_b or '—'})").strip()
         lines.append((r.kind, r.name, slo.format_value(r.a), slo.format_value(r.b), delta(r.delta), pct(r.delta_percent), mark))
@@ -194,4 +249,4 @@ def table(rows: list[Row], id_a: str, id_b: str, verdict_a: dict, verdict_b: dic
 
 def _score(verdict: dict) -> str:
     percent = verdict.get("percent")
-    return "score —" if not isinstance(percent, (int, float)) else f"score {percent:.1f}%"
+    return "score —" if not isinstance(percent, (int, float)) else f"score {percent_text(percent)}"

@@ -30,16 +30,17 @@ def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, jso
     if not record.get("start") or not record.get("end"):
         raise UsageError(f"run {run_id} has no recorded window (k6 never ran or is still running)",
                          hint="`perfctl recover` finishes interrupted runs")
+    chosen = None
+    if baseline is not None:
+        # Another baseline than the run's own (RUN, last-pass or pinned), resolved before
+        # anything starts: for relative criteria added after the run. Without it, the run's own.
+        chosen = resolve(ledger, baseline, scenario=record["scenario"], runs_wanted=loaded.config.gate.baseline_runs,
+                         exclude=run.id)
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     if ensure_prometheus(loaded):  # the configured runtime's Prometheus: local process or container
         console.info(f"started Prometheus at {prometheus.url} to read the run's data")
     first = not run.file("verdict.json").exists()
     suffix = "" if first else "-" + datetime.fromtimestamp(time.time(), timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    chosen = None
-    if baseline is not None:
-        # Another baseline than the run's own: for relative criteria added after the run.
-        chosen = resolve(ledger, baseline, scenario=record["scenario"], runs_wanted=loaded.config.gate.baseline_runs,
-                         exclude=run.id)
     judgement = judge_run(loaded, run, prometheus.client(), record=record, suffix=suffix, baseline=chosen)
     if json_output:
         print(judgement.files["verdict"].read_text(), end="")

@@ -10,6 +10,7 @@ from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.errors import LedgerError
 from orchestrator.ledger import Ledger, RunDir
+from orchestrator.percent import percent_text
 from orchestrator.slo import format_value
 
 
@@ -64,7 +65,7 @@ def history(config_path: Path | None, *, results: Path | None, scenario: str | N
     table = [header] + [
         (
             r["id"], r.get("scenario") or "", r.get("status") or "", r.get("result") or "—",
-            "—" if r.get("score") is None else f"{r['score']:.1f}%",
+            percent_text(r.get("score")),
             format_value(r.get("seconds")), format_value(r.get("requests")),
             format_value(r.get("p95_ms")), format_value(r.get("failed_ratio")),
         )

@@ -40,7 +40,8 @@ class RunOptions:
     runtime: str = "local"
     json_output: bool = False
     tags: dict[str, str] = field(default_factory=dict)
-    baseline: str | None = None  # a run id, or "last-pass": feeds relative criteria
+    baseline: str | None = None  # a run id, "last-pass" or "pinned": feeds relative criteria
+    require_baseline: bool = False  # relative criteria without a baseline: inconclusive, not "not evaluated"
     detach: bool = False  # run inside a tmux session and return at once
     rollback: bool = True  # run the configured rollback actions on a failed/inconclusive gate
     instances: int = 1  # split the test over N k6 processes (execution segments)
@@ -135,10 +136,12 @@ def run(opts: RunOptions) -> int:
     if opts.runtime == "docker" and opts.instances > 1:
         raise UsageError("--instances: not available with --runtime docker yet")
     prepared = prepare(loaded, opts.scenario, opts.overrides, runtime=opts.runtime, script_path=opts.script)
-    if opts.baseline is not None:
-        from orchestrator.baseline import check_spec
+    from orchestrator.baseline import check_spec, default_spec
 
-        check_spec(Ledger(results_root(loaded, opts.results)), opts.baseline)
+    ledger = Ledger(results_root(loaded, opts.results))
+    baseline_spec = opts.baseline or default_spec(ledger, opts.scenario)  # a pinned run is the default
+    if baseline_spec is not None:
+        check_spec(ledger, baseline_spec, scenario=opts.scenario)
     if opts.detach:
         # Checked above (config, k6, script) before anything starts; the rest happens inside tmux.
         from orchestrator.detach import start_detached
@@ -183,6 +186,7 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
             "script": str(script.source) if script.source else None,
             "tmux": detached_session(run_id),
             "baseline": baseline.as_dict() if baseline is not None else None,
+            "require_baseline": opts.require_baseline or loaded.config.gate.require_baseline,
         },
     )
     write_atomic(run.file("script.js"), script.text)
@@ -368,18 +372,23 @@ def _warm_up(modules: tuple[str, ...]) -> None:
 
 
 def _resolve_baseline(loaded: LoadedConfig, ledger: Ledger, opts: RunOptions, run_id: str):
-    """--baseline RUN|last-pass, resolved before any load is sent (a bad run id is exit 2)."""
-    if opts.baseline is None:
-        return None
-    from orchestrator.baseline import resolve
+    """--baseline RUN|last-pass|pinned (default: pinned, while a run is pinned for the scenario),
+    resolved before any load is sent (a bad run id is exit 2)."""
+    from orchestrator.baseline import PINNED, default_spec, resolve
 
-    baseline = resolve(
-        ledger, opts.baseline, scenario=opts.scenario, runs_wanted=loaded.config.gate.baseline_runs, exclude=run_id
-    )
+    spec = opts.baseline or default_spec(ledger, opts.scenario)
+    if spec is None:
+        return None
+    baseline = resolve(ledger, spec, scenario=opts.scenario, runs_wanted=loaded.config.gate.baseline_runs, exclude=run_id)
     if not baseline.runs:
-        console.info(f"baseline {opts.baseline}: no passing run of '{opts.scenario}' yet; relative criteria are inconclusive")
+        strict = opts.require_baseline or loaded.config.gate.require_baseline
+        console.info(f"baseline {spec}: no passing run of '{opts.scenario}' yet; relative criteria are "
+                     + ("inconclusive (require_baseline)" if strict else "not evaluated: this run can become the baseline"))
+    elif spec == PINNED and opts.baseline is None:
+        console.info(f"baseline: run {baseline.runs[0]}, pinned for '{opts.scenario}' "
+                     f"(`perfctl baseline unpin {opts.scenario}` to stop; --baseline RUN|last-pass for another)")
     else:
-        console.info(f"baseline {opts.baseline}: {', '.join(baseline.runs)}")
+        console.info(f"baseline {spec}: {', '.join(baseline.runs)}")
     return baseline
 
 
