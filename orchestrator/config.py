@@ -347,6 +347,14 @@ class Scenario(Model):
     thresholds: Thresholds = Field(default_factory=dict, description="k6 thresholds: {metric or metric{tag:value}: [...]}")
     tags: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stages_mean_ramping(cls, data: Any) -> Any:
+        # k6 reads `stages` without an executor as ramping-vus; so does perfctl (a profile sets its own).
+        if isinstance(data, dict) and data.get("stages") and "executor" not in data and data.get("profile") is None:
+            return {**data, "executor": "ramping-vus"}
+        return data
+
     @model_validator(mode="after")
     def _shape(self) -> "Scenario":
         if self.include:
@@ -459,11 +467,22 @@ class GrafanaSettings(Model):
         return self
 
 
+class GuardSettings(Model):
+    """Key objectives perfctl adds when no objective watches errors (orchestrator/guards.py)."""
+
+    enabled: bool = Field(True, description="false switches the guards off; the verdict then says it was the user's choice")
+    http_failed_max: float = Field(0.05, gt=0, le=1, description="guard:errors: failed / all HTTP requests must stay below this")
+    ws_success_min: float = Field(0.95, ge=0, le=1, description="guard:ws_messages: WebSocket message success must be at least this")
+
+
 class GateSettings(Model):
     pass_percent: float = Field(90.0, ge=0, le=100)
     warning_percent: float = Field(75.0, ge=0, le=100)
     baseline_runs: int = Field(3, ge=1, description="--baseline last-pass: the mean of this many last passing runs")
     live_interval: Duration = Field(2.0, gt=0, description="how often live objectives are checked while k6 runs")
+    guards: GuardSettings = Field(
+        default_factory=GuardSettings, description="failed-request guards added when no objective watches errors"
+    )
 
 
 class RollbackAction(Model):

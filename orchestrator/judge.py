@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from orchestrator import console, gate, report, slo
+from orchestrator import console, gate, guards, report, slo
 from orchestrator.baseline import Baseline
 from orchestrator.config import LoadedConfig
 from orchestrator.instances import as_recorded
@@ -102,6 +102,7 @@ def judge_run(
         record.get("k6_exit_code"), record.get("interrupted_by"), has_thresholds, live_stop=live_stop,
         lost=record.get("k6_lost"),
     )
+    extra_grades += _traffic_grades(run, prom, record, window, loaded)
     verdict = result.verdict
     if extra_grades:
         verdict = slo.decide(
@@ -109,6 +110,9 @@ def judge_run(
             pass_percent=loaded.config.gate.pass_percent,
             warning_percent=loaded.config.gate.warning_percent,
         )
+    guards_off = guards.note(loaded.config, record["scenario"])
+    if guards_off:
+        verdict = replace(verdict, reasons=verdict.reasons + (guards_off,))
     summary = read_summary(run.file("summary.json"))
     window_dict = {"start": iso(window.start), "end": iso(window.end), "seconds": round(window.seconds, 3)}
     document = report.verdict_to_dict(
@@ -126,6 +130,8 @@ def judge_run(
             "baseline": baseline.as_dict() if baseline is not None else None,
             "live_gate": live_stop,
             "measured_at": {name: iso(t) for name, t in result.measured_at.items() if t != window.end},
+            "guards": {"enabled": loaded.config.gate.guards.enabled, "note": guards_off,
+                       "added": [g.name for g in result.verdict.grades if g.name.startswith("guard:")]},
         },
     )
     files = {
@@ -147,6 +153,17 @@ def judge_run(
     _append_step_summary(markdown)
     exit_code = ExitCode.INTERRUPTED if record.get("interrupted_by") else RESULT_EXIT[verdict.result]
     return Judgement(verdict=verdict, queries=result.queries, exit_code=exit_code, files=files)
+
+
+def _traffic_grades(run: RunDir, prom: Prometheus, record: dict, window, loaded: LoadedConfig) -> list[slo.Grade]:
+    """k6 sent no requests at all: never a pass, whatever the objectives say (orchestrator/guards.py)."""
+    sent = guards.sent_in_summary(run.file("summary.json"))
+    from_summary = sent is not None
+    if sent is None:
+        ctx = gate.QueryContext(record["id"], window, loaded.config.prometheus.scrape_interval, loaded.config.k6.push_interval)
+        sent = guards.sent_in_prometheus(prom, ctx)
+    grade = guards.no_traffic_grade(sent, from_summary=from_summary)
+    return [grade] if grade is not None else []
 
 
 def _html_report(loaded: LoadedConfig, prom: Prometheus, record: dict, verdict: slo.Verdict, window, document: dict) -> str:
