@@ -88,6 +88,14 @@ def note(config: Config, scenario: str) -> str | None:
     return OFF_NOTE
 
 
+def explain(verdict: slo.Verdict) -> str | None:
+    """A line for a verdict a guard did not pass: where the objective the user never wrote comes from."""
+    names = [g.name for g in verdict.grades if g.name in (HTTP_GUARD, WS_GUARD) and g.result is not slo.Result.PASS]
+    if not names:
+        return None
+    return f"{', '.join(names)}: perfctl's guard, added because no objective watches errors (gate.guards)"
+
+
 def describe(config: Config, scenario: str) -> str | None:
     """One line for `perfctl validate`: the guards this scenario gets, or that they are off."""
     off = note(config, scenario)

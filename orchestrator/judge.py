@@ -111,8 +111,9 @@ def judge_run(
             warning_percent=loaded.config.gate.warning_percent,
         )
     guards_off = guards.note(loaded.config, record["scenario"])
-    if guards_off:
-        verdict = replace(verdict, reasons=verdict.reasons + (guards_off,))
+    said = guards_off or guards.explain(verdict)
+    if said:
+        verdict = replace(verdict, reasons=verdict.reasons + (said,))
     summary = read_summary(run.file("summary.json"))
     window_dict = {"start": iso(window.start), "end": iso(window.end), "seconds": round(window.seconds, 3)}
     document = report.verdict_to_dict(

@@ -137,6 +137,7 @@ def test_every_request_failing_fails_the_guard_and_off_is_the_users_choice(tmp_p
         assert grades["p95"]["result"] == "pass"  # a 500 answers fast: p95 alone would have passed
         assert grades["guard:errors"]["result"] == "fail" and grades["guard:errors"]["value"] == 1
         assert any("key objective 'guard:errors' failed" in r for r in verdict["reasons"])
+        assert "guard:errors: perfctl's guard, added because no objective watches errors (gate.guards)" in verdict["reasons"]
         assert verdict["guards"] == {"enabled": True, "note": None, "added": ["guard:errors"]}
         assert server.count > 20
 
