@@ -70,14 +70,23 @@ def guard_objectives(config: Config, scenario: str) -> list[Objective]:
     if "http" in kinds:
         guards.append(_guard(HTTP_GUARD, "error_ratio", f"< {settings.http_failed_max:g}"))
     if "websocket" in kinds:
-        guards.append(_guard(WS_GUARD, "ws_message_success", f">= {settings.ws_success_min:g}"))
+        guards.append(_guard(WS_GUARD, None, f">= {settings.ws_success_min:g}", query=WS_GUARD_QUERY))
     return guards
 
 
-def _guard(name: str, sli: str, criterion: str) -> Objective:
+# The worse of connect success and reply success: a session that never connects sends no
+# message, so ws_message_success alone would have no data when every connect fails.
+# label_replace keeps the two apart (the *_over_time functions drop the metric name).
+WS_GUARD_QUERY = (
+    'min(label_replace(last_over_time(k6_ws_reply_success_rate{testid="$testid"}[$window]), "guard", "reply", "", "")'
+    ' or label_replace(last_over_time(k6_ws_connect_success_rate{testid="$testid"}[$window]), "guard", "connect", "", ""))'
+)
+
+
+def _guard(name: str, sli: str | None, criterion: str, *, query: str | None = None) -> Objective:
     # Validated as any objective, then given the guard's name and weight, which a user's
     # objective cannot have (no ':' in names, weight > 0).
-    obj = Objective(name="guard", sli=sli, pass_=criterion, key=True)
+    obj = Objective(name="guard", sli=sli, query=query, pass_=criterion, key=True)
     return obj.model_copy(update={"name": name, "weight": 0.0})
 
 
@@ -104,7 +113,7 @@ def describe(config: Config, scenario: str) -> str | None:
     guards = guard_objectives(config, scenario)
     if not guards:
         return None
-    meaning = {HTTP_GUARD: "failed HTTP requests", WS_GUARD: "WebSocket message success"}
+    meaning = {HTTP_GUARD: "failed HTTP requests", WS_GUARD: "WebSocket connect and message success"}
     shown = ", ".join(f"{g.name} ({meaning[g.name]} {g.pass_}, key)" for g in guards)
     return f"guards: {shown} - no objective watches errors"
 

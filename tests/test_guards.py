@@ -41,7 +41,7 @@ def test_no_objective_on_errors_gets_a_guard_per_kind_of_traffic():
     assert [g.name for g in guards.guard_objectives(config, "both")] == ["guard:errors", "guard:ws_messages"]
     http, ws = guards.guard_objectives(config, "both")
     assert (http.sli, http.pass_, http.key, http.weight) == ("error_ratio", "< 0.05", True, 0.0)
-    assert (ws.sli, ws.pass_, ws.key, ws.weight) == ("ws_message_success", ">= 0.95", True, 0.0)
+    assert (ws.query, ws.pass_, ws.key, ws.weight) == (guards.WS_GUARD_QUERY, ">= 0.95", True, 0.0)
 
 
 @pytest.mark.parametrize("watcher, unguarded", [
@@ -175,3 +175,33 @@ def test_a_run_that_sent_no_requests_is_never_a_pass(tmp_path):
 
 def by_name(verdict):
     return {o["name"]: o for o in verdict["objectives"]}
+
+
+@pytest.mark.e2e
+def test_websocket_sessions_that_never_connect_fail_the_ws_guard(tmp_path):
+    # The 500 server refuses every WebSocket upgrade: no message is ever sent or answered.
+    objectives = [{"name": "connect", "sli": "ws_connect_p95", "pass": "< 5"}]
+    with AnsweringServer(500) as server, demo_stack(tmp_path / "ws", edit=_aim_at(server, objectives)) as stack:
+        result = stack.cli("run", "websocket", "--duration", "3s")
+        assert result.code == 99, result.output
+        grade = by_name(stack.verdict())["guard:ws_messages"]
+        assert grade["result"] == "fail" and grade["value"] == 0, grade
+        assert by_name(stack.verdict())["connect"]["result"] == "pass"
+
+
+@pytest.mark.e2e
+def test_a_healthy_target_passes_both_guards(tmp_path):
+    objectives = P95_ONLY + [{"name": "connect", "sli": "ws_connect_p95", "pass": "< 5", "scenarios": ["websocket", "demo"]}]
+
+    def edit(path):
+        data = yaml.safe_load(path.read_text())
+        data["objectives"] = objectives
+        path.write_text(yaml.safe_dump(data))
+
+    with demo_stack(tmp_path / "ws", edit=edit) as stack:  # the reference backend, no fault
+        result = stack.cli("run", "demo", "--duration", "4s")
+        assert result.code == 0, result.output
+        grades = by_name(stack.verdict())
+        assert grades["guard:errors"]["result"] == "pass" and grades["guard:errors"]["value"] == 0
+        assert grades["guard:ws_messages"]["result"] == "pass" and grades["guard:ws_messages"]["value"] == 1
+        assert stack.verdict()["percent"] == 100  # weight 0: the guards change no score
