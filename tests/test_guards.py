@@ -140,6 +140,12 @@ def test_every_request_failing_fails_the_guard_and_off_is_the_users_choice(tmp_p
         assert "guard:errors: perfctl's guard, added because no objective watches errors (gate.guards)" in verdict["reasons"]
         assert verdict["guards"] == {"enabled": True, "note": None, "added": ["guard:errors"]}
         assert server.count > 20
+        # Without k6's summary the request count comes from Prometheus: requests were sent.
+        failed_run = stack.last_run()
+        (failed_run / "summary.json").unlink()
+        again = stack.cli("evaluate", failed_run.name, "--json")
+        assert again.code == 99, again.output
+        assert "k6_requests" not in by_name(json.loads(again.stdout))
 
         off = _variant(stack, "off", gate={"guards": {"enabled": False}})
         result = run_cli("run", "chat-http", "--duration", "3s", "-c", str(off), cwd=stack.workspace)
@@ -171,6 +177,11 @@ def test_a_run_that_sent_no_requests_is_never_a_pass(tmp_path):
         assert by_name(verdict)["up"]["result"] == "pass"
         assert any("k6 sent no requests" in r for r in verdict["reasons"]), verdict["reasons"]
         assert server.count == 0
+        # Without a summary, Prometheus has no request counter of the run either: still no pass.
+        (stack.last_run() / "summary.json").unlink()
+        again = stack.cli("evaluate", stack.last_run().name, "--json")
+        assert again.code == 98, again.output
+        assert "no request counters of this run in Prometheus" in by_name(json.loads(again.stdout))["k6_requests"]["reason"]
 
 
 def by_name(verdict):
