@@ -120,13 +120,15 @@ def describe(config: Config, scenario: str) -> str | None:
 
 # ---- k6 sent nothing ------------------------------------------------------------------------------
 
-# Counters of what k6 sent, in its end-of-test summary: each request, session or stream counts.
-_SENT_METRICS = {"http_reqs": "HTTP requests", "ws_sessions": "WebSocket sessions", "grpc_streams": "gRPC streams"}
+# Counters of what k6 sent, in its end-of-test summary. A failed request still counts (a
+# refused connection is an HTTP request with status 0); data_sent covers any protocol.
+_SENT_METRICS = {"http_reqs": "HTTP requests", "ws_sessions": "WebSocket sessions", "grpc_streams": "gRPC streams",
+                 "data_sent": "bytes sent"}
 
 
 def sent_in_summary(path: Path) -> float | None:
-    """How many requests / sessions k6's summary counts; None without a readable summary.
-    k6 leaves a metric out of the summary when it never got a sample: missing counts 0."""
+    """Nonzero when k6's summary shows that it sent anything (the sum of those counters);
+    None without a readable summary. k6 leaves a metric out when it never got a sample."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -145,10 +147,10 @@ def sent_in_summary(path: Path) -> float | None:
 
 
 def sent_in_prometheus(prom, ctx) -> float | None:
-    """The same count from k6's remote-write counters (a run without a summary, e.g. on k8s);
-    None when Prometheus has none of them: then nothing proves that k6 sent anything."""
+    """The same from k6's remote-write counters (a run without a summary, e.g. on k8s): the
+    first that exists; None when Prometheus has none of them: nothing proves k6 sent anything."""
     parts = [f'sum(last_over_time(k6_{m}_total{{testid="$testid"}}[$window]))' for m in _SENT_METRICS]
-    return prom.scalar(ctx.fill(" or ".join(parts)), at=ctx.window.end) if parts else None
+    return prom.scalar(ctx.fill(" or ".join(parts)), at=ctx.window.end)
 
 
 def no_traffic_grade(sent: float | None, *, from_summary: bool) -> slo.Grade | None:

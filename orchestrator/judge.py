@@ -161,7 +161,8 @@ def _traffic_grades(run: RunDir, prom: Prometheus, record: dict, window, loaded:
     sent = guards.sent_in_summary(run.file("summary.json"))
     from_summary = sent is not None
     if sent is None:
-        ctx = gate.QueryContext(record["id"], window, loaded.config.prometheus.scrape_interval, loaded.config.k6.push_interval)
+        settings = loaded.config
+        ctx = gate.QueryContext(record["id"], window, settings.prometheus.scrape_interval, settings.k6.push_interval)
         sent = guards.sent_in_prometheus(prom, ctx)
     grade = guards.no_traffic_grade(sent, from_summary=from_summary)
     return [grade] if grade is not None else []
