@@ -354,6 +354,14 @@ class Scenario(Model):
     thresholds: Thresholds = Field(default_factory=dict, description="k6 thresholds: {metric or metric{tag:value}: [...]}")
     tags: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stages_mean_ramping(cls, data: Any) -> Any:
+        # k6 reads `stages` without an executor as ramping-vus; so does perfctl (a profile sets its own).
+        if isinstance(data, dict) and data.get("stages") and "executor" not in data and data.get("profile") is None:
+            return {**data, "executor": "ramping-vus"}
+        return data
+
     @model_validator(mode="after")
     def _shape(self) -> "Scenario":
         if self.include:
@@ -481,6 +489,14 @@ class CompareSettings(Model):
     count_floor: float = Field(1.0, ge=0, description="counts and rates: smaller absolute changes are noise")
 
 
+class GuardSettings(Model):
+    """Key objectives perfctl adds when no objective watches errors (orchestrator/guards.py)."""
+
+    enabled: bool = Field(True, description="false switches the guards off; the verdict then says it was the user's choice")
+    http_failed_max: float = Field(0.05, gt=0, le=1, description="guard:errors: failed / all HTTP requests must stay below this")
+    ws_success_min: float = Field(0.95, ge=0, le=1, description="guard:ws_messages: WebSocket message success must be at least this")
+
+
 class GateSettings(Model):
     pass_percent: float = Field(90.0, ge=0, le=100)
     warning_percent: float = Field(75.0, ge=0, le=100)
@@ -490,6 +506,9 @@ class GateSettings(Model):
         False, description="relative criteria without a baseline make the run inconclusive (default: not evaluated)"
     )
     compare: CompareSettings = Field(default_factory=CompareSettings, description="noise floors of `perfctl compare`")
+    guards: GuardSettings = Field(
+        default_factory=GuardSettings, description="failed-request guards added when no objective watches errors"
+    )
 
 
 class RollbackAction(Model):

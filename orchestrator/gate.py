@@ -175,7 +175,10 @@ class GateResult:
 
 
 def objectives_for(config: Config, scenario: str) -> list[Objective]:
-    return [o for o in config.objectives if o.applies_to(scenario)]
+    """The scenario's objectives, and the guards perfctl adds when none watches errors."""
+    from orchestrator.guards import guard_objectives
+
+    return [o for o in config.objectives if o.applies_to(scenario)] + guard_objectives(config, scenario)
 
 
 def objective_query(obj: Objective, ctx: QueryContext, *, native_histograms: bool = False) -> str:

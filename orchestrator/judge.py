@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from orchestrator import console, gate, report, slo
+from orchestrator import console, gate, guards, report, slo
 from orchestrator.baseline import Baseline
 from orchestrator.config import LoadedConfig
 from orchestrator.instances import as_recorded
@@ -104,6 +104,7 @@ def judge_run(
         record.get("k6_exit_code"), record.get("interrupted_by"), has_thresholds, live_stop=live_stop,
         lost=record.get("k6_lost"),
     )
+    extra_grades += _traffic_grades(run, prom, record, window, loaded)
     verdict = result.verdict
     if extra_grades:
         verdict = slo.decide(
@@ -111,6 +112,10 @@ def judge_run(
             pass_percent=loaded.config.gate.pass_percent,
             warning_percent=loaded.config.gate.warning_percent,
         )
+    guards_off = guards.note(loaded.config, record["scenario"])
+    said = guards_off or guards.explain(verdict)
+    if said:
+        verdict = replace(verdict, reasons=verdict.reasons + (said,))
     summary = read_summary(run.file("summary.json"))
     k6_numbers = _k6_breakdown(loaded, prom, record, run, window)
     window_dict = {"start": iso(window.start), "end": iso(window.end), "seconds": round(window.seconds, 3)}
@@ -130,6 +135,8 @@ def judge_run(
             "live_gate": live_stop,
             "measured_at": {name: iso(t) for name, t in result.measured_at.items() if t != window.end},
             "k6": k6_numbers,
+            "guards": {"enabled": loaded.config.gate.guards.enabled, "note": guards_off,
+                       "added": [g.name for g in result.verdict.grades if g.name.startswith("guard:")]},
         },
     )
     files = {
@@ -171,6 +178,18 @@ def _k6_markdown(k6_numbers: dict) -> str:
     numbers = k6_numbers.get("headline")
     rows = [k6_breakdown.row_from_dict(r) for r in k6_numbers.get("requests") or ()]
     return k6_tables.markdown(k6_breakdown.Headline(**numbers) if numbers else None, rows, report.md_cell)
+
+
+def _traffic_grades(run: RunDir, prom: Prometheus, record: dict, window, loaded: LoadedConfig) -> list[slo.Grade]:
+    """k6 sent no requests at all: never a pass, whatever the objectives say (orchestrator/guards.py)."""
+    sent = guards.sent_in_summary(run.file("summary.json"))
+    from_summary = sent is not None
+    if sent is None:
+        settings = loaded.config
+        ctx = gate.QueryContext(record["id"], window, settings.prometheus.scrape_interval, settings.k6.push_interval)
+        sent = guards.sent_in_prometheus(prom, ctx)
+    grade = guards.no_traffic_grade(sent, from_summary=from_summary)
+    return [grade] if grade is not None else []
 
 
 def _html_report(loaded: LoadedConfig, prom: Prometheus, record: dict, verdict: slo.Verdict, window, document: dict,

@@ -136,6 +136,7 @@ def run(opts: RunOptions) -> int:
     if opts.runtime == "docker" and opts.instances > 1:
         raise UsageError("--instances: not available with --runtime docker yet")
     prepared = prepare(loaded, opts.scenario, opts.overrides, runtime=opts.runtime, script_path=opts.script)
+    queries_parsed = _check_queries(loaded, opts)
     from orchestrator.baseline import check_spec, default_spec
 
     ledger = Ledger(results_root(loaded, opts.results))
@@ -155,7 +156,21 @@ def run(opts: RunOptions) -> int:
     if started_prometheus:
         console.info(f"started Prometheus at {loaded.config.prometheus.url} (it keeps running; "
                      "`perfctl stop-monitoring` ends it)")
+    if not queries_parsed:
+        _check_queries(loaded, opts, again=True)  # Prometheus answers now; still before any load
     return execute(prepared, opts, started_prometheus=started_prometheus)
+
+
+def _check_queries(loaded: LoadedConfig, opts: RunOptions, *, again: bool = False) -> bool:
+    """The custom objectives' PromQL before any load (orchestrator/query_check.py); True once
+    Prometheus has parsed them (it may not answer yet: perfctl starts it after the health gate)."""
+    from orchestrator.query_check import check_queries, check_syntax_now
+
+    prom = LocalPrometheus.for_config(loaded.config, loaded.path).client()
+    if again:
+        check_syntax_now(loaded.config, prom, scenario=opts.scenario)
+        return True
+    return check_queries(loaded.config, prom, scenario=opts.scenario, own_metrics=opts.script is not None)
 
 
 def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = False) -> int:

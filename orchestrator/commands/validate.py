@@ -7,6 +7,7 @@ from pathlib import Path
 from orchestrator import console
 from orchestrator.config import load_config, missing_runtime_env
 from orchestrator.errors import ConfigError, PerfctlError
+from orchestrator.guards import describe as describe_guards
 from orchestrator.k6 import detect_features, find_k6, inspect_script
 from orchestrator.render import describe_part, render_scenario
 
@@ -26,10 +27,30 @@ def validate(config_path: Path | None) -> int:
         console.info(f"ok  {name}: {len(script.parts)} part(s), ~{script.expected_seconds:g}s")
         for part in script.parts:
             console.info(f"      {describe_part(part)}")
+        guards_line = describe_guards(loaded.config, name)
+        if guards_line:
+            console.info(f"      {guards_line}")
     missing = missing_runtime_env(loaded.config)
     if missing:
         console.info("note: set these before a run: " + ", ".join(missing))
     if problems:
         raise ConfigError(f"{loaded.path}: {len(problems)} scenario(s) do not render", lines=problems)
+    _check_queries(loaded)
     console.info(f"{loaded.path}: valid ({len(loaded.config.scenarios)} scenarios, k6 {features.text})")
     return 0
+
+
+def _check_queries(loaded) -> None:
+    """Custom objectives' PromQL: names k6 will send, and the syntax by Prometheus when it answers."""
+    from orchestrator.prometheus import Prometheus
+    from orchestrator.query_check import check_queries, custom_objectives
+
+    settings = loaded.config.prometheus
+    if not custom_objectives(loaded.config):
+        return
+    # Only asked, never started: validate sends nothing and leaves nothing running.
+    if check_queries(loaded.config, Prometheus(settings.url, timeout=settings.query_timeout)):
+        console.info("custom queries: Prometheus parsed every one")
+    else:
+        console.info(f"note: Prometheus does not answer at {settings.url}: the custom queries' syntax is not checked "
+                     "(`perfctl run` checks it before the load)")
