@@ -12,7 +12,7 @@ on an explicit address, 127.0.0.1 unless the user opens it wider.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -268,6 +268,7 @@ COMPOSE_HEADER = """\
 #   GRAFANA_ADMIN_PASSWORD=... docker compose --profile monitoring up -d
 #   perfctl render websocket -o k6-scripts && docker compose --profile load-test up
 # Host networking: the targets are on this host; everything listens on 127.0.0.1.
+# Images: PERFCTL_PROMETHEUS_IMAGE, PERFCTL_GRAFANA_IMAGE, PERFCTL_K6_IMAGE override the defaults.
 """
 COMPOSE_PROJECT = "perfctl"
 COMPOSE_PASSWORD = "${GRAFANA_ADMIN_PASSWORD:?set GRAFANA_ADMIN_PASSWORD (never admin/admin)}"
@@ -279,10 +280,22 @@ COMPOSE_PATHS = StackPaths(
 )
 
 
+# Compose users pick their images by environment (a registry mirror, a pinned digest, a local
+# build): `PERFCTL_K6_IMAGE=localhost/perfctl-k6:1.1.0 docker compose ...`. k6 services share one.
+COMPOSE_IMAGE_VARIABLES = {"prometheus": "PERFCTL_PROMETHEUS_IMAGE", "grafana": "PERFCTL_GRAFANA_IMAGE"}
+COMPOSE_K6_IMAGE_VARIABLE = "PERFCTL_K6_IMAGE"
+
+
 def compose_stack(config: Config) -> Stack:
-    return define_stack(
+    stack = define_stack(
         config, COMPOSE_PATHS, stack=COMPOSE_PROJECT, admin_password=COMPOSE_PASSWORD, compose_k6=True
     )
+    return replace(stack, services=tuple(replace(s, image=_overridable_image(s)) for s in stack.services))
+
+
+def _overridable_image(service: Service) -> str:
+    variable = COMPOSE_IMAGE_VARIABLES.get(service.name, COMPOSE_K6_IMAGE_VARIABLE)
+    return "${" + variable + ":-" + service.image + "}"
 
 
 def compose_document(stack: Stack) -> dict:
