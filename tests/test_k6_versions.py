@@ -6,7 +6,9 @@ judges from Prometheus, with the flags and remote-write settings perfctl passes.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 
 import pytest
 
@@ -51,6 +53,26 @@ def test_each_binary_has_the_websocket_module_perfctl_picks(k6):
         assert features.websocket_module == "k6/experimental/websockets"
         with pytest.raises(ConfigError, match="unknown module: k6/websockets"):
             inspect_script(k6, _module_script("k6/websockets"))
+
+
+def test_the_flags_perfctl_picks_per_version_are_accepted(k6, tmp_path):
+    features = detect_features(k6)
+    script = tmp_path / "one.js"
+    script.write_text('export const options = { iterations: 1 };\nexport default function () {}\n')
+
+    def run(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [k6, "run", *flags, "--summary-export", str(tmp_path / "s.json"), str(script)],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "K6_NO_USAGE_REPORT": "true"},
+        )
+
+    assert "iteration_duration" in run().stdout  # k6's end-of-test summary, in either format
+    quiet = run(*features.summary_off_args)
+    assert quiet.returncode == 0, quiet.stderr[-1500:]
+    assert "iteration_duration" not in quiet.stdout
+    assert json.loads((tmp_path / "s.json").read_text())["metrics"]["iterations"]["count"] == 1
+    if features.live_control:
+        assert subprocess.run([k6, "pause", "--help"], capture_output=True, timeout=30).returncode == 0
 
 
 @pytest.mark.parametrize("example", available_examples())
