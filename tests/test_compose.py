@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from orchestrator.commands.demo import write_demo_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
@@ -50,7 +51,8 @@ def _leftovers(client) -> list[str]:
     found = [f"container {c.name}" for c in client.containers.list(all=True, filters=project)]
     found += [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": [f"{LABEL_STACK}={COMPOSE_PROJECT}"]})]
     found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": f"{LABEL_STACK}={COMPOSE_PROJECT}"})]
-    found += [f"volume {v.name}" for v in client.volumes.list() if v.name.startswith(f"{COMPOSE_PROJECT}-")]
+    named = set(yaml.safe_load((REPO / "docker-compose.yml").read_text())["volumes"])  # the file's own names
+    found += [f"volume {v.name}" for v in client.volumes.list() if v.name in named]
     found += [f"network {n.name}" for n in client.networks.list() if n.name.startswith(f"{COMPOSE_PROJECT}_")]
     pods = subprocess.run(["podman", "pod", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, env=_podman_env())
     found += [f"pod {name}" for name in pods.stdout.split() if name == f"pod_{COMPOSE_PROJECT}"]
