@@ -27,13 +27,16 @@ from orchestrator.commands.demo import write_demo_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
 from orchestrator.netutil import free_port
 from orchestrator.prometheus import Prometheus
-from orchestrator.stack import COMPOSE_PROJECT, LABEL_STACK
+from orchestrator.stack import COMPOSE_PROJECT, LABEL_SERVICE, LABEL_STACK
 from tests.conftest import REPO, run_cli
+from tests.k6_versions import OLD_K6
 from tests.test_docker_runtime import K6_IMAGE, PROMETHEUS_IMAGE, docker_client  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
 COMPOSE_PORT = "127.0.0.1:9090"
+# The project's k6 and the older one of tests/k6_versions.py (scripts/docker-api builds both).
+K6_IMAGES = [K6_IMAGE, f"localhost/perfctl-k6:{OLD_K6}"]
 ALL_PROFILES = ["--profile", "monitoring", "--profile", "load-test", "--profile", "health", "--profile", "comprehensive"]
 
 
@@ -77,8 +80,17 @@ class ComposeProject:
                               capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.fixture(params=K6_IMAGES)
+def k6_image(request, docker_client) -> str:
+    try:
+        docker_client.images.get(request.param)
+    except Exception:
+        pytest.skip(f"image {request.param} missing (scripts/docker-api builds it after scripts/setup --test)")
+    return request.param
+
+
 @pytest.fixture
-def project(tmp_path, docker_client):
+def project(tmp_path, docker_client, k6_image):
     binary = _podman_compose()
     if _leftovers(docker_client):
         pytest.skip(f"a '{COMPOSE_PROJECT}' compose project exists on this machine already: {_leftovers(docker_client)}")
@@ -95,7 +107,7 @@ def project(tmp_path, docker_client):
     env = {
         **_podman_env(),
         "PERFCTL_PROMETHEUS_IMAGE": PROMETHEUS_IMAGE,
-        "PERFCTL_K6_IMAGE": K6_IMAGE,
+        "PERFCTL_K6_IMAGE": k6_image,
         "GRAFANA_ADMIN_PASSWORD": uuid.uuid4().hex,  # required by the file; Grafana itself is not started
         "PERFCTL_TESTID": f"compose-{uuid.uuid4().hex[:8]}",
     }
@@ -147,6 +159,8 @@ def test_monitoring_up_load_test_run_and_down_leaves_nothing(project, docker_cli
         assert written == sessions, (written, sessions)
         assert prometheus.scalar('max_over_time(up{job="backend"}[10m])') == 1
 
+    (k6_container,) = docker_client.containers.list(all=True, filters={"label": [f"{LABEL_STACK}={COMPOSE_PROJECT}", f"{LABEL_SERVICE}=k6"]})
+    assert k6_container.image.tags == [project.env["PERFCTL_K6_IMAGE"]]  # PERFCTL_K6_IMAGE was honoured
     # What down must remove, seen by the same check that must find nothing afterwards.
     before = _leftovers(docker_client)
     assert {"container perfctl_prometheus_1", "container perfctl_k6_1", "volume perfctl-prometheus-data"} <= set(before), before
