@@ -18,6 +18,7 @@ from orchestrator.k6 import detect_features, find_k6, inspect_script, read_summa
 from orchestrator.prometheus import Prometheus
 from tests.conftest import demo_stack, run_cli
 from tests.k6_versions import OLD_K6, install_k6
+from tests.test_docker_runtime import docker_client  # noqa: F401 (fixture)
 
 BUNDLED = "bundled"
 
@@ -112,3 +113,28 @@ def test_short_run_with_each_k6_is_judged_from_prometheus(k6, instances, tmp_pat
         # The remote-write output (`experimental-prometheus-rw`) delivered every iteration under the testid.
         written = Prometheus(stack.prometheus.url).scalar('sum(max_over_time(k6_iterations_total{testid="v"}[10m]))')
         assert written == numbers.iterations, (written, numbers.iterations)
+
+
+@pytest.mark.e2e
+@pytest.mark.docker
+def test_docker_runtime_renders_for_the_k6_in_its_image(docker_client, tmp_path):
+    # The k6 version comes from the container (`k6 version` in the image), not from the host's k6.
+    image = f"localhost/perfctl-k6:{OLD_K6}"
+    try:
+        docker_client.images.get(image)
+    except Exception:
+        pytest.skip(f"image {image} missing (scripts/docker-api builds it after scripts/setup --test)")
+
+    def use_image(path):
+        path.write_text(path.read_text().replace("\nk6:\n", f"\nk6:\n  image: {image}\n", 1))
+
+    with demo_stack(tmp_path, edit=use_image) as stack:
+        result = stack.cli("run", "websocket", "--runtime", "docker", "--duration", "3s", "--run-id", "d")
+        assert result.code == 0, result.output
+        run = stack.workspace / "results" / "d"
+        record = json.loads((run / "run.json").read_text())
+        assert record["runtime"] == "docker" and record["k6_version"] == f"v{OLD_K6}"
+        assert f"for k6 v{OLD_K6}" in (run / "script.js").read_text()
+        verdict = stack.verdict(run)
+        assert verdict["result"] == "pass", verdict
+        assert {o["name"]: o["value"] for o in verdict["objectives"]}["ws_reply_success"] == 1
