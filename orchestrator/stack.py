@@ -295,7 +295,8 @@ def compose_stack(config: Config) -> Stack:
 
 
 def _overridable_image(service: Service) -> str:
-    variable = COMPOSE_IMAGE_VARIABLES.get(service.name, COMPOSE_K6_IMAGE_VARIABLE)
+    k6 = service.name == "k6" or service.name.startswith("k6-")
+    variable = COMPOSE_K6_IMAGE_VARIABLE if k6 else COMPOSE_IMAGE_VARIABLES[service.name]
     return "${" + variable + ":-" + service.image + "}"
 
 
