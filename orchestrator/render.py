@@ -51,8 +51,10 @@ class K6Features:
 
     @property
     def summary_off_args(self) -> list[str]:
-        # v2 removed --no-summary; --summary-mode exists since v1.0.
-        return ["--summary-mode=disabled"] if self.version >= (1, 0, 0) else ["--no-summary"]
+        # --summary-mode exists since v1.0, but v1.1 knows only compact/full/legacy ("invalid
+        # summary mode" for disabled, checked with the real binary); --no-summary works up to v2,
+        # which removed it for --summary-mode=disabled (grafana/k6#5119).
+        return ["--summary-mode=disabled"] if self.version >= (2, 0, 0) else ["--no-summary"]
 
     @property
     def live_control(self) -> bool:

@@ -122,7 +122,7 @@ def test_http_only_scripts_import_no_websocket_or_data_module(kinds):
 
 
 def test_version_specific_flags():
-    assert V1_1.summary_off_args == ["--summary-mode=disabled"] and V2.summary_off_args == ["--summary-mode=disabled"]
+    assert V1_1.summary_off_args == ["--no-summary"] and V2.summary_off_args == ["--summary-mode=disabled"]
     assert K6Features((0, 54, 0)).summary_off_args == ["--no-summary"]
     assert V1_6.live_control and not V2.live_control
 

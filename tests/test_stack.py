@@ -67,7 +67,11 @@ def test_compose_has_the_profiles_pinned_images_and_labels():
     used = {p for s in services.values() for p in s["profiles"]}
     assert used == set(PROFILES)
     for name, service in services.items():
-        image = service["image"]
+        # Overridable by environment, with a pinned default: ${PERFCTL_K6_IMAGE:-grafana/k6:1.1.0}.
+        match = re.fullmatch(r"\$\{(PERFCTL_[A-Z0-9]+_IMAGE):-([^}]+)\}", service["image"])
+        assert match, f"{name}: image {service['image']} is not overridable by a PERFCTL_*_IMAGE variable"
+        variable, image = match.groups()
+        assert variable == ("PERFCTL_K6_IMAGE" if name.startswith("k6") else f"PERFCTL_{name.upper()}_IMAGE")
         assert ":" in image and not image.endswith(":latest"), f"{name}: image {image} is not pinned"
         assert service["labels"][LABEL_STACK] == "perfctl"
     for name, volume in compose["volumes"].items():
