@@ -24,6 +24,7 @@ class QueryRejected(UsageError):
 
 
 CREDENTIALS_HINT = "set prometheus.bearer_token / prometheus.headers in perfctl.yaml, and the variables they name"
+TLS_HINT = "set prometheus.ca_file to the CA that signed its certificate (insecure_skip_verify: true only for a test store)"
 CLIENTS = ("http_client", "prometheus-api-client")
 
 
@@ -92,7 +93,11 @@ class Prometheus:
             if answer.status == 404:
                 # Mimir, Cortex, Thanos serve the query API under the URL, not Prometheus's /-/ready.
                 answer = api.post_form("/api/v1/query", {"query": "vector(1)"})
-        except (Unreachable, ValueError):
+        except Unreachable as exc:
+            if "CERTIFICATE" in str(exc).upper():  # it answers, but perfctl cannot trust it: say which setting helps
+                raise EnvironmentProblem(f"Prometheus at {redact_url(self.url)}: TLS failed ({exc})", hint=TLS_HINT) from None
+            return False
+        except ValueError:
             return False
         self._refused(answer, "the query API")
         return answer.status == 200

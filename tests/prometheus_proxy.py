@@ -10,6 +10,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import ClientSession, web
 
@@ -22,7 +23,7 @@ class Seen:
     method: str
     path: str
     status: int
-    headers: dict[str, str]
+    headers: Any  # case-insensitive, as HTTP header names are
 
 
 @dataclass
@@ -46,12 +47,12 @@ class GuardedProxy:
         allowed = (request.headers.get("Authorization") == f"Bearer {self.token}"
                    and request.headers.get("X-Scope-OrgID") == self.tenant)
         if not allowed:
-            self.seen.append(Seen(request.method, request.path, 401, dict(request.headers)))
+            self.seen.append(Seen(request.method, request.path, 401, request.headers.copy()))
             return web.Response(status=401, text="authentication required: token and X-Scope-OrgID\n")
         headers = {k: request.headers[k] for k in FORWARDED if k in request.headers}
         async with self._session.request(request.method, self.upstream + request.path_qs, data=body, headers=headers) as resp:
             payload = await resp.read()
-            self.seen.append(Seen(request.method, request.path, resp.status, dict(request.headers)))
+            self.seen.append(Seen(request.method, request.path, resp.status, request.headers.copy()))
             content_type = resp.headers.get("Content-Type", "application/octet-stream")
             return web.Response(status=resp.status, body=payload, headers={"Content-Type": content_type})
 

@@ -22,13 +22,28 @@ TENANT_VAR = "PERFCTL_TEST_TENANT"
 
 def _point_at(config_path: Path, url: str, *, auth: bool = True, tls: str = "") -> None:
     """prometheus.url -> the gateway; nothing may start in its place (manage: false)."""
-    text = config_path.read_text()
+    original = config_path.with_suffix(".original")
+    if not original.exists():
+        original.write_text(config_path.read_text())
+    text = original.read_text()
     settings = f"  url: {url}\n  manage: false\n"
     if auth:
         settings += f'  headers: {{X-Scope-OrgID: "${{{TENANT_VAR}}}"}}\n  bearer_token: "${{{TOKEN_VAR}}}"\n'
     settings += tls
-    text = re.sub(r"  url: http://127\.0\.0\.1:\d+\n  manage: true[^\n]*\n", settings, text, count=1)
-    config_path.write_text(text)
+    edited = re.sub(r"  url: http://127\.0\.0\.1:\d+\n  manage: true[^\n]*\n", settings, text, count=1)
+    assert edited != text
+    config_path.write_text(edited)
+
+
+def _judged_on_data(result, verdict: dict) -> None:
+    """Every objective got its value through the gateway: k6's (remote write) and the backend's
+    (scraped). Pass or fail is the demo backend's on a loaded 2-core machine (its loop rate),
+    not this test's subject; inconclusive or an error would be."""
+    assert result.code in (0, 99), result.output
+    assert verdict["result"] in ("pass", "warning", "fail"), verdict["reasons"]
+    values = {o["name"]: o["value"] for o in verdict["objectives"]}
+    assert values and None not in values.values(), values
+    assert values["checks"] == 1 and values["ws_reply_success"] == 1, values  # k6's series, read through the gateway
 
 
 def _files_holding(folders: list[Path], needle: str) -> list[str]:
@@ -61,9 +76,8 @@ def test_token_and_tenant_on_queries_and_remote_write(stack, tmp_path):
 
         proxy.seen.clear()
         result = stack.cli("run", "demo", "--duration", "5s", env=env)
-        assert result.code == 0, result.output
         run = stack.last_run()
-        assert stack.verdict(run)["result"] == "pass"
+        _judged_on_data(result, stack.verdict(run))
         writes, queries = proxy.answered("POST", "/api/v1/write"), proxy.answered("POST", "/api/v1/query")
         # k6 pushed every second through the gateway (the probe is one of these), and it took them all.
         assert len(writes) >= 4 and set(writes) <= {200, 204}, writes
@@ -87,13 +101,13 @@ def test_https_store_with_a_private_ca(stack, tmp_path):
         _point_at(stack.config_path, proxy.url)
         untrusted = stack.cli("run", "demo", "--duration", "4s", env=env)
         assert untrusted.code == 3, untrusted.output
+        assert "TLS failed" in untrusted.stderr and "prometheus.ca_file" in untrusted.stderr, untrusted.output
         assert not stack.runs()
 
         # ca_file: queries (Python) and remote write (k6, Go) both check against it.
         _point_at(stack.config_path, proxy.url, tls=f"  ca_file: {cert}\n")
         result = stack.cli("run", "demo", "--duration", "5s", env=env)
-        assert result.code == 0, result.output
-        assert stack.verdict()["result"] == "pass"
+        _judged_on_data(result, stack.verdict())
         writes = proxy.answered("POST", "/api/v1/write")
         assert len(writes) >= 4 and set(writes) <= {200, 204}, writes
         assert "insecure_skip_verify" not in result.stderr
@@ -101,7 +115,7 @@ def test_https_store_with_a_private_ca(stack, tmp_path):
         # insecure_skip_verify: works, and says so.
         _point_at(stack.config_path, proxy.url, tls="  insecure_skip_verify: true\n")
         insecure = stack.cli("run", "demo", "--duration", "4s", env=env)
-        assert insecure.code == 0, insecure.output
+        _judged_on_data(insecure, stack.verdict())
         assert "warning: prometheus.insecure_skip_verify is on" in insecure.stderr
 
 
