@@ -48,12 +48,12 @@ class Prometheus:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_settings(cls, settings, *, timeout: float | None = None, client: str = "http_client") -> "Prometheus":
+    def for_settings(cls, settings, *, timeout: float | None = None) -> "Prometheus":
         """The client of a config's `prometheus:` (its headers, token and TLS filled in now)."""
         from orchestrator.prometheus_access import resolve
 
         return cls(settings.url, timeout=settings.query_timeout if timeout is None else timeout,
-                   access=resolve(settings), client=client)
+                   access=resolve(settings), client=settings.client)
 
     def _new_http(self, timeout: float):
         from orchestrator.http_client import HttpApi

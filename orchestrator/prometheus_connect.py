@@ -22,8 +22,15 @@ from orchestrator.http_client import RETRY_PAUSE, RETRY_STATUSES, Answer
 class ConnectQueries:
     def __init__(self, url: str, access, *, timeout: float, on_answer: Callable[[str, Answer], list[dict]]):
         import requests
-        from prometheus_api_client import PrometheusConnect
         from urllib3.util.retry import Retry
+
+        try:
+            from prometheus_api_client import PrometheusConnect
+        except ImportError:
+            raise EnvironmentProblem(
+                "prometheus.client is prometheus-api-client, which is not installed",
+                hint="pip install 'perfctl[prometheus-api-client]', or remove prometheus.client (the default needs nothing)",
+            ) from None
 
         self.url = url
         session = requests.Session()

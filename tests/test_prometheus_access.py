@@ -46,13 +46,42 @@ def _judged_on_data(result, verdict: dict) -> None:
     assert values["checks"] == 1 and values["ws_reply_success"] == 1, values  # k6's series, read through the gateway
 
 
+def _both_clients_agree(config_path: Path, run_id: str, monkeypatch, env: dict) -> None:
+    """prometheus-api-client (prometheus.client) reads what http_client reads, through the
+    gateway, at the same instants to the millisecond."""
+    from orchestrator.prometheus import Prometheus
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_config(config_path).config.prometheus
+    fast = Prometheus.for_settings(settings)
+    connect = Prometheus.for_settings(settings.model_copy(update={"client": "prometheus-api-client"}))
+    assert connect.client == "prometheus-api-client"
+    ends = [t for _, times in fast.sample_times(f'k6_vus{{testid="{run_id}"}}[1h]', at=_now()) for t in times]
+    assert ends, "no k6 samples through the gateway"
+    at = max(ends)  # a sample's own millisecond: one ms earlier it is not there yet
+    selector = f'k6_vus{{testid="{run_id}"}}'
+    in_last_ms = f"sum(count_over_time({selector}[1ms]))"
+    for client in (fast, connect):
+        assert client.scalar(in_last_ms, at=at) >= 1 and client.scalar(in_last_ms, at=at - 0.001) is None
+    assert fast.query(f"timestamp({selector})", at=at) == connect.query(f"timestamp({selector})", at=at)
+    assert fast.query_range(selector, start=at - 2.5, end=at, step=0.5) == connect.query_range(selector, start=at - 2.5, end=at, step=0.5)
+    assert fast.ready() and connect.ready()
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
 def _files_holding(folders: list[Path], needle: str) -> list[str]:
     return [str(p) for folder in folders if folder.exists() for p in folder.rglob("*")
             if p.is_file() and needle.encode() in p.read_bytes()]
 
 
 @pytest.mark.e2e
-def test_token_and_tenant_on_queries_and_remote_write(stack, tmp_path):
+def test_token_and_tenant_on_queries_and_remote_write(stack, tmp_path, monkeypatch):
     token, tenant = "tok-" + secrets.token_hex(16), "tenant-" + secrets.token_hex(3)
     env = {TOKEN_VAR: token, TENANT_VAR: tenant}
     with GuardedProxy(stack.prometheus.url, token=token, tenant=tenant) as proxy:
@@ -84,6 +113,7 @@ def test_token_and_tenant_on_queries_and_remote_write(stack, tmp_path):
         assert len(queries) >= 5 and set(queries) == {200}, queries
         assert not [s for s in proxy.seen if s.status == 401]
         assert all(s.headers.get("X-Scope-OrgID") == tenant for s in proxy.seen)
+        _both_clients_agree(stack.config_path, run.name, monkeypatch, env)
 
     # The token is nowhere: not in the run's files, perfctl's state, nor what it printed.
     assert _files_holding([stack.workspace / "results", stack.workspace / ".perfctl", stack.config_path.parent], token) == []
