@@ -91,6 +91,19 @@ def client_cpu_per_query(config: Config, url: str, window: gate.Window, client: 
     return wall, (time.process_time() - cpu) / max(len(prom.sent), 1)
 
 
+def client_alone_cpu(url: str, client: str, queries: list[tuple[str, float | None]], rounds: int) -> float:
+    """This process's CPU per query of the gate's queries sent one after another through
+    `client` alone (no gate around it), after a warm-up round."""
+    prom = Prometheus(url, timeout=60, client=client)
+    for promql, at in queries:
+        prom.query(promql, at=at)
+    cpu = time.process_time()
+    for _ in range(rounds):
+        for promql, at in queries:
+            prom.query(promql, at=at)
+    return (time.process_time() - cpu) / (rounds * len(queries))
+
+
 def run(ctx: BenchContext) -> FigureResult:
     fig = FigureResult("gate", "Gate speed: 20 objectives over a 1-hour window at 1 s resolution")
     home = ctx.dir("gate")
@@ -116,6 +129,7 @@ def run(ctx: BenchContext) -> FigureResult:
         evaluate_once(config, server.base_url, window, API_CLIENT)  # its warm-up: imports, session
         gate_walls, own_sums, alone_sums = [], [], []
         cpu = {HTTP_CLIENT: [], API_CLIENT: []}
+        client_only = {HTTP_CLIENT: [], API_CLIENT: []}
         api_walls = []
         for _ in range(ctx.reps(5, 2)):
             own, alone = zip(*(prometheus_time(session, server.base_url, q, at) for q, at in queries))
@@ -128,16 +142,22 @@ def run(ctx: BenchContext) -> FigureResult:
             wall, per_query = client_cpu_per_query(config, server.base_url, window, API_CLIENT)
             api_walls.append(wall)
             cpu[API_CLIENT].append(per_query)
+            for client in (HTTP_CLIENT, API_CLIENT):
+                client_only[client].append(client_alone_cpu(server.base_url, client, queries, ctx.reps(4, 1)))
     fig.headlines.append(Headline("gate.evaluate wall / Σ Prometheus execTotalTime", Summary.of(pairwise_ratios(gate_walls, own_sums)), TARGET))
     fig.rows += [
         Row("gate.evaluate (20 objectives + data-gap checks): wall", Summary.of([w * 1000 for w in gate_walls]), "ms"),
         Row(f"Σ Prometheus execTotalTime of the same {len(queries)} queries, one at a time", Summary.of([s * 1000 for s in own_sums]), "ms"),
         Row("Σ wall of the same queries over HTTP, one at a time", Summary.of([s * 1000 for s in alone_sums]), "ms"),
         Row("gate wall / Σ HTTP wall one at a time", Summary.of(pairwise_ratios(gate_walls, alone_sums)), "×"),
-        Row("client CPU per query: http_client (the gate's)", Summary.of([c * 1000 for c in cpu[HTTP_CLIENT]]), "ms"),
-        Row("client CPU per query: prometheus-api-client (PrometheusConnect, one Session)",
-            Summary.of([c * 1000 for c in cpu[API_CLIENT]]), "ms"),
-        Row("client CPU per query: prometheus-api-client / http_client",
+        Row("client CPU per query, the client alone: http_client", Summary.of([c * 1000 for c in client_only[HTTP_CLIENT]]), "ms"),
+        Row("client CPU per query, the client alone: prometheus-api-client (PrometheusConnect, one Session)",
+            Summary.of([c * 1000 for c in client_only[API_CLIENT]]), "ms"),
+        Row("client CPU per query alone: prometheus-api-client / http_client",
+            Summary.of(pairwise_ratios(client_only[API_CLIENT], client_only[HTTP_CLIENT])), "×"),
+        Row("gate CPU per query (gate.evaluate's CPU / queries): http_client (the gate's)", Summary.of([c * 1000 for c in cpu[HTTP_CLIENT]]), "ms"),
+        Row("gate CPU per query: prometheus-api-client", Summary.of([c * 1000 for c in cpu[API_CLIENT]]), "ms"),
+        Row("gate CPU per query: prometheus-api-client / http_client",
             Summary.of(pairwise_ratios(cpu[API_CLIENT], cpu[HTTP_CLIENT])), "×"),
         Row("gate.evaluate wall via prometheus-api-client / Σ Prometheus execTotalTime (target <= 1.2 if it were the gate's)",
             Summary.of(pairwise_ratios(api_walls, own_sums)), "×"),
