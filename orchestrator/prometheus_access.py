@@ -152,7 +152,7 @@ def k6_env_references(settings: PrometheusSettings, style: str, url: str | None 
 def _tls_env(settings: PrometheusSettings, *, local: bool, url: str | None = None) -> dict[str, str]:
     if not (url or settings.url).lower().startswith("https://"):
         return {}
-    # k6 v1.1 skips the certificate check of remote write unless told otherwise.
+    # Said either way (k6 v1.1 checks by default), so the run's environment shows the choice.
     env = {"K6_PROMETHEUS_RW_INSECURE_SKIP_TLS_VERIFY": "true" if settings.insecure_skip_verify else "false"}
     if settings.ca_file and local:
         # k6 has no CA option for remote write; Go reads SSL_CERT_FILE in place of the system
