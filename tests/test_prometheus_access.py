@@ -147,6 +147,8 @@ def test_https_store_with_a_private_ca(stack, tmp_path):
         insecure = stack.cli("run", "demo", "--duration", "4s", env=env)
         _judged_on_data(insecure, stack.verdict())
         assert "warning: prometheus.insecure_skip_verify is on" in insecure.stderr
+    assert _files_holding([stack.workspace / "results", stack.workspace / ".perfctl"], token) == []
+    assert all(token not in r.output for r in (untrusted, result, insecure))
 
 
 SCENARIOS = {"s": {"vus": 1, "duration": "1s", "requests": [{"name": "a", "path": "/"}]}}
@@ -224,3 +226,16 @@ def test_compose_file_holds_references_not_values(tmp_path):
     assert env["K6_PROMETHEUS_RW_BEARER_TOKEN"] == "${PROM_TOKEN}"
     assert env["K6_PROMETHEUS_RW_HEADERS_X-Scope-OrgID"] == "cost$$center"  # compose's escape for a literal $
     assert yaml.safe_load(yaml.safe_dump(env)) == env
+
+
+def test_docker_runtime_hands_the_store_settings_to_the_container_only_as_environment(tmp_path):
+    from orchestrator.runtimes.docker import DockerRuntime
+
+    settings = validate_data({"version": 1, "scenarios": SCENARIOS, "prometheus": {
+        "url": "https://mimir.example", "bearer_token": "${PROM_TOKEN}", "headers": {"X-Scope-OrgID": "${TENANT}"}}}).prometheus
+    env = {"PATH": "/usr/bin", "PROM_TOKEN": "s3cret", "TENANT": "t1",
+           **k6_env(settings, {"PROM_TOKEN": "s3cret", "TENANT": "t1"})}
+    inside = DockerRuntime(image="k6:x", secrets=set()).container_env(env, tmp_path, tmp_path / "script.js")
+    # k6 reads its own variables; the source variables themselves stay outside.
+    assert inside == {"K6_PROMETHEUS_RW_BEARER_TOKEN": "s3cret", "K6_PROMETHEUS_RW_HEADERS_X-Scope-OrgID": "t1",
+                      "K6_PROMETHEUS_RW_INSECURE_SKIP_TLS_VERIFY": "false"}
