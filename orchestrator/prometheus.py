@@ -30,9 +30,10 @@ CLIENTS = ("http_client", "prometheus-api-client")
 
 class Prometheus:
     """`access`: headers, token and TLS of a managed store (prometheus_access.resolve).
-    `client`: what sends the API queries: orchestrator.http_client (the default: ~0.35 ms of
+    `client`: what sends the API queries: orchestrator.http_client (the default: ~0.3-0.6 ms of
     client CPU a query) or prometheus-api-client's PrometheusConnect on one requests Session
-    (~4x that, bench/ figure 6); both send the same fields, `time` to the millisecond."""
+    (3-3.5x that, which misses figure 6's target: bench/results.md); both send the same
+    fields, `time` to the millisecond."""
 
     def __init__(self, url: str, *, timeout: float = 10.0, access=None, client: str = "http_client"):
         from orchestrator.prometheus_access import NO_ACCESS
