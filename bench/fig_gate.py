@@ -18,6 +18,7 @@ from orchestrator.prometheus import Prometheus
 TESTID = "bench-gate"
 WINDOW_SECONDS = 3600
 TARGET = Target("<=", 1.2)
+HTTP_CLIENT, API_CLIENT = "http_client", "prometheus-api-client"
 
 BUILTINS = [
     ("error_ratio", "< 0.01", None), ("http_p95", "< 0.5", None), ("http_p99", "< 1", None), ("checks", ">= 0.99", None),
@@ -53,8 +54,8 @@ def gate_config(prometheus_url: str) -> Config:
 class RecordingPrometheus(Prometheus):
     """The gate's own client, noting every query it sends (to replay them one by one)."""
 
-    def __init__(self, url: str):
-        super().__init__(url, timeout=60)
+    def __init__(self, url: str, client: str = "http_client"):
+        super().__init__(url, timeout=60, client=client)
         self.sent: list[tuple[str, float | None]] = []
 
     def _instant(self, promql, at):  # every instant query, the data-gap checks' raw samples included
@@ -75,11 +76,32 @@ def prometheus_time(session: requests.Session, url: str, promql: str, at: float 
     return float(timings["execTotalTime"]), wall
 
 
-def evaluate_once(config: Config, url: str, window: gate.Window) -> tuple[float, gate.GateResult, RecordingPrometheus]:
-    prom = RecordingPrometheus(url)
+def evaluate_once(config: Config, url: str, window: gate.Window, client: str = "http_client") -> tuple[float, gate.GateResult, RecordingPrometheus]:
+    prom = RecordingPrometheus(url, client)
     started = time.perf_counter()
     result = gate.evaluate(config, prom, run_id=TESTID, scenario="chat-http", window=window)
     return time.perf_counter() - started, result, prom
+
+
+def client_cpu_per_query(config: Config, url: str, window: gate.Window, client: str) -> tuple[float, float]:
+    """(gate wall, this process's CPU per query sent) of one gate.evaluate through `client`:
+    Prometheus is another process, so the CPU here is the client's (threads included)."""
+    cpu = time.process_time()
+    wall, _, prom = evaluate_once(config, url, window, client)
+    return wall, (time.process_time() - cpu) / max(len(prom.sent), 1)
+
+
+def client_alone_cpu(url: str, client: str, queries: list[tuple[str, float | None]], rounds: int) -> float:
+    """This process's CPU per query of the gate's queries sent one after another through
+    `client` alone (no gate around it), after a warm-up round."""
+    prom = Prometheus(url, timeout=60, client=client)
+    for promql, at in queries:
+        prom.query(promql, at=at)
+    cpu = time.process_time()
+    for _ in range(rounds):
+        for promql, at in queries:
+            prom.query(promql, at=at)
+    return (time.process_time() - cpu) / (rounds * len(queries))
 
 
 def run(ctx: BenchContext) -> FigureResult:
@@ -104,18 +126,41 @@ def run(ctx: BenchContext) -> FigureResult:
         queries = list(recorder.sent)
         for promql, at in queries:
             prometheus_time(session, server.base_url, promql, at)
+        evaluate_once(config, server.base_url, window, API_CLIENT)  # its warm-up: imports, session
         gate_walls, own_sums, alone_sums = [], [], []
+        cpu = {HTTP_CLIENT: [], API_CLIENT: []}
+        client_only = {HTTP_CLIENT: [], API_CLIENT: []}
+        api_walls = []
         for _ in range(ctx.reps(5, 2)):
             own, alone = zip(*(prometheus_time(session, server.base_url, q, at) for q, at in queries))
             own_sums.append(sum(own))
             alone_sums.append(sum(alone))
-            gate_walls.append(evaluate_once(config, server.base_url, window)[0])
+            # The two clients alternate, so both see the same machine load.
+            wall, per_query = client_cpu_per_query(config, server.base_url, window, HTTP_CLIENT)
+            gate_walls.append(wall)
+            cpu[HTTP_CLIENT].append(per_query)
+            wall, per_query = client_cpu_per_query(config, server.base_url, window, API_CLIENT)
+            api_walls.append(wall)
+            cpu[API_CLIENT].append(per_query)
+            for client in (HTTP_CLIENT, API_CLIENT):
+                client_only[client].append(client_alone_cpu(server.base_url, client, queries, ctx.reps(4, 1)))
     fig.headlines.append(Headline("gate.evaluate wall / Σ Prometheus execTotalTime", Summary.of(pairwise_ratios(gate_walls, own_sums)), TARGET))
     fig.rows += [
         Row("gate.evaluate (20 objectives + data-gap checks): wall", Summary.of([w * 1000 for w in gate_walls]), "ms"),
         Row(f"Σ Prometheus execTotalTime of the same {len(queries)} queries, one at a time", Summary.of([s * 1000 for s in own_sums]), "ms"),
         Row("Σ wall of the same queries over HTTP, one at a time", Summary.of([s * 1000 for s in alone_sums]), "ms"),
         Row("gate wall / Σ HTTP wall one at a time", Summary.of(pairwise_ratios(gate_walls, alone_sums)), "×"),
+        Row("client CPU per query, the client alone: http_client", Summary.of([c * 1000 for c in client_only[HTTP_CLIENT]]), "ms"),
+        Row("client CPU per query, the client alone: prometheus-api-client (PrometheusConnect, one Session)",
+            Summary.of([c * 1000 for c in client_only[API_CLIENT]]), "ms"),
+        Row("client CPU per query alone: prometheus-api-client / http_client",
+            Summary.of(pairwise_ratios(client_only[API_CLIENT], client_only[HTTP_CLIENT])), "×"),
+        Row("gate CPU per query (gate.evaluate's CPU / queries): http_client (the gate's)", Summary.of([c * 1000 for c in cpu[HTTP_CLIENT]]), "ms"),
+        Row("gate CPU per query: prometheus-api-client", Summary.of([c * 1000 for c in cpu[API_CLIENT]]), "ms"),
+        Row("gate CPU per query: prometheus-api-client / http_client",
+            Summary.of(pairwise_ratios(cpu[API_CLIENT], cpu[HTTP_CLIENT])), "×"),
+        Row("gate.evaluate wall via prometheus-api-client / Σ Prometheus execTotalTime (target <= 1.2 if it were the gate's)",
+            Summary.of(pairwise_ratios(api_walls, own_sums)), "×"),
     ]
     fig.extra["queries_sent_by_the_gate"] = len(queries)
     fig.commands += [

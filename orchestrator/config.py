@@ -125,11 +125,26 @@ class PrometheusSettings(Model):
         "local", description="where start-monitoring (and a run needing it) starts Prometheus: a local process or a container"
     )
     image: PinnedImage = Field("prom/prometheus:v2.42.0", description="docker runtime: the Prometheus image (pinned)")
+    # Managed stores (Mimir, Cortex, Thanos Receive, Grafana Cloud): for queries and remote write.
+    headers: dict[str, str] = Field(
+        default_factory=dict, description='sent with every query and remote write, e.g. X-Scope-OrgID; values may be "${VAR}"'
+    )
+    bearer_token: str | None = Field(None, description='a token from the environment, "${PROM_TOKEN}": Authorization: Bearer')
+    ca_file: str | None = Field(None, description="PEM file of the CA that signed an https Prometheus's certificate")
+    insecure_skip_verify: bool = Field(False, description="https without certificate checks (warned on every run)")
+    client: Literal["http_client", "prometheus-api-client"] = Field(
+        "http_client", description="what sends the queries; prometheus-api-client costs ~3x the client CPU (bench/, figure 6)"
+    )
 
     @model_validator(mode="after")
     def _url(self) -> "PrometheusSettings":
         if not re.match(r"^https?://[^/\s]+", self.url):
             raise ValueError(f"url: '{self.url}' must start with http:// or https://")
+        from orchestrator.prometheus_access import settings_problems
+
+        problems = settings_problems(self)
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -738,8 +753,13 @@ def _unset_message(field: str, name: str) -> str:
     return f"{field}: environment variable {name} is not set (or give ${{{name}:-default}})"
 
 
+# Prometheus credentials: `${VAR}` stays in the config, filled in in memory when a client or
+# k6's environment is made (orchestrator/prometheus_access.py).
+PROMETHEUS_SECRET_FIELDS = (("prometheus", "headers"), ("prometheus", "bearer_token"))
+
+
 def _is_runtime(loc: tuple) -> bool:
-    return any(loc[: len(prefix)] == prefix for prefix in RUNTIME_SUBTREES)
+    return any(loc[: len(prefix)] == prefix for prefix in RUNTIME_SUBTREES + PROMETHEUS_SECRET_FIELDS)
 
 
 def _env_refs_in_extra_args(data: dict) -> list[str]:

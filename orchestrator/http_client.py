@@ -1,9 +1,12 @@
 """A small HTTP client on the standard library: keep-alive connections, one per thread.
 
 For Prometheus's API and the health gate. The gate sends 20+ small queries at once; through
-requests (and prometheus-api-client on top) each cost ~1.7 ms of client CPU — preparing the
-request, merging settings, cookie jars — more than Prometheus spent answering most of them;
-http.client costs ~0.35 ms (bench/, figure 6).
+requests (and prometheus-api-client on top) each costs ~3x the client CPU of http.client —
+preparing the request, merging settings, cookie jars — more than Prometheus spent answering
+most of them (bench/, figure 6 measures both in the same run). prometheus-api-client stays
+available as `prometheus.client` (orchestrator/prometheus_connect.py).
+Extra headers (a managed store's tenant and token) and a TLS context come from
+orchestrator/prometheus_access.py.
 What requests gave us is kept: proxies from the environment (NO_PROXY respected), netrc or
 URL credentials, a CA bundle from REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / SSL_CERT_FILE, and one
 retry when the connection drops or Prometheus answers 502/503/504.
@@ -38,7 +41,9 @@ class HttpApi:
     """GET / POST against one base URL (a path prefix such as /prometheus is kept). Redirects
     are not followed: an answer is what that URL said."""
 
-    def __init__(self, url: str, *, timeout: float):
+    def __init__(self, url: str, *, timeout: float, headers: dict[str, str] | None = None, tls=None):
+        """`headers`: sent with every request (an Authorization among them wins over URL
+        credentials); `tls`: an ssl.SSLContext for https, else the default checks."""
         parts = urllib.parse.urlsplit(url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL (scheme {parts.scheme or 'none'!r}, host {parts.hostname or 'none'!r})")
@@ -52,8 +57,9 @@ class HttpApi:
         if credentials:
             token = base64.b64encode(":".join(credentials).encode()).decode()
             self._headers["Authorization"] = f"Basic {token}"
+        self._headers.update(headers or {})
         self._proxy = _proxy_for(parts)
-        self._tls = _tls_context() if parts.scheme == "https" else None
+        self._tls = (tls or _tls_context()) if parts.scheme == "https" else None
         self._local = threading.local()  # each thread its own connection: http.client is not thread-safe
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Answer:
@@ -64,10 +70,15 @@ class HttpApi:
         """A form POST: PromQL of any length fits (a GET URL has limits)."""
         return self._send("POST", path, urllib.parse.urlencode(fields).encode())
 
-    def _send(self, method: str, path: str, body: bytes | None) -> Answer:
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """A POST of `body` as it is, with these headers besides the client's own."""
+        return self._send("POST", path, body, headers)
+
+    def _send(self, method: str, path: str, body: bytes | None, extra: dict[str, str] | None = None) -> Answer:
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers.update(extra or {})
         target = self.prefix + path
         if self._proxy and self.scheme == "http":
             host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal goes in brackets

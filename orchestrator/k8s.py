@@ -20,6 +20,7 @@ from orchestrator.config import Config, K8sSettings, runtime_env_refs
 from orchestrator.errors import ConfigError
 from orchestrator.errors import UsageError
 from orchestrator.k6 import RemoteWrite, remote_write_env
+from orchestrator.prometheus_access import k6_env_references
 
 API_VERSION = "k6.io/v1alpha1"
 SCRIPT_FILE = "script.js"
@@ -97,6 +98,14 @@ def build_manifests(config: Config, plan: TestRunPlan, script_text: str) -> list
             hint="put K6_PROMETHEUS_RW_USERNAME/PASSWORD in a Secret and name it in k8s.env_secret",
         )
     env = [{"name": key, "value": value} for key, value in variables.items()]
+    # Headers and token as $(VAR): the kubelet fills them in from k8s.env_secret in the pod.
+    access_env, reads = k6_env_references(config.prometheus, "k8s", url=remote_write_url(config))
+    if reads and not settings.env_secret:
+        raise UsageError(
+            f"k8s: prometheus.headers / bearer_token read {', '.join(reads)} from the environment; manifests never hold secrets",
+            hint="put them in a Secret and name it in k8s.env_secret",
+        )
+    env += [{"name": key, "value": value} for key, value in access_env.items()]
     env.append({"name": "K6_NO_USAGE_REPORT", "value": "true"})
     runner: dict = {"env": env, "metadata": {"labels": dict(labels)}}
     if settings.image:
@@ -137,6 +146,9 @@ def warnings_for(config: Config) -> list[str]:
             f"remote write goes to {url}, which runner pods cannot reach: set k8s.prometheus_url to an address "
             "the cluster reaches (the gate still queries prometheus.url)"
         )
+    if config.prometheus.ca_file:
+        found.append("prometheus.ca_file is a path on this machine: runner pods check remote write's certificate "
+                     "against their image's CAs")
     needed = sorted(runtime_env_refs(config))
     if needed and not config.k8s.env_secret:
         found.append(f"the script reads {', '.join(needed)} from its environment: set k8s.env_secret to a Secret with them")

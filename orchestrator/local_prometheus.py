@@ -90,7 +90,7 @@ class LocalPrometheus:
         return self.home / "prometheus.log"
 
     def client(self) -> Prometheus:
-        return Prometheus(self.url, timeout=self.config.prometheus.query_timeout)
+        return Prometheus.for_settings(self.config.prometheus)  # its headers, token and TLS too
 
     def running_process(self) -> ProcessRef | None:
         return running_process(self.home)

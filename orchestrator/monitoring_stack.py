@@ -339,7 +339,7 @@ def ensure_prometheus(loaded: LoadedConfig) -> bool:
     settings = loaded.config.prometheus
     if settings.runtime == "local":
         return LocalPrometheus.for_config(loaded.config, loaded.path).ensure()
-    client = Prometheus(settings.url, timeout=settings.query_timeout)
+    client = Prometheus.for_settings(settings)
     if client.ready():
         DockerStack(loaded, grafana_enabled=False).apply_config()
         return False

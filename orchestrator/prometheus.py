@@ -23,23 +23,52 @@ class QueryRejected(UsageError):
     """Prometheus answered, but refused the PromQL (a bad custom query)."""
 
 
+CREDENTIALS_HINT = "set prometheus.bearer_token / prometheus.headers in perfctl.yaml, and the variables they name"
+TLS_HINT = "set prometheus.ca_file to the CA that signed its certificate (insecure_skip_verify: true only for a test store)"
+CLIENTS = ("http_client", "prometheus-api-client")
+
+
 class Prometheus:
-    def __init__(self, url: str, *, timeout: float = 10.0):
+    """`access`: headers, token and TLS of a managed store (prometheus_access.resolve).
+    `client`: what sends the API queries: orchestrator.http_client (the default: ~0.3-0.6 ms of
+    client CPU a query) or prometheus-api-client's PrometheusConnect on one requests Session
+    (3-3.5x that, which misses figure 6's target: bench/results.md); both send the same
+    fields, `time` to the millisecond."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0, access=None, client: str = "http_client"):
+        from orchestrator.prometheus_access import NO_ACCESS
+
+        if client not in CLIENTS:
+            raise ValueError(f"client: one of {CLIENTS}")
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.access = access or NO_ACCESS
+        self.client = client
         self._api = None
+        self._connect = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_settings(cls, settings, *, timeout: float | None = None) -> "Prometheus":
+        """The client of a config's `prometheus:` (its headers, token and TLS filled in now)."""
+        from orchestrator.prometheus_access import resolve
+
+        return cls(settings.url, timeout=settings.query_timeout if timeout is None else timeout,
+                   access=resolve(settings), client=settings.client)
+
+    def _new_http(self, timeout: float):
+        from orchestrator.http_client import HttpApi
+
+        return HttpApi(self.url, timeout=timeout, headers=self.access.headers, tls=self.access.tls_context())
 
     def _http(self):
         # Imported on first use: `perfctl --help` never needs http.client or ssl.
-        from orchestrator.http_client import HttpApi
-
         with self._lock:  # the gate queries from several threads at once
             if self._api is None:
                 try:
                     # The client waits a little longer than Prometheus's own query timeout, so
                     # Prometheus's answer ("query timed out in ...") is what the user reads.
-                    self._api = HttpApi(self.url, timeout=self.timeout + 2)
+                    self._api = self._new_http(self.timeout + 2)
                 except ValueError as exc:
                     raise UsageError(f"prometheus.url: {exc}") from None
         return self._api
@@ -55,12 +84,47 @@ class Prometheus:
             ) from None
 
     def ready(self) -> bool:
-        from orchestrator.http_client import HttpApi, Unreachable
+        """True when it answers; an answer refusing perfctl's credentials (401, 403) is an
+        EnvironmentProblem rather than "not running": nothing should start in its place."""
+        from orchestrator.http_client import Unreachable
 
         try:
-            return HttpApi(self.url, timeout=min(self.timeout, 3.0)).get("/-/ready").status == 200
-        except (Unreachable, ValueError):
+            api = self._new_http(min(self.timeout, 3.0))
+            answer = api.get("/-/ready")
+            if answer.status == 404:
+                # Mimir, Cortex, Thanos serve the query API under the URL, not Prometheus's /-/ready.
+                answer = api.post_form("/api/v1/query", {"query": "vector(1)"})
+        except Unreachable as exc:
+            if "CERTIFICATE" in str(exc).upper():  # it answers, but perfctl cannot trust it: say which setting helps
+                raise EnvironmentProblem(f"Prometheus at {redact_url(self.url)}: TLS failed ({exc})", hint=TLS_HINT) from None
             return False
+        except ValueError:
+            return False
+        self._refused(answer, "the query API")
+        return answer.status == 200
+
+    def check_remote_write(self) -> None:
+        """Sends remote write an empty write request (snappy of nothing: one zero byte), which
+        stores nothing: k6 would otherwise push for the whole run into a 401. EnvironmentProblem
+        when the store refuses perfctl's credentials; other answers are left to k6."""
+        from orchestrator.http_client import Unreachable
+
+        headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
+                   "X-Prometheus-Remote-Write-Version": "0.1.0"}
+        try:
+            answer = self._new_http(min(self.timeout, 3.0)).post("/api/v1/write", b"\x00", headers)
+        except (Unreachable, ValueError):
+            return  # reachability is ready()'s to report
+        self._refused(answer, "remote write")
+
+    def _refused(self, answer, side: str) -> None:
+        if answer.status in (401, 403):
+            sent = ", ".join(sorted(self.access.headers)) or "no credentials"
+            raise EnvironmentProblem(
+                f"Prometheus at {redact_url(self.url)} refused {side}: HTTP {answer.status} "
+                f"(perfctl sent {sent}) {_error_text(answer.body)}".rstrip(),
+                hint=CREDENTIALS_HINT,
+            )
 
     def reload(self) -> None:
         """Asks Prometheus to re-read its configuration; a failure keeps the old scrape config,
@@ -87,14 +151,27 @@ class Prometheus:
         fields = {"query": promql, "timeout": f"{self.timeout:g}s"}
         if at is not None:
             fields["time"] = f"{at:.3f}"
-        return self._result(promql, self._post("/api/v1/query", fields))
+        return self._api_result("/api/v1/query", fields)
+
+    def _api_result(self, path: str, fields: dict[str, str]) -> list[dict]:
+        if self.client == "prometheus-api-client":
+            return self._via_connect().result(path, fields)
+        return self._result(fields["query"], self._post(path, fields))
+
+    def _via_connect(self):
+        from orchestrator.prometheus_connect import ConnectQueries
+
+        with self._lock:
+            if self._connect is None:
+                self._connect = ConnectQueries(self.url, self.access, timeout=self.timeout + 2, on_answer=self._result)
+        return self._connect
 
     def query_range(self, promql: str, *, start: float, end: float, step: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
         """A range query: (labels, [(unix seconds, value), ...]) per series; for report charts."""
         fields = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{max(step, 0.001):.3f}",
                   "timeout": f"{self.timeout:g}s"}
         series = []
-        for item in self._result(promql, self._post("/api/v1/query_range", fields)):
+        for item in self._api_result("/api/v1/query_range", fields):
             points = []
             for t, v in item.get("values", []):
                 try:
@@ -106,6 +183,7 @@ class Prometheus:
 
     def _result(self, promql: str, answer) -> list[dict]:
         """data.result of an API answer; a refused query is the user's (exit 2), anything else the environment's."""
+        self._refused(answer, "the query")
         if answer.status in (400, 422):
             raise QueryRejected(f"Prometheus rejected the query {promql!r}: {_error_text(answer.body)}")
         if answer.status != 200:

@@ -202,8 +202,11 @@ def remote_write_env(config: Config) -> dict[str, str]:
     from orchestrator.k6 import RemoteWrite, run_env
 
     k6 = config.k6
+    from orchestrator.prometheus_access import k6_env_references
+
     remote_write = RemoteWrite(config.prometheus.url, k6.push_interval, tuple(k6.trend_stats), k6.native_histograms)
-    return run_env(remote_write, base={})
+    # Headers and token as ${VAR}: compose fills them in at `up`, the file holds no secret.
+    return {**run_env(remote_write, base={}), **k6_env_references(config.prometheus, "compose")[0]}
 
 
 def define_stack(

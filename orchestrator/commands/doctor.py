@@ -50,8 +50,14 @@ def _prometheus_reachable(config) -> Check:
     from orchestrator.config import redact_url
     from orchestrator.prometheus import Prometheus
 
-    url, shown = config.prometheus.url, redact_url(config.prometheus.url)
-    if Prometheus(url, timeout=3).ready():
+    from orchestrator.errors import PerfctlError
+
+    shown = redact_url(config.prometheus.url)
+    try:
+        ready = Prometheus.for_settings(config.prometheus, timeout=3).ready()
+    except PerfctlError as exc:  # an unset token variable, a refused token: said like any failed check
+        return Check("prometheus", False, exc.message, exc.hint or "")
+    if ready:
         return Check("prometheus", True, f"ready at {shown}")
     if config.prometheus.manage:
         return Check("prometheus", True, f"not running at {shown}; `perfctl run` will start it", required=False)

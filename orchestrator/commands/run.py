@@ -20,6 +20,7 @@ from orchestrator.ledger import (
     EVALUATING, FAILED_INCOMPLETE, FINISHED, INTERRUPTED, RUNNING, Ledger, RunDir, iso, new_run_id, write_atomic,
 )
 from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator import prometheus_access
 from orchestrator.monitoring_stack import ensure_prometheus
 from orchestrator.pids import ProcessRef
 from orchestrator.plan_summary import describe_plan
@@ -153,6 +154,8 @@ def run(opts: RunOptions) -> int:
     if checked:
         console.info(f"health gate: {checked} answered")
     started_prometheus = ensure_prometheus(loaded)  # a local process or a container: prometheus.runtime
+    if opts.runtime != "k8s":  # runners in a cluster write to k8s.prometheus_url, which may not be reachable here
+        LocalPrometheus.for_config(loaded.config, loaded.path).client().check_remote_write()
     if started_prometheus:
         console.info(f"started Prometheus at {loaded.config.prometheus.url} (it keeps running; "
                      "`perfctl stop-monitoring` ends it)")
@@ -269,6 +272,7 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
     start = time.time()
     runtime, started = _pick_runtime(prepared, opts, run, argv, start)
     env = run_env(remote_write, dashboard_export=run.file("dashboard.html"))
+    env.update(prometheus_access.k6_env(loaded.config.prometheus))  # headers, token, TLS: k6's environment only
     live = _live_gate(loaded, run, opts.scenario, start)
     watch = {"watch": live.poll} if live else {}
     _warm_up(VERDICT_MODULES)

@@ -52,6 +52,12 @@ class DockerRuntime:
         from orchestrator.stack import stack_id
 
         config = loaded.config
+        if config.prometheus.ca_file and config.prometheus.url.lower().startswith("https://"):
+            from orchestrator import console
+
+            # Not mounted (yet): SSL_CERT_FILE names a path on this machine.
+            console.info("warning: prometheus.ca_file is used by perfctl's queries only; k6 in the container "
+                         "checks remote write's certificate against its image's CAs")
         return cls(
             image=config.k6.image,
             network=config.k6.network,
