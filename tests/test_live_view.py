@@ -87,7 +87,7 @@ def test_a_person_at_a_terminal_sees_the_run_against_its_objectives(stack, tmp_p
         assert re.search(r"failed [\d.]+%", panel) and re.search(r"p95 [\d.]+ ms", panel), seen
         for name, unit in (("error_ratio", "%"), ("http_p95_seconds", "ms"), ("backend_loop_hz_min", "Hz"),
                            ("kafka_lag_max", "messages")):
-            assert re.search(rf"{name}.*?[\d.]+ {unit}", panel), (name, seen)
+            assert re.search(rf"{name}.*?[\d.]+ ?{unit}", panel), (name, seen)
         assert "would be" in panel and re.search(r"\d+%\s+[\d.]+ s / 8 s", panel)
         # When the run ends, the panel gives way to the verdict.
         while time.monotonic() < deadline:
