@@ -612,6 +612,9 @@ def load_config(path: str | Path | None = None, *, environ: dict[str, str] | Non
     if problems:
         raise ConfigError(f"{path}: {len(problems)} problem(s)", lines=problems)
     config = validate_data(data, source=str(path), environ=environ)
+    from orchestrator.secret_mask import register
+
+    register(config, environ)  # what this config reads as secrets is masked in every output from here on
     return LoadedConfig(config=config, path=path.resolve(), digest=hashlib.sha256(raw_bytes).hexdigest())
 
 
