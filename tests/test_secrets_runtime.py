@@ -139,3 +139,44 @@ def test_prometheus_credentials_are_redacted_and_three_starts_leave_one_promethe
             if p.poll() is None:
                 p.kill()
         run_cli("stop-monitoring", "-c", str(path.with_name("perfctl.yaml")), cwd=tmp_path, env=env)
+
+
+@pytest.mark.e2e
+def test_log_stays_masked_and_complete_when_perfctl_is_killed(stack_factory, monkeypatch):
+    """kill -9 of perfctl while k6 runs: k6 and the log writer carry on, so k6.log ends with
+    k6's own end of test, masked; `recover --wait` finishes the run without the token anywhere."""
+    import signal
+
+    from tests.test_survive_support import k6_ref, k6_started, output, record, start_perfctl, stop_leftovers, wait_k6_progress
+
+    token = "tk-" + secrets.token_hex(16)
+    monkeypatch.setenv(TOKEN_VAR, token)
+
+    def edit(config_path: Path) -> None:
+        text = config_path.read_text()
+        text = text.replace("  health_path: /health\n",
+                            f"  health_path: /health\n  headers: {{Authorization: \"Bearer ${{{TOKEN_VAR}}}\"}}\n")
+        config_path.write_text(text.replace("k6:\n", "k6:\n  extra_args: [\"--http-debug\"]\n", 1))
+
+    stack = stack_factory(edit=edit)
+    proc = start_perfctl(stack, "run", "health", "--duration", "6s")
+    run = None
+    try:
+        run = k6_started(stack)
+        wait_k6_progress(run, 2)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=10) == -9
+        assert k6_ref(run).alive(), "k6 must outlive perfctl"
+        done = stack.cli("recover", "--wait")
+        assert done.code in (0, 99), done.output
+        text = (run / "k6.log").read_text()
+        assert "http_reqs" in text, text[-2000:]  # k6's end-of-test summary: nothing was cut off
+        assert "Authorization: Bearer ***" in text
+        assert record(run)["status"] == "finished"
+        forms = [token, quote(token, safe="")]
+        assert _holding([stack.workspace / "results", stack.workspace / ".perfctl"], forms) == []
+        assert token not in output(stack) + done.output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        stop_leftovers(run)
