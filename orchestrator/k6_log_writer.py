@@ -86,6 +86,7 @@ class LogSink:
 @contextlib.contextmanager
 def started(path: Path, masker: Masker) -> Iterator[LogSink]:
     """Start the writer for `path`; it ends by itself when every writer of the pipe is gone."""
+    os.close(open_log(path))  # there (0600) from the start, as when k6 wrote it itself
     read_end, write_end = os.pipe()
     secrets_read, secrets_write = os.pipe()
     env = {k: os.environ[k] for k in WRITER_ENV if k in os.environ}
