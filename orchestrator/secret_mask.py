@@ -54,16 +54,25 @@ def url_password(url: str) -> tuple[str, str] | None:
 
 
 def config_secret_refs(config) -> set[str]:
-    """Variables the config reads where credentials go: header values, URL user:password."""
+    """Variables the config reads where credentials go: any `headers` value, any field whose
+    name looks secret (`auth.token`, a `password` in a body), a URL's user:password."""
     refs: set[str] = set()
-    target = getattr(config, "target", None)
-    headers = [getattr(target, "headers", None) or {}]
-    for scenario in (getattr(config, "scenarios", None) or {}).values():
-        for request in getattr(scenario, "requests", None) or []:
-            headers.append(getattr(request, "headers", None) or {})
-    for mapping in headers:
-        for value in mapping.values():
-            refs.update(ENV_REF.findall(str(value)))
+    dumped = config.model_dump(mode="json") if hasattr(config, "model_dump") else {}
+
+    def walk(node, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "headers" and isinstance(v, dict):
+                    for value in v.values():
+                        refs.update(ENV_REF.findall(str(value)))
+                walk(v, str(k))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, key)
+        elif isinstance(node, str) and SECRET_NAME.search(key):
+            refs.update(ENV_REF.findall(node))
+
+    walk(dumped)
     for url in _config_urls(config):
         netloc = url.split("://", 1)[-1].split("/", 1)[0]
         if "@" in netloc:
