@@ -70,7 +70,7 @@ class LogSink:
 
     def wait(self, timeout: float = 30.0) -> None:
         """Until the writer has written everything; EnvironmentProblem if the disk was full."""
-        from orchestrator.errors import NoSpace
+        from orchestrator.ledger import no_space
 
         self.close_write_end()
         try:
@@ -79,8 +79,7 @@ class LogSink:
             self.proc.kill()
             code = self.proc.wait()
         if code == NO_SPACE_EXIT:
-            raise NoSpace(f"no space left on {self.path.parent} (k6's log is incomplete)",
-                                     hint="free some space; what was written is kept")
+            raise no_space(self.path.parent, " (k6's log is incomplete)")
 
 
 @contextlib.contextmanager

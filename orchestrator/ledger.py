@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -74,7 +75,22 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> N
 def raise_if_no_space(exc: OSError, where: Path | str) -> None:
     """A full disk (or quota) is the environment's problem: exit 3 naming the place."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        raise NoSpace(f"no space left on {where}", hint="free some space; what was written before is kept") from None
+        raise no_space(Path(where)) from None
+
+
+def no_space(where: Path, detail: str = "") -> NoSpace:
+    """The error of a full disk at `where`. In a run's folder it also ends that run: its record
+    says `error` with the reason, never `running` for a run that cannot go on (the folder's
+    space reserve is given up for that record)."""
+    problem = NoSpace(f"no space left on {where}{detail}", hint="free some space; what was written before is kept")
+    if (where / "run.json").is_file():
+        RunDir(where).end_on_no_space(problem)
+    return problem
+
+
+# Set while a record is written under its lock, or a run is being ended: a full disk met there
+# must not try to end the run again (that would wait for the lock this thread holds).
+_quiet = threading.local()
 
 
 def write_output(path: Path, text: str) -> None:
@@ -166,20 +182,42 @@ class RunDir:
 
     def update(self, **changes: Any) -> dict:
         """Merge `changes` into run.json under the run's lock; returns the new record.
-        On a full disk the run's space reserve is given up for this record, once."""
-        with self.locked():
-            record = self.run_record()
-            record.update(changes)
-            record["updated"] = iso(time.time())
-            try:
-                write_json(self.file("run.json"), record)
-            except NoSpace:
-                if not self.release_reserve():
-                    raise
-                write_json(self.file("run.json"), record)
-            if record.get("status") in FINAL_STATES:
-                self.release_reserve()  # the run's record is final: the reserve has done its job
-            return record
+        A full disk ends the run (end_on_no_space) once the lock is released."""
+        try:
+            with self.locked():
+                outer, _quiet.active = getattr(_quiet, "active", False), True
+                try:
+                    record = self.run_record()
+                    record.update(changes)
+                    record["updated"] = iso(time.time())
+                    write_json(self.file("run.json"), record)
+                finally:
+                    _quiet.active = outer
+        except NoSpace as exc:
+            self.end_on_no_space(exc)
+            raise
+        if record.get("status") in FINAL_STATES:
+            self.release_reserve()  # the run's record is final: the reserve has done its job
+        return record
+
+    def end_on_no_space(self, problem: NoSpace) -> None:
+        """A running run cannot go on: its record says `error` and why, never `running`. The
+        folder's space reserve is given up for this one write."""
+        if getattr(_quiet, "active", False):
+            return
+        _quiet.active = True
+        try:
+            with contextlib.suppress(NoSpace, LedgerError, OSError):
+                # `evaluating` stays: k6 is done and `recover` finishes it once there is space again.
+                if self.run_record().get("status") == RUNNING:
+                    self.release_reserve()
+                    with self.locked():
+                        record = self.run_record()
+                        record.update(status=ERROR, error=problem.message, finished=iso(time.time()),
+                                      updated=iso(time.time()))
+                        write_json(self.file("run.json"), record)
+        finally:
+            _quiet.active = False
 
     def release_reserve(self) -> bool:
         try:
@@ -188,16 +226,6 @@ class RunDir:
         except OSError:
             return False
 
-    @contextlib.contextmanager
-    def ended_on_no_space(self) -> Iterator[None]:
-        """A full disk stops the run as `error` (never left `running`), with the reason said."""
-        try:
-            yield
-        except NoSpace as exc:
-            self.release_reserve()
-            with contextlib.suppress(NoSpace, LedgerError):
-                self.update(status=ERROR, error=exc.message, finished=iso(time.time()))
-            raise
 
 
 class Ledger:

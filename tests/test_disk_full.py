@@ -93,3 +93,30 @@ def test_disk_filling_up_during_the_run_ends_it_as_error(stack, small_disk):
     assert log and b"Request:" in log
     status = stack.cli("status")
     assert "running" not in [line.split()[2] for line in status.stdout.splitlines() if line.startswith(run.name)]
+
+
+def test_full_disk_while_the_record_itself_is_written_ends_the_run(small_disk):
+    """The record's own write meets the full disk (under the run's lock): the run still ends as
+    `error`, from the folder's space reserve, and nothing waits for its own lock."""
+    import threading
+
+    from orchestrator.ledger import Ledger
+
+    mount, fill = small_disk
+    run = Ledger(mount / "results").create("r1", {"scenario": "s", "status": "running"})
+    fill(0)
+    outcome = []
+
+    def update():
+        try:
+            run.update(k6={"argv": ["x" * 20000]})
+        except NoSpace as exc:
+            outcome.append(exc.message)
+
+    worker = threading.Thread(target=update, daemon=True)
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "run.update waited for its own lock"
+    assert outcome == [f"no space left on {run.path}"]
+    record = run.run_record()
+    assert record["status"] == "error" and record["error"] == outcome[0] and "k6" not in record

@@ -183,16 +183,15 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
             "baseline": baseline.as_dict() if baseline is not None else None,
         },
     )
-    with run.ended_on_no_space():  # a full disk: exit 3, and the record says `error`, never `running`
-        write_atomic(run.file("script.js"), script.text)
-        console.info(f"run {run_id}: {opts.scenario}, ~{script.expected_seconds:g}s, results in {run.path}")
-        # From here to the verdict, signals are noted, never raised: while k6 runs the runtime
-        # passes them on to k6 (graceful, then forced); a signal that lands after k6 has ended
-        # (a second Ctrl-C a moment too late) must not tear the run's record or its verdict,
-        # which are seconds away.
-        with recorded_signals():
-            outcome, start, end = _run_k6(prepared, opts, run)
-            return _judge_and_report(prepared, opts, run, outcome, start, end)
+    write_atomic(run.file("script.js"), script.text)
+    console.info(f"run {run_id}: {opts.scenario}, ~{script.expected_seconds:g}s, results in {run.path}")
+    # From here to the verdict, signals are noted, never raised: while k6 runs the runtime
+    # passes them on to k6 (graceful, then forced); a signal that lands after k6 has ended
+    # (a second Ctrl-C a moment too late) must not tear the run's record or its verdict,
+    # which are seconds away.
+    with recorded_signals():
+        outcome, start, end = _run_k6(prepared, opts, run)
+        return _judge_and_report(prepared, opts, run, outcome, start, end)
 
 
 # What the verdict needs, imported while k6 runs (see _warm_up) rather than after it.
