@@ -129,7 +129,7 @@ class PrometheusSettings(Model):
     @model_validator(mode="after")
     def _url(self) -> "PrometheusSettings":
         if not re.match(r"^https?://[^/\s]+", self.url):
-            raise ValueError(f"url: '{self.url}' must start with http:// or https://")
+            raise ValueError(f"url: '{redact_url(self.url)}' must start with http:// or https://")
         return self
 
 
@@ -455,7 +455,7 @@ class GrafanaSettings(Model):
     @model_validator(mode="after")
     def _url(self) -> "GrafanaSettings":
         if not re.match(r"^http://[^/\s]+:\d+/?$", self.url):
-            raise ValueError(f"url: '{self.url}' must look like http://HOST:PORT")
+            raise ValueError(f"url: '{redact_url(self.url)}' must look like http://HOST:PORT")
         return self
 
 
