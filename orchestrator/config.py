@@ -68,9 +68,9 @@ class Target(Model):
         # message quotes the config's text: the filled-in one may carry a password.
         environ = (info.context or {}).get("environ")
         if not re.match(r"^https?://[^/\s]+", _shape_text(self.base_url, environ)):
-            raise ValueError(f"base_url: '{self.base_url}' must start with http:// or https://")
+            raise ValueError(f"base_url: '{redact_url(self.base_url)}' must start with http:// or https://")
         if self.ws_base_url and not re.match(r"^wss?://[^/\s]+", _shape_text(self.ws_base_url, environ)):
-            raise ValueError(f"ws_base_url: '{self.ws_base_url}' must start with ws:// or wss://")
+            raise ValueError(f"ws_base_url: '{redact_url(self.ws_base_url)}' must start with ws:// or wss://")
         return self
 
     @property

@@ -89,6 +89,9 @@ def started(path: Path, masker: Masker) -> Iterator[LogSink]:
     read_end, write_end = os.pipe()
     secrets_read, secrets_write = os.pipe()
     env = {k: os.environ[k] for k in WRITER_ENV if k in os.environ}
+    # The writer imports this very package, wherever perfctl was imported from.
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([package_root, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "orchestrator.k6_log_writer", str(path), str(secrets_read)],
