@@ -198,6 +198,28 @@ function targetUrl(protocol) {
   return targetUrls[protocol];
 }
 
+// Load never leaves the configured origin: a URL is sent only if it is the base URL followed by
+// nothing or `/`, `?`, `#` (so no path or value can turn the base into `user@` of another host).
+// Fixed URLs are checked once per VU, URLs with placeholders on every request.
+const REFUSED = new Counter("perfctl_refused_requests");
+let refusedSaid = false;
+function onTarget(protocol, url) {
+  const base = targetUrl(protocol);
+  if (!url.startsWith(base)) return false;
+  if (url.length === base.length) return true;
+  const next = url.charCodeAt(base.length);
+  return next === 47 || next === 63 || next === 35; // "/", "?", "#"
+}
+function refuse(name) {
+  // Not sent: a failed check (what thresholds on `checks` and the report see) and a count.
+  REFUSED.add(1, { name: name });
+  check(null, { [`${name}: URL stays on the configured origin`]: () => false });
+  if (!refusedSaid) {
+    refusedSaid = true;
+    console.error(`perfctl: request ${name} refused, not sent: its URL would leave the configured origin`);
+  }
+}
+
 // Data pools: {pool} / {pool.field} placeholders take one row per iteration.
 const POOLS = {};
 for (const part of Object.values(PLAN.parts)) {
@@ -286,6 +308,17 @@ function fill(ctx, text) {
 function fillText(ctx, text) {
   const value = fill(ctx, expand(text));
   return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+// A path's placeholders are filled percent-encoded, one path segment each: a value never adds a
+// segment, a query or a host (`@127.0.0.1:1/x` stays inside its segment).
+function fillPath(ctx, text) {
+  const expanded = expand(text);
+  if (typeof expanded !== "string" || expanded.indexOf("{") === -1) return expanded;
+  return expanded.replace(PLACEHOLDER, (match, name, field) => {
+    const value = lookup(ctx, name, field);
+    if (value === undefined) return match;
+    return encodeURIComponent(typeof value === "object" ? JSON.stringify(value) : String(value));
+  });
 }
 function fillDeep(ctx, value) {
   if (typeof value === "string") return fill(ctx, expand(value));
@@ -390,7 +423,18 @@ function sendRequest(part, req, ctx) {
   const fixed = FIXED.get(req);
   const params = fixed.params || requestParams(part, req, ctx);
   const body = fixed.body !== undefined ? fixed.body : requestBody(req, ctx);
-  const url = targetUrl("http") + (fixed.target !== null ? fixed.target : fillText(ctx, req.path) + queryString(ctx, req.query));
+  let url;
+  if (fixed.target !== null) {
+    if (fixed.url === undefined) fixed.url = onTarget("http", targetUrl("http") + fixed.target) ? targetUrl("http") + fixed.target : null;
+    url = fixed.url;
+  } else {
+    url = targetUrl("http") + fillPath(ctx, req.path) + queryString(ctx, req.query);
+    if (!onTarget("http", url)) url = null;
+  }
+  if (url === null) {
+    refuse(req.name);
+    return { res: null, ok: false };
+  }
   const res = http.request(req.method, url, body, params);
   const ok = check(res, fixed.checks || requestChecks(req, ctx));
   if (req.feeds.length > 0) feedMetrics(req, res, ok);
@@ -491,7 +535,14 @@ function fixedSender(part, req) {
   const fixed = FIXED.get(req);
   let url = null;
   return () => {
-    if (url === null) url = targetUrl("http") + fixed.target;
+    if (url === null) {
+      url = targetUrl("http") + fixed.target;
+      if (!onTarget("http", url)) url = false;
+    }
+    if (url === false) {
+      refuse(req.name);
+      return false;
+    }
     const res = http.request(req.method, url, fixed.body, fixed.params);
     const ok = check(res, fixed.checks);
     if (req.feeds.length > 0) feedMetrics(req, res, ok);
@@ -552,7 +603,11 @@ async function streamConversation(part, data) {
     if (ctx.vars.token === null) return;
   }
   const flow = part.websocket;
-  const url = targetUrl("websocket") + fillText(ctx, flow.path);
+  const url = targetUrl("websocket") + fillPath(ctx, flow.path);
+  if (!onTarget("websocket", url)) {
+    refuse(flow.path);
+    return;
+  }
   const headers = Object.assign({}, fillDeep(ctx, PLAN.headers), authHeaders(part, ctx.vars.token), fillDeep(ctx, flow.headers));
   return new Promise((resolve) => {
     const ws = new WebSocket(url, null, { headers: headers, tags: { name: flow.path } });

@@ -536,11 +536,15 @@ def rollback_cmd(
 
 
 @app.command()
-def clean(config: ConfigOpt = None, results: ResultsOpt = None) -> None:
-    """Remove leftovers of runs that are over: ended tmux sessions, stale pid and temp files."""
+def clean(
+    config: ConfigOpt = None,
+    results: ResultsOpt = None,
+    everything: Annotated[bool, typer.Option("--all", help="Also the leftovers of other folders' runs (every perfctl tmux socket and k6 container of this user).")] = False,
+) -> None:
+    """Remove leftovers of this config's runs that are over: ended tmux sessions, stale pid and temp files."""
     from orchestrator.commands import clean as command
 
-    _exit(command.clean(config, results=results))
+    _exit(command.clean(config, results=results, everything=everything))
 
 
 # ---- ci and k8s (scheduled CI jobs; k6-operator manifests) ----------------------------------
@@ -637,7 +641,12 @@ def _exit(code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import errno
+
     from orchestrator.errors import ExitCode, PerfctlError
+    from orchestrator.secret_mask import install_console
+
+    install_console()  # every line perfctl prints has its secret values masked
 
     try:
         # prog_name: `python -m orchestrator` completes (and names itself) as the perfctl it is.
@@ -657,11 +666,23 @@ def main(argv: list[str] | None = None) -> None:
     except _click_usage_errors() as exc:
         exc.show()
         sys.exit(int(ExitCode.USAGE))
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            _internal_error(exc)
+        # A full disk anywhere perfctl writes (the ledger's writes say so themselves).
+        print(f"perfctl: no space left on {exc.filename or 'the disk'}", file=sys.stderr)
+        sys.exit(int(ExitCode.ENVIRONMENT))
     except Exception as exc:  # a bug: short message, traceback in a log file
-        log = _write_crash_log()
-        print(f"perfctl: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print(f"  this is a bug in perfctl; the traceback is in {log}", file=sys.stderr)
-        sys.exit(int(ExitCode.BUG))
+        _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> None:
+    from orchestrator.errors import ExitCode
+
+    log = _write_crash_log()
+    print(f"perfctl: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    print(f"  this is a bug in perfctl; the traceback is in {log}", file=sys.stderr)
+    sys.exit(int(ExitCode.BUG))
 
 
 def _click_usage_errors():

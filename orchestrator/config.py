@@ -68,9 +68,9 @@ class Target(Model):
         # message quotes the config's text: the filled-in one may carry a password.
         environ = (info.context or {}).get("environ")
         if not re.match(r"^https?://[^/\s]+", _shape_text(self.base_url, environ)):
-            raise ValueError(f"base_url: '{self.base_url}' must start with http:// or https://")
+            raise ValueError(f"base_url: '{redact_url(self.base_url)}' must start with http:// or https://")
         if self.ws_base_url and not re.match(r"^wss?://[^/\s]+", _shape_text(self.ws_base_url, environ)):
-            raise ValueError(f"ws_base_url: '{self.ws_base_url}' must start with ws:// or wss://")
+            raise ValueError(f"ws_base_url: '{redact_url(self.ws_base_url)}' must start with ws:// or wss://")
         return self
 
     @property
@@ -139,7 +139,7 @@ class PrometheusSettings(Model):
     @model_validator(mode="after")
     def _url(self) -> "PrometheusSettings":
         if not re.match(r"^https?://[^/\s]+", self.url):
-            raise ValueError(f"url: '{self.url}' must start with http:// or https://")
+            raise ValueError(f"url: '{redact_url(self.url)}' must start with http:// or https://")
         from orchestrator.prometheus_access import settings_problems
 
         problems = settings_problems(self)
@@ -491,7 +491,7 @@ class GrafanaSettings(Model):
     @model_validator(mode="after")
     def _url(self) -> "GrafanaSettings":
         if not re.match(r"^http://[^/\s]+:\d+/?$", self.url):
-            raise ValueError(f"url: '{self.url}' must look like http://HOST:PORT")
+            raise ValueError(f"url: '{redact_url(self.url)}' must look like http://HOST:PORT")
         return self
 
 
@@ -673,6 +673,9 @@ def load_config(path: str | Path | None = None, *, environ: dict[str, str] | Non
     if problems:
         raise ConfigError(f"{path}: {len(problems)} problem(s)", lines=problems)
     config = validate_data(data, source=str(path), environ=environ)
+    from orchestrator.secret_mask import register
+
+    register(config, environ)  # what this config reads as secrets is masked in every output from here on
     return LoadedConfig(config=config, path=path.resolve(), digest=hashlib.sha256(raw_bytes).hexdigest())
 
 

@@ -53,6 +53,10 @@ class EnvironmentProblem(PerfctlError):
     exit_code = ExitCode.ENVIRONMENT
 
 
+class NoSpace(EnvironmentProblem):
+    """The disk (or quota) is full where perfctl writes: exit 3, naming the place."""
+
+
 class HealthGateFailed(EnvironmentProblem):
     """The target's health endpoint did not answer before load."""
 

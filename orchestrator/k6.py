@@ -106,12 +106,34 @@ class RemoteWrite:
     native_histograms: bool
 
 
+API_FLAGS = ("--address", "-a")
+
+
 def run_argv(binary: str, script: Path, *, run_id: str, summary: Path, extra: list[str], tags: dict[str, str]) -> list[str]:
     argv = [binary, "run", "--tag", f"testid={run_id}"]
     for key, value in tags.items():
         argv += ["--tag", f"{key}={value}"]
+    if not any(arg in API_FLAGS or arg.startswith("--address=") for arg in extra):
+        argv += ["--address", api_address()]
     argv += ["-o", "experimental-prometheus-rw", "--summary-export", str(summary), *extra, str(script)]
     return argv
+
+
+def api_address(host: str = "127.0.0.1") -> str:
+    """A free loopback port for k6's REST API: k6's default, 6565, makes a second run on the
+    machine fail ("address already in use"). The argv (with it) is recorded in run.json."""
+    from orchestrator.netutil import free_port
+
+    return f"{host}:{free_port(host)}"
+
+
+def with_api_address(argv: list[str], address: str) -> list[str]:
+    """`argv` with perfctl's `--address` value replaced (each k6 instance needs its own port)."""
+    out = list(argv)
+    for at in range(len(out) - 1):
+        if out[at] == "--address":
+            out[at + 1] = address
+    return out
 
 
 def remote_write_env(remote_write: RemoteWrite) -> dict[str, str]:

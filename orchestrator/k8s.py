@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from orchestrator.config import Config, K8sSettings, runtime_env_refs
+from orchestrator.config import Config, K8sSettings, redact_url, runtime_env_refs
 from orchestrator.errors import ConfigError
 from orchestrator.errors import UsageError
 from orchestrator.k6 import RemoteWrite, remote_write_env
@@ -143,7 +143,7 @@ def warnings_for(config: Config) -> list[str]:
     url = remote_write_url(config)
     if LOOPBACK.match(url):
         found.append(
-            f"remote write goes to {url}, which runner pods cannot reach: set k8s.prometheus_url to an address "
+            f"remote write goes to {redact_url(url)}, which runner pods cannot reach: set k8s.prometheus_url to an address "
             "the cluster reaches (the gate still queries prometheus.url)"
         )
     if config.prometheus.ca_file:

@@ -8,18 +8,20 @@ here ever deletes a result.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from orchestrator.errors import LedgerError, UsageError
+from orchestrator.errors import LedgerError, NoSpace, UsageError
 
 RUN_SCHEMA = "perfctl.run/v1"
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -28,6 +30,9 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 RUNNING, EVALUATING = "running", "evaluating"
 FINISHED, INTERRUPTED, FAILED_INCOMPLETE, ERROR = "finished", "interrupted", "failed-incomplete", "error"
 FINAL_STATES = {FINISHED, INTERRUPTED, FAILED_INCOMPLETE, ERROR}
+# A run folder keeps this much space for its final record: on a full disk it is given up so
+# the run can still be marked ended (see RunDir.update).
+SPACE_RESERVE, SPACE_RESERVE_BYTES = ".space-reserve", 64 * 1024
 
 
 def new_run_id(scenario: str, now: float | None = None) -> str:
@@ -43,19 +48,49 @@ def iso(ts: float | None) -> str | None:
 
 
 def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
+    """All or nothing: the old file stays whole if this fails. Secret values are masked (every
+    record and report goes through here); a full disk is EnvironmentProblem (exit 3)."""
+    from orchestrator.secret_mask import active
+
+    data = active().mask_any(data)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode if mode is not None else 0o644)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode if mode is not None else 0o644)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise_if_no_space(exc, path.parent)
         raise
     _fsync_dir(path.parent)
+
+
+def raise_if_no_space(exc: OSError, where: Path | str) -> None:
+    """A full disk (or quota) is the environment's problem: exit 3 naming the place."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise no_space(Path(where)) from None
+
+
+def no_space(where: Path, detail: str = "") -> NoSpace:
+    """The error of a full disk at `where`. In a run's folder it also ends that run: its record
+    says `error` with the reason, never `running` for a run that cannot go on (the folder's
+    space reserve is given up for that record)."""
+    problem = NoSpace(f"no space left on {where}{detail}", hint="free some space; what was written before is kept")
+    if (where / "run.json").is_file():
+        RunDir(where).end_on_no_space(problem)
+    return problem
+
+
+# Set while a record is written under its lock, or a run is being ended: a full disk met there
+# must not try to end the run again (that would wait for the lock this thread holds).
+_quiet = threading.local()
 
 
 def write_output(path: Path, text: str) -> None:
@@ -151,13 +186,51 @@ class RunDir:
         return _flocked(self.path / ".lock")
 
     def update(self, **changes: Any) -> dict:
-        """Merge `changes` into run.json under the run's lock; returns the new record."""
-        with self.locked():
-            record = self.run_record()
-            record.update(changes)
-            record["updated"] = iso(time.time())
-            write_json(self.file("run.json"), record)
-            return record
+        """Merge `changes` into run.json under the run's lock; returns the new record.
+        A full disk ends the run (end_on_no_space) once the lock is released."""
+        try:
+            with self.locked():
+                outer, _quiet.active = getattr(_quiet, "active", False), True
+                try:
+                    record = self.run_record()
+                    record.update(changes)
+                    record["updated"] = iso(time.time())
+                    write_json(self.file("run.json"), record)
+                finally:
+                    _quiet.active = outer
+        except NoSpace as exc:
+            self.end_on_no_space(exc)
+            raise
+        if record.get("status") in FINAL_STATES:
+            self.release_reserve()  # the run's record is final: the reserve has done its job
+        return record
+
+    def end_on_no_space(self, problem: NoSpace) -> None:
+        """A running run cannot go on: its record says `error` and why, never `running`. The
+        folder's space reserve is given up for this one write."""
+        if getattr(_quiet, "active", False):
+            return
+        _quiet.active = True
+        try:
+            with contextlib.suppress(NoSpace, LedgerError, OSError):
+                # `evaluating` stays: k6 is done and `recover` finishes it once there is space again.
+                if self.run_record().get("status") == RUNNING:
+                    self.release_reserve()
+                    with self.locked():
+                        record = self.run_record()
+                        record.update(status=ERROR, error=problem.message, finished=iso(time.time()),
+                                      updated=iso(time.time()))
+                        write_json(self.file("run.json"), record)
+        finally:
+            _quiet.active = False
+
+    def release_reserve(self) -> bool:
+        try:
+            self.file(SPACE_RESERVE).unlink()
+            return True
+        except OSError:
+            return False
+
 
 
 class Ledger:
@@ -174,7 +247,15 @@ class Ledger:
         except FileExistsError:
             raise UsageError(f"run id '{run_id}' exists already in {self.root}; results are never overwritten") from None
         run = RunDir(path)
-        write_json(run.file("run.json"), {"schema": RUN_SCHEMA, "id": run_id, **record, "updated": iso(time.time())})
+        try:
+            # The reserve first: the space that a full disk's last record (status, error) needs.
+            write_atomic(run.file(SPACE_RESERVE), b"\0" * SPACE_RESERVE_BYTES)
+            write_json(run.file("run.json"), {"schema": RUN_SCHEMA, "id": run_id, **record, "updated": iso(time.time())})
+        except NoSpace:
+            for leftover in path.iterdir():
+                leftover.unlink(missing_ok=True)
+            path.rmdir()  # no run started: nothing half-made stays (no load was sent)
+            raise
         return run
 
     def locked(self) -> contextlib.AbstractContextManager[None]:

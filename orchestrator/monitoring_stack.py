@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import console, dashboards, docker_engine, grafana
-from orchestrator.config import LoadedConfig
+from orchestrator.config import LoadedConfig, redact_url
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.local_prometheus import LocalPrometheus, state_dir
 from orchestrator.prometheus import Prometheus
@@ -231,7 +231,7 @@ class DockerStack:
     def _wait_prometheus(self, client, stack: Stack, wait: float, *, created: bool) -> None:
         prom = Prometheus(self.prometheus_url, timeout=2)
         self._wait(client, stack, "prometheus", prom.ready, wait, created=created,
-                   what=f"Prometheus at {self.prometheus_url} was not ready")
+                   what=f"Prometheus at {redact_url(self.prometheus_url)} was not ready")
 
     def _wait_grafana(self, client, stack: Stack, *, created: bool) -> None:
         import requests
@@ -244,7 +244,7 @@ class DockerStack:
                 return False
 
         self._wait(client, stack, "grafana", healthy, self.config.grafana.start_timeout, created=created,
-                   what=f"Grafana at {self.grafana_url} was not healthy")
+                   what=f"Grafana at {redact_url(self.grafana_url)} was not healthy")
 
     def _wait(self, client, stack: Stack, service: str, check, wait: float, *, created: bool, what: str) -> None:
         container = client.containers.get(stack.container_name(service))
@@ -345,7 +345,7 @@ def ensure_prometheus(loaded: LoadedConfig) -> bool:
         return False
     if not settings.manage:
         raise EnvironmentProblem(
-            f"Prometheus does not answer at {settings.url} and prometheus.manage is false",
+            f"Prometheus does not answer at {redact_url(settings.url)} and prometheus.manage is false",
             hint="start it yourself, or set prometheus.manage: true",
         )
     # A run needs only Prometheus; Grafana comes with `perfctl start-monitoring`.

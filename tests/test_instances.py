@@ -279,6 +279,14 @@ def test_hosts_split_the_test_one_instance_per_host(stack, fake_ssh):
     # Nothing of the local environment but perfctl's K6_* settings went to the hosts.
     assert not any("never-leaves-this-host" in arg for call in calls for arg in call)
     assert (run / "k6-0.log").is_file() and (run / "k6-1.log").is_file()
+    # The logs came back through perfctl's masker (mode 0600), k6's own lines in them; on each
+    # host k6's REST API takes any free loopback port (a port free here says nothing there).
+    import stat
+
+    for index in (0, 1):
+        log = run / f"k6-{index}.log"
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600 and "running (" in log.read_text()
+    assert all("--address 127.0.0.1:0" in c[-1] for c in starts)
 
 
 def test_an_unreachable_host_stops_everything_before_any_load(stack, fake_ssh):

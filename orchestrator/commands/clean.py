@@ -6,14 +6,15 @@
 - temp files of atomic writes a killed perfctl left in run folders.
 
 Other runtimes plug in here: a module `orchestrator.runtimes.<name>` may define
-`clean_leftovers(known_run_ids: set[str]) -> list[str]` (e.g. containers and volumes
-labelled `perfctl.run-id` whose run no longer exists) and
+`clean_leftovers(known_run_ids: set[str] | None) -> list[str]` (e.g. ended containers labelled
+`perfctl.run-id` of one of these runs; None, with `--all`: of any run) and
 `rollback_run(run: RunDir, record: dict, purge: bool) -> list[str]` (what one run started);
 each returns one line per thing it removed. `perfctl clean` / `perfctl rollback` call them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 from pathlib import Path
@@ -25,7 +26,8 @@ from orchestrator.config import load_config
 from orchestrator.ledger import Ledger
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.pids import start_ticks
-from orchestrator.tmux import perfctl_sockets
+from orchestrator.errors import LedgerError
+from orchestrator.tmux import Session, perfctl_sockets
 
 RUNTIME_MODULES = ("orchestrator.runtimes.docker", "orchestrator.runtimes.k8s", "orchestrator.runtimes.ssh")
 TEMP_FILE = re.compile(r"^\..+\.(\d+)\.tmp$")  # ledger.write_atomic's `.NAME.PID.tmp`
@@ -45,16 +47,18 @@ def runtime_hooks(name: str) -> list[Callable]:
     return hooks
 
 
-def clean(config_path: Path | None, *, results: Path | None) -> int:
+def clean(config_path: Path | None, *, results: Path | None, everything: bool = False) -> int:
+    """Only what this config's runs made (their tmux sockets, containers), unless `everything`
+    (`--all`): then every perfctl leftover of this user, whichever folder's run it was."""
     loaded = load_config(config_path)
     ledger = Ledger(results_root(loaded, results))
     removed: list[str] = []
-    removed += _tmux_leftovers()
+    known = {run.id for run in ledger.runs()}
+    removed += _tmux_leftovers(None if everything else _tmux_sockets(ledger))
     removed += _stale_pid_file(LocalPrometheus.for_config(loaded.config, loaded.path))
     removed += _temp_files(ledger)
-    known = {run.id for run in ledger.runs()}
     for hook in runtime_hooks("clean_leftovers"):
-        removed += hook(known)
+        removed += hook(None if everything else known)
     if not removed:
         console.info("nothing to clean")
     for line in removed:
@@ -62,9 +66,23 @@ def clean(config_path: Path | None, *, results: Path | None) -> int:
     return 0
 
 
-def _tmux_leftovers() -> list[str]:
+def _tmux_sockets(ledger: Ledger) -> set[str]:
+    """The tmux sockets this ledger's runs recorded (a detached run records its own)."""
+    sockets = set()
+    for run in ledger.runs():
+        with contextlib.suppress(LedgerError):
+            session = Session.from_record(run.run_record().get("tmux"))
+            if session is not None:
+                sockets.add(session.socket)
+    return sockets
+
+
+def _tmux_leftovers(sockets: set[str] | None) -> list[str]:
+    """`sockets`: only these (this config's runs); None: every perfctl socket of this user."""
     removed = []
     for session in perfctl_sockets():
+        if sockets is not None and session.socket not in sockets:
+            continue  # another folder's run: its own `perfctl clean` (or --all) deals with it
         pane = session.pane()
         if pane is None:
             session.socket_path.unlink(missing_ok=True)

@@ -57,7 +57,7 @@ def demo(*, fault: str, duration: str, results: Path | None, json_output: bool, 
     backend_port = int(loaded.config.target.base_url.rsplit(":", 1)[1])
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     with RunningBackend(BackendSettings(port=backend_port, fault=fault)) as backend, _prometheus(prometheus):
-        console.info(f"reference backend on {backend.url} (fault: {fault}); Prometheus on {prometheus.url}")
+        console.info(f"reference backend on {backend.url} (fault: {fault}); Prometheus on {prometheus.url_shown}")
         prometheus.wait_for_scrapes(job="backend")
         opts = RunOptions(scenario=DEMO_SCENARIO, config=config_path, overrides=Overrides(duration=seconds),
                           results=results, json_output=json_output, tags={"fault": fault})

@@ -38,7 +38,7 @@ def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, jso
                          exclude=run.id)
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     if ensure_prometheus(loaded):  # the configured runtime's Prometheus: local process or container
-        console.info(f"started Prometheus at {prometheus.url} to read the run's data")
+        console.info(f"started Prometheus at {prometheus.url_shown} to read the run's data")
     first = not run.file("verdict.json").exists()
     suffix = "" if first else "-" + datetime.fromtimestamp(time.time(), timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     judgement = judge_run(loaded, run, prometheus.client(), record=record, suffix=suffix, baseline=chosen)

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from orchestrator import console
 from orchestrator.commands.run import results_root
-from orchestrator.config import load_config
+from orchestrator.config import load_config, redact_url
 from orchestrator.ledger import Ledger
 from orchestrator import grafana as grafana_module
-from orchestrator.config import redact_url
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.local_prometheus import LocalPrometheus, state_dir
 from orchestrator.monitoring_stack import DockerStack
@@ -35,10 +34,10 @@ def start(config_path: Path | None, *, runtime: str | None = None, grafana: bool
         raise UsageError("--bind: only for --runtime docker; the local Prometheus listens where prometheus.url says")
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     started = prometheus.ensure()
-    console.info(("started" if started else "already running:") + f" Prometheus at {prometheus.url}")
+    console.info(("started" if started else "already running:") + f" Prometheus at {prometheus.url_shown}")
     console.info("Grafana: not available as a local process; use --runtime docker, or k6's web dashboard "
                  "(K6_WEB_DASHBOARD=true; its report is saved as dashboard.html in the run's folder)")
-    print(prometheus.url)
+    print(prometheus.url_shown)
     return 0
 
 
@@ -49,15 +48,15 @@ def _start_docker(loaded, *, grafana: bool | None, bind: str) -> int:
         if state.status == "missing":
             continue
         verb = "started" if state.name in started else "already running:"
-        console.info(f"{verb} {state.name} at {state.url} (container {state.container})")
+        console.info(f"{verb} {state.name} at {redact_url(state.url)} (container {state.container})")
     if stack.grafana_enabled:
         console.info(f"Grafana admin password: {grafana_module.password_file(stack.state)} (mode 0600); "
                      "`perfctl dashboard-url` links to a run's dashboard")
     else:
         console.info("Grafana: off (--no-grafana or grafana.enabled: false)")
-    print(stack.prometheus_url)
+    print(redact_url(stack.prometheus_url))
     if stack.grafana_enabled:
-        print(stack.grafana_url)
+        print(redact_url(stack.grafana_url))
     return 0
 
 
@@ -74,7 +73,7 @@ def stop(config_path: Path | None, *, runtime: str | None = None, purge: bool = 
         return 0
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     if prometheus.stop():
-        console.info(f"stopped Prometheus at {prometheus.url}; its data is kept in {prometheus.home / 'data'}")
+        console.info(f"stopped Prometheus at {prometheus.url_shown}; its data is kept in {prometheus.home / 'data'}")
     else:
         console.info("no Prometheus started by perfctl is running for this config")
     return 0
@@ -93,7 +92,7 @@ def dashboard_url(config_path: Path | None, run_id: str | None, *, results: Path
     testid = record["id"] if record else None
     start = int(record["start"] * 1000) - 5000 if record and record.get("start") else None
     end = int(record["end"] * 1000) + 5000 if record and record.get("end") else None
-    print(grafana_module.dashboard_url(grafana_url, testid=testid, start_ms=start, end_ms=end))
+    print(redact_url(grafana_module.dashboard_url(grafana_url, testid=testid, start_ms=start, end_ms=end)))
     if testid is None:
         console.info("no run in the ledger yet: the link shows the last hour")
     password = grafana_module.password_file(state_dir(loaded.path))
@@ -113,7 +112,7 @@ def _without_grafana_hint(run) -> str:
 
 
 def prometheus_url(config_path: Path | None) -> int:
-    print(_prometheus(config_path).url)
+    print(_prometheus(config_path).url_shown)
     return 0
 
 
@@ -124,7 +123,7 @@ def status(config_path: Path | None, *, json_output: bool) -> int:
     ready = prometheus.client().ready()
     runs = run_states(Ledger(results_root(loaded, None)))
     state = {
-        "prometheus": {"url": prometheus.url, "ready": ready, "managed_pid": ref.pid if ref else None},
+        "prometheus": {"url": prometheus.url_shown, "ready": ready, "managed_pid": ref.pid if ref else None},
         "runs": runs,
         "active_runs": [r for r in runs if r.get("note")],
     }
@@ -137,7 +136,7 @@ def status(config_path: Path | None, *, json_output: bool) -> int:
     owner = f"started by perfctl, pid {ref.pid}" if ref else "not started by perfctl"
     if containers:
         owner = "in container " + ", ".join(f"{c['container']} ({c['status']})" for c in containers if c["service"] == "prometheus")
-    print(f"Prometheus  {prometheus.url}  {'ready' if ready else 'DOWN'}  ({owner})")
+    print(f"Prometheus  {prometheus.url_shown}  {'ready' if ready else 'DOWN'}  ({owner})")
     for c in containers or []:
         if c["service"] != "prometheus":
             print(f"{c['service'].capitalize():<11} {c['url']}  {c['status']}  (container {c['container']})")
@@ -164,6 +163,6 @@ def _stack_states(loaded) -> list[dict] | None:
     if loaded.config.prometheus.runtime != "docker":
         return None
     return [
-        {"service": st.name, "container": st.container, "status": st.status, "url": st.url}
+        {"service": st.name, "container": st.container, "status": st.status, "url": redact_url(st.url)}
         for st in DockerStack(loaded).states()
     ]

@@ -220,10 +220,14 @@ def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *
         outcome.exit_code = int(ExitCode.INCONCLUSIVE)
         return outcome
 
+    from orchestrator.k6_log_writer import wait_complete
+
+    for log in sorted(run.path.glob("k6*.log")):
+        wait_complete(log, timeout=10)  # the log writer's last lines (k6 has just ended) are in
     record = _infer_k6_end(run, record, outcome.did)
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)  # its client: the configured url
     if ensure_prometheus(loaded):  # a local process or the docker stack, as prometheus.runtime says
-        outcome.did.append(f"restarted Prometheus at {prometheus.url} (its data was kept)")
+        outcome.did.append(f"restarted Prometheus at {prometheus.url_shown} (its data was kept)")
     verdict = run.read_json("verdict.json")
     if verdict is not None and verdict.get("result"):
         # perfctl died after writing the verdict and before recording it: the verdict stands.

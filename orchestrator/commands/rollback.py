@@ -97,7 +97,7 @@ def _monitoring(loaded, record: dict, purge: bool, *, busy: list[str]) -> list[s
         removed = DockerStack(loaded).stop(purge=purge)
         return [f"removed {name} of the monitoring stack (this run had started it)" for name in removed]
     if prometheus.stop():
-        did.append(f"stopped Prometheus at {prometheus.url} (this run had started it)")
+        did.append(f"stopped Prometheus at {prometheus.url_shown} (this run had started it)")
     if purge:
         data = prometheus.home / "data"
         if data.exists():

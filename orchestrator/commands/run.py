@@ -157,7 +157,7 @@ def run(opts: RunOptions) -> int:
     if opts.runtime != "k8s":  # runners in a cluster write to k8s.prometheus_url, which may not be reachable here
         LocalPrometheus.for_config(loaded.config, loaded.path).client().check_remote_write()
     if started_prometheus:
-        console.info(f"started Prometheus at {loaded.config.prometheus.url} (it keeps running; "
+        console.info(f"started Prometheus at {redact_url(loaded.config.prometheus.url)} (it keeps running; "
                      "`perfctl stop-monitoring` ends it)")
     if not queries_parsed:
         _check_queries(loaded, opts, again=True)  # Prometheus answers now; still before any load

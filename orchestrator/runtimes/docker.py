@@ -176,7 +176,9 @@ class DockerRuntime:
         return container
 
     def _follow(self, container, log_path: Path, on_started, progress: Progress, watch) -> K6Outcome:
-        with open(log_path, "ab") as log:
+        from orchestrator.k6_log_writer import open_log
+
+        with os.fdopen(open_log(log_path), "ab") as log:
             try:
                 container.start()
                 started_at = time.time()
@@ -248,12 +250,19 @@ def _timestamp(text: str | None) -> float | None:
 
 
 def _copy_logs(container, log) -> None:
+    # Secrets are masked before they land (see orchestrator.k6_log_writer); whole lines go out.
+    from orchestrator.secret_mask import active
+
+    masker, pending = active(), b""
     try:
         for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-            log.write(chunk)
+            out, pending = masker.split_bytes(pending + chunk, final=False)
+            log.write(out)
             log.flush()
     except Exception:  # the stream ends with the container; a broken one only loses log lines
         pass
+    log.write(masker.mask_bytes(pending))
+    log.flush()
 
 
 def _stop(container) -> None:
@@ -312,9 +321,10 @@ def _k6_error(text: str) -> str:
 # ---- hooks of `perfctl clean` and `perfctl rollback` (see commands/clean.py) -----------------
 
 
-def clean_leftovers(known_run_ids: set[str]) -> list[str]:
+def clean_leftovers(known_run_ids: set[str] | None) -> list[str]:
     """k6 containers that ended without their perfctl removing them (it died), and networks
-    created for runs; a running container is never touched here (`rollback` stops runs)."""
+    created for runs; a running container is never touched here (`rollback` stops runs).
+    Only of the runs in `known_run_ids` (this config's ledger); None: of every run."""
     if docker_engine.reachable() is not None:
         return []  # no Docker API, so nothing of ours can be left in one
     client = docker_engine.connect()
@@ -324,10 +334,14 @@ def clean_leftovers(known_run_ids: set[str]) -> list[str]:
             if container.status in ("running", "paused", "restarting"):
                 continue
             run_id = container.labels.get(LABEL_RUN_ID)
+            if known_run_ids is not None and run_id not in known_run_ids:
+                continue  # another config's run
             _quietly(container.remove, force=True)
             removed.append(f"removed k6 container {container.name} of run {run_id} ({container.status})")
         for network in client.networks.list(filters={"label": LABEL_RUN_ID}):
             run_id = (network.attrs.get("Labels") or {}).get(LABEL_RUN_ID)
+            if known_run_ids is not None and run_id not in known_run_ids:
+                continue
             try:
                 network.remove()  # refused while a container of a live run is attached
             except Exception:

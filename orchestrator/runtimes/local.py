@@ -1,8 +1,8 @@
 """The local runtime: k6 as a child process of perfctl on this machine.
 
-k6 writes straight into the run's k6.log (not through a pipe), in its own session: if
-perfctl dies, k6 keeps running and keeps logging, and `perfctl recover` finishes the
-run. perfctl follows the log for progress. Ctrl-C, SIGTERM and SIGHUP reach k6 once,
+k6 writes into a pipe read by the log writer (orchestrator.k6_log_writer), which masks
+secrets and appends to the run's k6.log; both run in their own session: if perfctl dies,
+k6 keeps running and keeps logging, and `perfctl recover` finishes the run. perfctl follows the log for progress. Ctrl-C, SIGTERM and SIGHUP reach k6 once,
 as SIGINT, so it stops gracefully and writes its summary; a second signal kills it.
 """
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from orchestrator import k6_log_writer, secret_mask
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.interrupts import recorded_signals
@@ -48,14 +49,19 @@ class LocalRuntime:
     ) -> K6Outcome:
         """`watch` is polled while k6 runs (it rate-limits itself); a reason it returns stops
         k6 gracefully, once, with SIGINT, as a user's Ctrl-C would."""
-        with open(log_path, "ab") as log:
+        with k6_log_writer.started(log_path, secret_mask.active()) as sink:
             try:
                 proc = subprocess.Popen(
-                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    argv, stdout=sink.fd, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     env=env, cwd=cwd, start_new_session=True,
                 )
             except OSError as exc:
                 raise EnvironmentProblem(f"cannot start k6 ({argv[0]}): {exc.strerror}") from None
+            finally:
+                sink.close_write_end()
+            return self._follow(proc, sink, log_path, on_started, progress, watch)
+
+    def _follow(self, proc, sink, log_path: Path, on_started, progress: Progress, watch) -> K6Outcome:
         try:
             on_started(ProcessRef.of(proc.pid))
             with _forward_signals(proc) as received:
@@ -72,6 +78,7 @@ class LocalRuntime:
                         proc.wait(timeout=0.2)  # back as soon as k6 ends, not up to 0.2 s later
                     except subprocess.TimeoutExpired:
                         pass
+                sink.wait()  # k6's last lines are in the log
                 follower.show(progress)
         except BaseException:
             # perfctl itself failed: stop the load it started rather than leave it running unseen.

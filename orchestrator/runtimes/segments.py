@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
+from orchestrator import k6_log_writer, secret_mask
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem
-from orchestrator.k6 import segment_argv
+from orchestrator.k6 import api_address, segment_argv, with_api_address
 from orchestrator.pids import ProcessRef
 from orchestrator.interrupts import recorded_signals
 from orchestrator.runtimes.local import K6Outcome, LogFollower
@@ -46,7 +47,8 @@ def instance_argv(argv: list[str], index: int, count: int) -> list[str]:
     if len(argv) < 3 or argv[1] != "run":
         raise ValueError(f"not a `k6 run` argv: {argv[:3]}")
     out = [argv[0], "run", *segment_argv(index, count), "--tag", f"instance={index}"]
-    rest = list(argv[2:])
+    # Instance 0 keeps the port run.json records; the others get their own free one.
+    rest = list(argv[2:]) if index == 0 else with_api_address(list(argv[2:]), api_address())
     for at in range(len(rest) - 1):
         flag, value = rest[at], rest[at + 1]
         if flag == "--summary-export":
@@ -96,7 +98,7 @@ class SegmentsRuntime:
     ) -> K6Outcome:
         """`on_started` gets the ProcessRef of every instance, in instance order. `watch` is
         polled while they run (the live gate); a reason it returns stops all of them gracefully."""
-        with _started(argv, env, log_path, cwd, self.count) as procs:
+        with _started(argv, env, log_path, cwd, self.count) as (procs, sinks):
             on_started([ProcessRef.of(p.pid) for p in procs])
             with _forward_signals(procs) as received:
                 followers = [LogFollower(instance_log(log_path, i)) for i in range(self.count)]
@@ -110,6 +112,8 @@ class SegmentsRuntime:
                                 progress.message(f"stopping k6: {stopped_by}")
                                 _signal_all(procs, signal.SIGINT)
                         time.sleep(0.2)
+                    for sink in sinks:
+                        sink.wait()  # every instance's last lines are in its log
                     _follow(followers, progress)
                 finally:
                     progress.clear()
@@ -142,25 +146,32 @@ class _Prefixed:
 
 
 @contextlib.contextmanager
-def _started(argv, env, log_path: Path, cwd: Path, count: int) -> Iterator[list[subprocess.Popen]]:
+def _started(argv, env, log_path: Path, cwd: Path, count: int) -> Iterator[tuple[list[subprocess.Popen], list]]:
     """Start every instance; if one cannot start, or perfctl fails later, stop all started."""
     procs: list[subprocess.Popen] = []
-    try:
-        for index in range(count):
-            with open(instance_log(log_path, index), "ab") as log:
+    started_sinks: list[k6_log_writer.LogSink] = []
+    with contextlib.ExitStack() as sinks:
+        try:
+            masker = secret_mask.active()
+            for index in range(count):
+                # Each instance's output reaches its log through a masking writer (see runtimes/local.py).
+                sink = sinks.enter_context(k6_log_writer.started(instance_log(log_path, index), masker))
+                started_sinks.append(sink)
                 try:
                     procs.append(
                         subprocess.Popen(
-                            instance_argv(argv, index, count), stdout=log, stderr=subprocess.STDOUT,
+                            instance_argv(argv, index, count), stdout=sink.fd, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=instance_env(env, index), cwd=cwd, start_new_session=True,
                         )
                     )
                 except OSError as exc:
                     raise EnvironmentProblem(f"cannot start k6 instance {index} ({argv[0]}): {exc.strerror}") from None
-        yield procs
-    except BaseException:
-        _stop_all(procs)
-        raise
+                finally:
+                    sink.close_write_end()
+            yield procs, started_sinks
+        except BaseException:
+            _stop_all(procs)
+            raise
 
 
 def _stop_all(procs: list[subprocess.Popen], grace: float = 15.0) -> None:
@@ -190,6 +201,6 @@ def _signal_all(procs: list[subprocess.Popen], sig: signal.Signals) -> None:
 
 def _write_index(log_path: Path, codes: list[int]) -> None:
     # k6.log stays the one place to look first: it says where each instance logged.
-    with open(log_path, "a", encoding="utf-8") as fh:
-        for index, code in enumerate(codes):
-            fh.write(f"perfctl: instance {index} exited with code {code}; its log is {instance_log(log_path, index).name}\n")
+    k6_log_writer.append(log_path, "".join(
+        f"perfctl: instance {index} exited with code {code}; its log is {instance_log(log_path, index).name}\n"
+        for index, code in enumerate(codes)))

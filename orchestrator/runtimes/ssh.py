@@ -28,6 +28,7 @@ from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.procs import run_command
 from orchestrator.interrupts import recorded_signals
+from orchestrator.k6 import with_api_address
 from orchestrator.runtimes.local import K6Outcome
 from orchestrator.runtimes.segments import combined_exit_code, instance_argv, instance_log, instance_summary
 
@@ -37,8 +38,7 @@ SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
 FORWARDED_ENV = re.compile(r"^K6_(PROMETHEUS_RW_|NO_USAGE_REPORT$|WEB_DASHBOARD)")
 # They travel as `env K=V` inside the ssh/tmux command line, which `ps` shows on both machines
 # (and a failed command's message repeats): a variable that may hold a secret never goes.
-SECRET_NAME = re.compile(r"PASSWORD|TOKEN|HEADERS|BEARER|SECRET|KEY", re.IGNORECASE)
-URL_WITH_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]*@")
+from orchestrator.secret_mask import SECRET_NAME, URL_WITH_USERINFO  # noqa: E402  (the one rule)
 POLL_SECONDS = 1.0
 
 
@@ -170,7 +170,7 @@ class SshRuntime:
             progress.clear()
         self._fetch(started, log_path, cwd)
         self.ran = self._window(started)
-        with open(log_path, "a", encoding="utf-8") as log:
+        with _log_lines(log_path) as log:
             for inst in started:
                 log.write(f"perfctl: instance {inst.index} on {inst.host} exited with code {codes.get(inst.index)}; "
                           f"its log is {instance_log(log_path, inst.index).name}\n")
@@ -235,17 +235,35 @@ class SshRuntime:
 
     def _fetch(self, instances, log_path: Path, cwd: Path) -> None:
         """Each instance's log and summary, copied back beside the run's other files."""
+        from orchestrator.k6_log_writer import append
+
         for inst in instances:
-            for remote_name, local in (("k6.log", instance_log(log_path, inst.index)),
-                                       ("summary.json", instance_summary(cwd / "summary.json", inst.index))):
-                with contextlib.suppress(EnvironmentProblem):
-                    run_command([self.scp, "-q", "-o", "BatchMode=yes", f"{inst.host}:{inst.directory}/{remote_name}",
-                                 str(local)], timeout=60, check=False)
+            # The log comes back through perfctl's masker (as a local run's does), never copied as is.
+            with contextlib.suppress(EnvironmentProblem):
+                out = self.remote(inst.host, f"cat {shlex.quote(inst.directory)}/k6.log", timeout=60)
+                if out.returncode == 0:
+                    append(instance_log(log_path, inst.index), out.stdout)
+            with contextlib.suppress(EnvironmentProblem):
+                run_command([self.scp, "-q", "-o", "BatchMode=yes", f"{inst.host}:{inst.directory}/summary.json",
+                             str(instance_summary(cwd / "summary.json", inst.index))], timeout=60, check=False)
+
+
+@contextlib.contextmanager
+def _log_lines(path: Path):
+    """perfctl's own lines in k6.log, written masked and mode 0600 (k6_log_writer.append)."""
+    import io
+
+    from orchestrator.k6_log_writer import append
+
+    buffer = io.StringIO()
+    yield buffer
+    append(path, buffer.getvalue())
 
 
 def _remote_paths(k6: list[str], index: int) -> list[str]:
     """The script and the summary live in the instance's remote folder."""
-    out = list(k6)
+    # A port free here says nothing about the host: there k6 takes any free loopback port.
+    out = with_api_address(list(k6), "127.0.0.1:0")
     out[-1] = "script.js"
     if "--summary-export" in out:
         out[out.index("--summary-export") + 1] = "summary.json"
