@@ -416,6 +416,7 @@ def compare(
                                       show_default=False)
     ] = None,
     fail_on_regression: Annotated[bool, typer.Option("--fail-on-regression", help="Exit 99 when any regression is found.")] = False,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write the side by side as one HTML page.")] = None,
     config: ConfigOpt = None,
     results: ResultsOpt = None,
     json_output: JsonOpt = False,
@@ -425,7 +426,7 @@ def compare(
 
     _exit(command.compare(config, run_a, run_b, results=results, tolerance=tolerance, json_output=json_output,
                           fail_on_regression=fail_on_regression, duration_floor=duration_floor,
-                          ratio_floor=ratio_floor, count_floor=count_floor))
+                          ratio_floor=ratio_floor, count_floor=count_floor, html=html))
 
 
 baseline_app = typer.Typer(

@@ -55,3 +55,28 @@ def test_noise_is_not_a_regression_and_added_latency_is(stack_factory):
     assert objective["b"] >= 0.25 and objective["regression"] and objective["unit"] == "s"
     failing = healthy.cli("compare", a, c, "--fail-on-regression")
     assert failing.code == 99 and "http_req_duration.p(95)" in failing.stdout
+
+    # The same comparison as one HTML page, opened in a real browser when there is one.
+    page = healthy.workspace / "a-vs-c.html"
+    written = healthy.cli("compare", a, c, "--html", str(page))
+    assert written.code == 0 and str(page) in written.stdout
+    html = page.read_text()
+    assert a in html and c in html and "REGRESSION" in html
+    row = next(line for line in html.splitlines() if "<td>http_p95_seconds</td>" in line)
+    assert " ms" in row and "REGRESSION" in row  # values in their unit, the regression marked
+    assert "<h2>Requests</h2>" in html and "<td>send_message</td>" in html
+    _opens_in_chromium(page)
+
+
+def _opens_in_chromium(page) -> None:
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        return  # scripts/setup --test installs it; the page's text was checked above
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--disable-component-update", "--disable-sync", "--no-first-run",
+                          f"--user-data-dir={page.parent / 'chromium-profile'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "regression(s)" in dom and "<table>" in dom

@@ -57,7 +57,7 @@ class Row:
 
 def compare(config_path: Path | None, run_a: str, run_b: str, *, results: Path | None, tolerance: float | None,
             json_output: bool, fail_on_regression: bool, duration_floor: float | None = None,
-            ratio_floor: float | None = None, count_floor: float | None = None) -> int:
+            ratio_floor: float | None = None, count_floor: float | None = None, html: Path | None = None) -> int:
     for flag, value in (("--tolerance", tolerance), ("--duration-floor", duration_floor),
                         ("--ratio-floor", ratio_floor), ("--count-floor", count_floor)):
         if value is not None and not (math.isfinite(value) and value >= 0):
@@ -91,6 +91,14 @@ def compare(config_path: Path | None, run_a: str, run_b: str, *, results: Path |
               f"({floors.describe()})" + (": " + ", ".join(r.name for r in regressions) if regressions else ""))
         if noisy:
             print(f"{len(noisy)} moved within noise (~): " + ", ".join(r.name for r in noisy))
+    if html is not None:
+        from orchestrator import compare_html
+        from orchestrator.ledger import write_output
+
+        write_output(html, compare_html.render(rows, a.id, b.id, verdict_a, verdict_b, tolerance=tolerance,
+                                               floors=floors.describe()))
+        if not json_output:
+            print(f"side by side: {html}")
     return int(ExitCode.GATE_FAILED) if fail_on_regression and regressions else 0
 
 
