@@ -64,10 +64,15 @@ class HttpApi:
         """A form POST: PromQL of any length fits (a GET URL has limits)."""
         return self._send("POST", path, urllib.parse.urlencode(fields).encode())
 
-    def _send(self, method: str, path: str, body: bytes | None) -> Answer:
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """A POST of raw bytes with its own headers (e.g. a remote-write request)."""
+        return self._send("POST", path, body, headers)
+
+    def _send(self, method: str, path: str, body: bytes | None, extra_headers: dict[str, str] | None = None) -> Answer:
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers.update(extra_headers or {})
         target = self.prefix + path
         if self._proxy and self.scheme == "http":
             host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal goes in brackets

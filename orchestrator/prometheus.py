@@ -134,6 +134,44 @@ class Prometheus:
             )
         return samples[0].value
 
+    def active_targets(self) -> list[dict]:
+        """/api/v1/targets' active targets (scrapePool, scrapeUrl, health, lastScrape, lastError)."""
+        from orchestrator.http_client import Unreachable
+
+        try:
+            answer = self._http().get("/api/v1/targets", {"state": "active"})
+        except Unreachable as exc:
+            raise EnvironmentProblem(
+                f"Prometheus at {redact_url(self.url)} is unreachable ({exc})", hint=UNREACHABLE_HINT
+            ) from None
+        if answer.status != 200:
+            raise EnvironmentProblem(
+                f"Prometheus at {redact_url(self.url)} failed: HTTP {answer.status} {_error_text(answer.body)}",
+                hint=UNREACHABLE_HINT,
+            )
+        try:
+            targets = json.loads(answer.body)["data"]["activeTargets"]
+        except (ValueError, KeyError, TypeError):
+            targets = None
+        if not isinstance(targets, list):
+            raise EnvironmentProblem(
+                f"Prometheus at {redact_url(self.url)} answered /api/v1/targets with something unexpected "
+                "(is prometheus.url a Prometheus?)", hint=UNREACHABLE_HINT,
+            )
+        return [t for t in targets if isinstance(t, dict)]
+
+    def remote_write(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """POSTs a remote-write request to /api/v1/write: (HTTP status, Prometheus's error text)."""
+        from orchestrator.http_client import Unreachable
+
+        try:
+            answer = self._http().post("/api/v1/write", body, headers)
+        except Unreachable as exc:
+            raise EnvironmentProblem(
+                f"Prometheus at {redact_url(self.url)} is unreachable ({exc})", hint=UNREACHABLE_HINT
+            ) from None
+        return answer.status, _error_text(answer.body) if answer.status >= 300 else ""
+
 
 def _sample(item: dict) -> Sample:
     value = item.get("value") or [0, "NaN"]

@@ -28,6 +28,7 @@ from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.monitoring_stack import DockerStack
 from orchestrator.netutil import free_port
 from orchestrator.prometheus import Prometheus
+from orchestrator.readiness import wait_ready
 from orchestrator.stack import LABEL_RUN_ID, LABEL_STACK
 from tests.conftest import PERFCTL, Stack, tune_for_tests
 
@@ -108,7 +109,7 @@ def test_monitoring_and_a_run_in_containers(dstack, docker_client):
     status = dstack.cli("status")
     assert status.code == 0 and container.name in status.stdout and "ready" in status.stdout, status.output
 
-    dstack.prometheus.wait_for_scrapes(job="backend")  # the containerised Prometheus scrapes the host's backend
+    wait_ready(dstack.prometheus.config)  # the containerised Prometheus scrapes the host's backend
     # A secret the script reads at run time: it must reach k6 in the container (else every
     # request throws and the gate cannot pass) and must land in no file.
     text = dstack.config_path.read_text().replace("target:\n", 'target:\n  headers: { X-Token: "${PERFCTL_TEST_TOKEN}" }\n', 1)

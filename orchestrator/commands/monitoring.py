@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from orchestrator import console
@@ -13,6 +14,7 @@ from orchestrator import grafana as grafana_module
 from orchestrator.errors import UsageError
 from orchestrator.local_prometheus import LocalPrometheus, state_dir
 from orchestrator.monitoring_stack import DockerStack
+from orchestrator.readiness import wait_ready
 from orchestrator.runstate import run_states
 
 
@@ -35,6 +37,7 @@ def start(config_path: Path | None, *, runtime: str | None = None, grafana: bool
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     started = prometheus.ensure()
     console.info(("started" if started else "already running:") + f" Prometheus at {prometheus.url}")
+    wait_ready(loaded.config)  # returns when its targets are scraped: a run right after has their data
     console.info("Grafana: not available as a local process; use --runtime docker, or k6's web dashboard "
                  "(K6_WEB_DASHBOARD=true; its report is saved as dashboard.html in the run's folder)")
     print(prometheus.url)
@@ -44,6 +47,7 @@ def start(config_path: Path | None, *, runtime: str | None = None, grafana: bool
 def _start_docker(loaded, *, grafana: bool | None, bind: str) -> int:
     stack = DockerStack(loaded, grafana_enabled=grafana, bind=bind)
     started = stack.ensure()
+    wait_ready(loaded.config)
     for state in stack.states():
         if state.status == "missing":
             continue
@@ -72,10 +76,14 @@ def stop(config_path: Path | None, *, runtime: str | None = None, purge: bool = 
             console.info("the data volumes are kept (--purge removes them)")
         return 0
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
+    data = prometheus.home / "data"
     if prometheus.stop():
-        console.info(f"stopped Prometheus at {prometheus.url}; its data is kept in {prometheus.home / 'data'}")
+        console.info(f"stopped Prometheus at {prometheus.url}" + ("" if purge else f"; its data is kept in {data}"))
     else:
         console.info("no Prometheus started by perfctl is running for this config")
+    if purge and data.exists():
+        shutil.rmtree(data)  # stopped above: nothing writes there any more
+        console.info(f"removed its data ({data})")
     return 0
 
 

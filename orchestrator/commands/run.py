@@ -22,6 +22,7 @@ from orchestrator.ledger import (
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.monitoring_stack import ensure_prometheus
 from orchestrator.pids import ProcessRef
+from orchestrator.readiness import wait_ready
 from orchestrator.render import Overrides, RenderedScript, render_scenario
 from orchestrator.runtimes import k6_window, make_runtime, runtime_details
 from orchestrator.runtimes.segments import SegmentsRuntime
@@ -151,6 +152,7 @@ def run(opts: RunOptions) -> int:
     if started_prometheus:
         console.info(f"started Prometheus at {loaded.config.prometheus.url} (it keeps running; "
                      "`perfctl stop-monitoring` ends it)")
+    wait_ready(loaded.config, scenario=opts.scenario)  # every scrape the objectives need, before k6 starts
     return execute(prepared, opts, started_prometheus=started_prometheus)
 
 

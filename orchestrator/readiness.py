@@ -1,0 +1,158 @@
+"""Ready before load: the Prometheus a run uses has scraped every job it needs, and takes
+k6's remote writes. `run`, `demo` and `start-monitoring` all wait here.
+
+A Prometheus scrapes a new target only ~5 s after it starts, or after a reload that added
+the job: its discovery manager hands targets to the scrape loops on a 5 s throttle. A run
+whose k6 started before then has no backend data for its first seconds, and the gate
+rightly calls it inconclusive ("scrapes of job ... have gaps"). So before k6 starts,
+perfctl waits until Prometheus's own data shows each job scraped successfully, and one
+empty remote write is accepted. The run's window starts when k6 starts, after this wait,
+so the wait costs no data; it is bounded by prometheus.ready_timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+
+from orchestrator import console
+from orchestrator.config import Config, redact_url
+from orchestrator.errors import EnvironmentProblem
+from orchestrator.prometheus import Prometheus
+
+MIN_SCRAPES = 2
+# A remote-write request that holds no series: a WriteRequest without fields is zero bytes of
+# protobuf, and snappy's block format writes zero bytes as the varint of their length, 0x00.
+# Prometheus answers it 204 and stores nothing.
+EMPTY_WRITE = b"\x00"
+REMOTE_WRITE_HEADERS = {
+    "Content-Type": "application/x-protobuf",
+    "Content-Encoding": "snappy",
+    "X-Prometheus-Remote-Write-Version": "0.1.0",
+}
+# An objective taking a rate over the range *before* each instant needs that range of history
+# at the window's start: on a younger series rate() extrapolates only half an interval past
+# the first sample, so the first value reads low (a healthy 100 Hz loop as ~50 Hz).
+RATE_OVER_RANGE = re.compile(r"\b(?:rate|irate|increase|delta|deriv)\([^()]*\[\$rate_range\]")
+PROGRESS_EVERY = 5.0  # seconds between progress lines off a TTY
+
+
+@dataclass(frozen=True)
+class JobNeed:
+    job: str
+    scrapes: int  # successful scrapes wanted, recent enough to lie within (scrapes + 1.5) intervals
+    interval: float  # the job's scrape interval, seconds
+    targets: int  # targets perfctl.yaml gives the job; 0 for a job only an objective names
+
+
+def job_needs(config: Config, scenario: str | None = None) -> list[JobNeed]:
+    """Every configured scrape job, and every job an objective (of `scenario`, or of any) reads."""
+    from orchestrator.gate import BUILTIN_QUERIES, rate_range_seconds
+
+    settings = config.prometheus
+    objectives = [o for o in config.objectives if scenario is None or o.applies_to(scenario)]
+    intervals = {s.job: s.interval or settings.scrape_interval for s in settings.scrape}
+    targets = {s.job: len(s.targets) for s in settings.scrape}
+    jobs = list(intervals) + sorted({o.job for o in objectives if o.job and o.job not in intervals})
+    history = rate_range_seconds(settings.scrape_interval)  # the gate's rate range
+    needs = []
+    for job in jobs:
+        interval = intervals.get(job, settings.scrape_interval)
+        scrapes = MIN_SCRAPES
+        if any(o.job == job and RATE_OVER_RANGE.search(o.query or BUILTIN_QUERIES[o.sli]) for o in objectives):
+            scrapes = max(scrapes, math.ceil(history / interval) + 2)
+        needs.append(JobNeed(job, scrapes, interval, targets.get(job, 0)))
+    return needs
+
+
+def wait_ready(config: Config, *, scenario: str | None = None, timeout: float | None = None) -> None:
+    """Return once Prometheus takes remote writes and has scraped every needed job; else
+    EnvironmentProblem (exit 3) naming the job, its last scrape error and the fix."""
+    settings = config.prometheus
+    timeout = settings.ready_timeout if timeout is None else timeout
+    prom = Prometheus(settings.url, timeout=settings.query_timeout)
+    check_remote_write(prom)
+    needs = job_needs(config, scenario)
+    if not needs:
+        return
+    pause = min(max(min(n.interval for n in needs) / 2, 0.1), 0.5)
+    began = time.monotonic()
+    progress = console.Progress(every=PROGRESS_EVERY)
+    while True:
+        targets = prom.active_targets()
+        pending = [(need, reason) for need in needs if (reason := _not_ready(prom, need, targets))]
+        waited = time.monotonic() - began
+        if not pending:
+            if waited >= pause:
+                progress.message(f"Prometheus has scraped {_names(needs)} ({waited:.0f} s)")
+            return
+        if waited >= timeout:
+            progress.clear()
+            raise _timed_out(prom, pending, timeout, config)
+        progress.update(f"waiting for Prometheus to scrape job '{pending[0][0].job}' ({waited:.0f} s)")
+        time.sleep(pause)
+
+
+def check_remote_write(prom: Prometheus) -> None:
+    """k6 pushes its metrics to /api/v1/write: refused there, a run would judge nothing of k6's."""
+    status, error = prom.remote_write(EMPTY_WRITE, REMOTE_WRITE_HEADERS)
+    if 200 <= status < 300:
+        return
+    where = redact_url(prom.url)
+    if status == 404:
+        raise EnvironmentProblem(
+            f"Prometheus at {where} does not accept remote writes (HTTP 404 on /api/v1/write), "
+            "so k6 could not send its metrics",
+            hint="start it with --web.enable-remote-write-receiver (perfctl's own Prometheus has it)",
+        )
+    raise EnvironmentProblem(
+        f"Prometheus at {where} refused a remote write: HTTP {status} {error}".rstrip(),
+        hint="k6 sends its metrics there; check that prometheus.url is a Prometheus with the remote-write receiver on",
+    )
+
+
+def _not_ready(prom: Prometheus, need: JobNeed, targets: list[dict]) -> str:
+    """Why `need` is not met yet; "" when it is."""
+    mine = [t for t in targets if t.get("scrapePool") == need.job]
+    if not mine or len(mine) < need.targets:
+        return "not among Prometheus's targets yet"
+    for target in mine:
+        if target.get("health") == "unknown":
+            return f"target {target.get('scrapeUrl', '?')} not scraped yet"
+        if target.get("health") != "up":
+            return f"target {target.get('scrapeUrl', '?')} is down: {target.get('lastError') or 'no error given'}"
+    # Counted in Prometheus's data (up is 1 per successful scrape), not assumed from the time passed.
+    window = f"{math.ceil((need.scrapes + 1.5) * need.interval * 1000)}ms"
+    counts = [s.value for s in prom.query(f"sum_over_time(up{{job={json.dumps(need.job)}}}[{window}])")]
+    done = min(counts) if len(counts) >= len(mine) else 0
+    if done < need.scrapes:
+        return f"scraped successfully {done:.0f} of {need.scrapes} times"
+    return ""
+
+
+def _timed_out(prom: Prometheus, pending: list[tuple[JobNeed, str]], timeout: float, config: Config) -> EnvironmentProblem:
+    need, reason = pending[0]
+    configured = {s.job for s in config.prometheus.scrape}
+    if "down" in reason:
+        fix = (f"make the target of job '{need.job}' answer on its metrics path, or fix that job in "
+               "prometheus.scrape of perfctl.yaml")
+    elif "not among" in reason and need.job not in configured:
+        fix = f"add job '{need.job}' to prometheus.scrape in perfctl.yaml (an objective reads it)"
+    elif "not among" in reason:
+        fix = ("this Prometheus has not loaded the job: if perfctl did not start it, add the job to its "
+               "scrape config (or stop it and let perfctl start its own)")
+    else:
+        fix = "the scrapes are slow or fail now and then: check the target and its scrape interval"
+    return EnvironmentProblem(
+        f"Prometheus at {redact_url(prom.url)} did not scrape job '{need.job}' {need.scrapes} times within "
+        f"{timeout:g}s: {reason}",
+        lines=[f"job '{other.job}': {why}" for other, why in pending[1:]],
+        hint=f"{fix}; prometheus.ready_timeout sets how long perfctl waits",
+    )
+
+
+def _names(needs: list[JobNeed]) -> str:
+    return ("job " if len(needs) == 1 else "jobs ") + ", ".join(f"'{n.job}'" for n in needs)
