@@ -83,7 +83,9 @@ def wait_ready(config: Config, *, scenario: str | None = None, timeout: float | 
     progress = console.Progress(every=PROGRESS_EVERY)
     while True:
         targets = prom.active_targets()
-        pending = [(need, reason) for need in needs if (reason := _not_ready(prom, need, targets))]
+        # The job furthest from ready first: a target that is down names the cause, where a
+        # job still counting its scrapes would only name a symptom.
+        pending = sorted(filter(None, (_not_ready(prom, need, targets) for need in needs)), key=Pending.rank)
         waited = time.monotonic() - began
         if not pending:
             if waited >= pause:
@@ -91,8 +93,8 @@ def wait_ready(config: Config, *, scenario: str | None = None, timeout: float | 
             return
         if waited >= timeout:
             progress.clear()
-            raise _timed_out(prom, pending, timeout, config)
-        progress.update(f"waiting for Prometheus to scrape job '{pending[0][0].job}' ({waited:.0f} s)")
+            raise _timed_out(prom, pending, timeout)
+        progress.update(f"waiting for Prometheus to scrape job '{pending[0].need.job}' ({waited:.0f} s)")
         time.sleep(pause)
 
 
@@ -114,42 +116,57 @@ def check_remote_write(prom: Prometheus) -> None:
     )
 
 
-def _not_ready(prom: Prometheus, need: JobNeed, targets: list[dict]) -> str:
-    """Why `need` is not met yet; "" when it is."""
+@dataclass(frozen=True)
+class Pending:
+    need: JobNeed
+    kind: str  # one of KINDS
+    text: str
+
+    KINDS = ("down", "unknown", "missing", "unscraped", "counting")  # the worst first
+
+    def rank(self) -> int:
+        return self.KINDS.index(self.kind)
+
+
+def _not_ready(prom: Prometheus, need: JobNeed, targets: list[dict]) -> Pending | None:
+    """Why `need` is not met yet; None when it is."""
     mine = [t for t in targets if t.get("scrapePool") == need.job]
-    if not mine or len(mine) < need.targets:
-        return "not among Prometheus's targets yet"
     for target in mine:
-        if target.get("health") == "unknown":
-            return f"target {target.get('scrapeUrl', '?')} not scraped yet"
+        if target.get("health") == "down":
+            error = target.get("lastError") or "no error given"
+            return Pending(need, "down", f"target {target.get('scrapeUrl', '?')} is down: {error}")
+    if not mine and not need.targets:
+        return Pending(need, "unknown", "not among Prometheus's targets, and not in prometheus.scrape")
+    if len(mine) < max(need.targets, 1):
+        return Pending(need, "missing", "not among Prometheus's targets yet")
+    for target in mine:
         if target.get("health") != "up":
-            return f"target {target.get('scrapeUrl', '?')} is down: {target.get('lastError') or 'no error given'}"
+            return Pending(need, "unscraped", f"target {target.get('scrapeUrl', '?')} not scraped yet")
     # Counted in Prometheus's data (up is 1 per successful scrape), not assumed from the time passed.
     window = f"{math.ceil((need.scrapes + 1.5) * need.interval * 1000)}ms"
     counts = [s.value for s in prom.query(f"sum_over_time(up{{job={json.dumps(need.job)}}}[{window}])")]
     done = min(counts) if len(counts) >= len(mine) else 0
     if done < need.scrapes:
-        return f"scraped successfully {done:.0f} of {need.scrapes} times"
-    return ""
+        return Pending(need, "counting", f"scraped successfully {done:.0f} of {need.scrapes} times")
+    return None
 
 
-def _timed_out(prom: Prometheus, pending: list[tuple[JobNeed, str]], timeout: float, config: Config) -> EnvironmentProblem:
-    need, reason = pending[0]
-    configured = {s.job for s in config.prometheus.scrape}
-    if "down" in reason:
-        fix = (f"make the target of job '{need.job}' answer on its metrics path, or fix that job in "
-               "prometheus.scrape of perfctl.yaml")
-    elif "not among" in reason and need.job not in configured:
-        fix = f"add job '{need.job}' to prometheus.scrape in perfctl.yaml (an objective reads it)"
-    elif "not among" in reason:
-        fix = ("this Prometheus has not loaded the job: if perfctl did not start it, add the job to its "
-               "scrape config (or stop it and let perfctl start its own)")
+def _timed_out(prom: Prometheus, pending: list[Pending], timeout: float) -> EnvironmentProblem:
+    first = pending[0]
+    job = first.need.job
+    if first.kind == "down":
+        fix = f"make the target of job '{job}' answer on its metrics path, or fix that job in prometheus.scrape"
+    elif first.kind == "unknown":
+        fix = f"add job '{job}' to prometheus.scrape in perfctl.yaml (an objective reads it)"
+    elif first.kind == "missing":
+        fix = ("Prometheus takes up a new job ~5 s after a (re)load; if perfctl did not start this "
+               "Prometheus, add the job to its own scrape config")
     else:
         fix = "the scrapes are slow or fail now and then: check the target and its scrape interval"
     return EnvironmentProblem(
-        f"Prometheus at {redact_url(prom.url)} did not scrape job '{need.job}' {need.scrapes} times within "
-        f"{timeout:g}s: {reason}",
-        lines=[f"job '{other.job}': {why}" for other, why in pending[1:]],
+        f"Prometheus at {redact_url(prom.url)} did not scrape job '{job}' {first.need.scrapes} times within "
+        f"{timeout:g}s: {first.text}",
+        lines=[f"job '{other.need.job}': {other.text}" for other in pending[1:]],
         hint=f"{fix}; prometheus.ready_timeout sets how long perfctl waits",
     )
 

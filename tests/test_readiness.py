@@ -28,6 +28,9 @@ pytestmark = pytest.mark.e2e
 
 SHORT = ["--duration", "5s"]
 ROUNDS = 5
+# The light 1-VU scenario (what a CI smoke test runs): this is about the data existing, and
+# a heavier start of k6 can stall the in-process backend's loop on a busy 2-core machine.
+SMOKE = "health"
 
 
 def _second_job(config_path: Path, targets: str) -> None:
@@ -46,6 +49,11 @@ def fresh_workspace(workspace: Path, *, kafka_target: str | None = None, ready_t
         config_path = write_demo_config(workspace, backend_port=backend.port, prometheus_port=free_port())
         tune_for_tests(config_path)
         _second_job(config_path, kafka_target or f"127.0.0.1:{backend.port}")
+        # The subject here is data that exists, not the loop's speed: an in-process backend on a
+        # busy shared 2-core machine dips below the example's 95 Hz now and then (as in test_gate_e2e).
+        text = config_path.read_text()
+        assert '    pass: ">= 95"\n    warning: ">= 90"\n' in text
+        config_path.write_text(text.replace('    pass: ">= 95"\n    warning: ">= 90"\n', '    pass: ">= 40"\n', 1))
         if ready_timeout:
             text = config_path.read_text().replace("  settle: 1.5s", f"  settle: 1.5s\n  ready_timeout: {ready_timeout}")
             config_path.write_text(text)
@@ -87,7 +95,7 @@ def test_first_run_on_a_fresh_prometheus_passes_every_time(tmp_path):
     with fresh_workspace(tmp_path) as stack:
         for _ in range(ROUNDS):
             _assert_fresh(stack)
-            result = stack.cli("run", "demo", *SHORT)
+            result = stack.cli("run", SMOKE, *SHORT)
             assert "started Prometheus" in result.stderr, result.output
             assert "waiting for Prometheus to scrape job" in result.stderr, result.output
             _assert_passed(stack, result)
@@ -108,7 +116,7 @@ def test_start_monitoring_returns_with_its_targets_scraped_and_a_run_right_after
             targets = stack.prometheus.client().active_targets()
             assert sorted(t["scrapePool"] for t in targets) == ["backend", "kafka"], targets
             assert all(t["health"] == "up" for t in targets), targets
-            result = stack.cli("run", "demo", *SHORT)
+            result = stack.cli("run", SMOKE, *SHORT)
             assert "started Prometheus" not in result.stderr, result.output
             _assert_passed(stack, result)
             assert stack.cli("stop-monitoring", "--purge").code == 0
@@ -128,6 +136,19 @@ def test_a_job_whose_metrics_are_down_is_exit_3_before_any_load(tmp_path):
         assert "Traceback" not in result.output
         assert _load_requests(stack.backend.url) == before, "no load was sent"
         assert not stack.runs(), "no run was recorded"
+
+
+def test_an_objective_on_a_job_prometheus_does_not_scrape_is_exit_3_with_the_fix(tmp_path):
+    with fresh_workspace(tmp_path, ready_timeout="3s") as stack:
+        text = stack.config_path.read_text().replace("    sli: kafka_lag_max\n    job: kafka\n",
+                                                     "    sli: kafka_lag_max\n    job: exporter\n", 1)
+        stack.config_path.write_text(text)
+        result = stack.cli("run", "demo", *SHORT)
+        assert result.code == 3, result.output
+        assert "did not scrape job 'exporter'" in result.stderr, result.output
+        assert "not among Prometheus's targets, and not in prometheus.scrape" in result.stderr, result.output
+        assert "add job 'exporter' to prometheus.scrape" in result.stderr, result.output
+        assert not stack.runs()
 
 
 def test_a_prometheus_without_the_remote_write_receiver_is_exit_3(tmp_path):
