@@ -162,12 +162,16 @@ def _timed_out(prom: Prometheus, pending: list[Pending], timeout: float) -> Envi
         fix = ("Prometheus takes up a new job ~5 s after a (re)load; if perfctl did not start this "
                "Prometheus, add the job to its own scrape config")
     else:
-        fix = "the scrapes are slow or fail now and then: check the target and its scrape interval"
+        # A fresh Prometheus scrapes ~5 s after it starts, then once per interval.
+        needed = 5 + (first.need.scrapes + 1) * first.need.interval
+        fix = (f"{first.need.scrapes} scrapes every {first.need.interval:g}s take ~{needed:.0f}s on a fresh "
+               "Prometheus: raise prometheus.ready_timeout if that is longer, else check the target "
+               "(slow or failing scrapes)")
     return EnvironmentProblem(
         f"Prometheus at {redact_url(prom.url)} did not scrape job '{job}' {first.need.scrapes} times within "
         f"{timeout:g}s: {first.text}",
         lines=[f"job '{other.need.job}': {other.text}" for other in pending[1:]],
-        hint=f"{fix}; prometheus.ready_timeout sets how long perfctl waits",
+        hint=fix if "ready_timeout" in fix else f"{fix}; prometheus.ready_timeout sets how long perfctl waits",
     )
 
 
