@@ -123,6 +123,22 @@ def test_start_monitoring_returns_with_its_targets_scraped_and_a_run_right_after
         assert len(stack.runs()) == ROUNDS
 
 
+def test_a_job_added_to_a_running_prometheus_is_scraped_before_the_run(tmp_path):
+    """perfctl reloads the scrape config of the Prometheus it runs; the new job's first scrape
+    comes ~5 s later, and the run waits for it."""
+    with fresh_workspace(tmp_path) as stack:
+        assert stack.cli("start-monitoring").code == 0
+        port = stack.backend.port
+        text = stack.config_path.read_text()
+        text = text.replace("\nk6:\n", f'    - job: lag\n      targets: ["127.0.0.1:{port}"]\n\nk6:\n', 1)
+        text = text.replace("    sli: kafka_lag_max\n    job: kafka\n", "    sli: kafka_lag_max\n    job: lag\n", 1)
+        stack.config_path.write_text(text)
+        result = stack.cli("run", SMOKE, *SHORT)
+        assert "started Prometheus" not in result.stderr, result.output
+        assert "waiting for Prometheus to scrape job 'lag'" in result.stderr, result.output
+        _assert_passed(stack, result)
+
+
 def test_a_job_whose_metrics_are_down_is_exit_3_before_any_load(tmp_path):
     nobody = f"127.0.0.1:{free_port()}"  # nothing listens there
     with fresh_workspace(tmp_path, kafka_target=nobody, ready_timeout="8s") as stack:
