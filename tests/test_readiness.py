@@ -154,6 +154,16 @@ def test_a_job_whose_metrics_are_down_is_exit_3_before_any_load(tmp_path):
         assert not stack.runs(), "no run was recorded"
 
 
+def test_start_monitoring_with_a_target_down_is_exit_3_and_leaves_prometheus_running(tmp_path):
+    nobody = f"127.0.0.1:{free_port()}"
+    with fresh_workspace(tmp_path, kafka_target=nobody, ready_timeout="8s") as stack:
+        result = stack.cli("start-monitoring")
+        assert result.code == 3, result.output
+        assert "did not scrape job 'kafka'" in result.stderr and "connection refused" in result.stderr, result.output
+        assert "Prometheus itself runs at" in result.stderr, result.output
+        assert stack.prometheus.running_process() is not None and stack.prometheus.client().ready()
+
+
 def test_an_objective_on_a_job_prometheus_does_not_scrape_is_exit_3_with_the_fix(tmp_path):
     with fresh_workspace(tmp_path, ready_timeout="3s") as stack:
         text = stack.config_path.read_text().replace("    sli: kafka_lag_max\n    job: kafka\n",

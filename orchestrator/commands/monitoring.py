@@ -11,7 +11,7 @@ from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.ledger import Ledger
 from orchestrator import grafana as grafana_module
-from orchestrator.errors import UsageError
+from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.local_prometheus import LocalPrometheus, state_dir
 from orchestrator.monitoring_stack import DockerStack
 from orchestrator.readiness import wait_ready
@@ -37,7 +37,7 @@ def start(config_path: Path | None, *, runtime: str | None = None, grafana: bool
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     started = prometheus.ensure()
     console.info(("started" if started else "already running:") + f" Prometheus at {prometheus.url}")
-    wait_ready(loaded.config)  # returns when its targets are scraped: a run right after has their data
+    _wait_scraped(loaded, prometheus.url)
     console.info("Grafana: not available as a local process; use --runtime docker, or k6's web dashboard "
                  "(K6_WEB_DASHBOARD=true; its report is saved as dashboard.html in the run's folder)")
     print(prometheus.url)
@@ -47,7 +47,6 @@ def start(config_path: Path | None, *, runtime: str | None = None, grafana: bool
 def _start_docker(loaded, *, grafana: bool | None, bind: str) -> int:
     stack = DockerStack(loaded, grafana_enabled=grafana, bind=bind)
     started = stack.ensure()
-    wait_ready(loaded.config)
     for state in stack.states():
         if state.status == "missing":
             continue
@@ -58,10 +57,20 @@ def _start_docker(loaded, *, grafana: bool | None, bind: str) -> int:
                      "`perfctl dashboard-url` links to a run's dashboard")
     else:
         console.info("Grafana: off (--no-grafana or grafana.enabled: false)")
+    _wait_scraped(loaded, stack.prometheus_url)
     print(stack.prometheus_url)
     if stack.grafana_enabled:
         print(stack.grafana_url)
     return 0
+
+
+def _wait_scraped(loaded, url: str) -> None:
+    """Returns once every scrape job is scraped, so a run right after has its data from the start."""
+    try:
+        wait_ready(loaded.config)
+    except EnvironmentProblem as exc:
+        exc.lines.append(f"Prometheus itself runs at {url} (`perfctl stop-monitoring` ends it)")
+        raise
 
 
 def stop(config_path: Path | None, *, runtime: str | None = None, purge: bool = False) -> int:
