@@ -22,7 +22,7 @@ from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.netutil import free_port
 from orchestrator.prometheus import Prometheus
 from orchestrator.readiness import EMPTY_WRITE, REMOTE_WRITE_HEADERS, job_needs
-from tests.conftest import Stack, tune_for_tests
+from tests.conftest import Stack, run_cli, tune_for_tests
 
 pytestmark = pytest.mark.e2e
 
@@ -224,3 +224,12 @@ def test_a_rate_objective_needs_its_range_of_history_other_jobs_two_scrapes(tmp_
     assert needs["backend"].scrapes == 6  # loop_rate_min: rate over 2 s, so 4 scrapes + 2
     assert needs["kafka"].scrapes == 2  # kafka_lag_max reads the gauge itself
     assert needs["kafka"].interval == 0.5 and needs["kafka"].targets == 1
+
+
+def test_demo_waits_the_same_way_and_passes(tmp_path):
+    """`perfctl demo` starts its own backend and Prometheus; readiness.py is its only wait."""
+    result = run_cli("demo", "--duration", "5s", cwd=tmp_path)
+    assert result.code == 0, result.output
+    assert "waiting for Prometheus to scrape job 'backend'" in result.stderr, result.output
+    assert "Prometheus has scraped job 'backend'" in result.stderr, result.output
+    assert "PASS" in result.stdout
