@@ -21,6 +21,7 @@ from orchestrator.config import load_config
 from orchestrator.k6 import RemoteWrite, run_env
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.netutil import free_port
+from orchestrator.readiness import wait_ready
 
 SCENARIO = "chat-http"
 TARGET = Target("<=", 1.05)
@@ -33,7 +34,7 @@ def managed_prometheus(config_path: Path) -> Iterator[LocalPrometheus]:
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     prometheus.start()
     try:
-        prometheus.wait_for_scrapes(job="backend")
+        wait_ready(loaded.config)
         yield prometheus
     finally:
         prometheus.stop()

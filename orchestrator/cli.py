@@ -314,7 +314,7 @@ def start_monitoring(
 def stop_monitoring(
     config: ConfigOpt = None,
     runtime: MonitoringRuntimeOpt = None,
-    purge: Annotated[bool, typer.Option("--purge", help="docker: also remove the data volumes and Grafana's password.")] = False,
+    purge: Annotated[bool, typer.Option("--purge", help="Also remove the data: local Prometheus's data directory; docker: the volumes and Grafana's password.")] = False,
 ) -> None:
     """Stop the stack perfctl started (its data is kept unless --purge)."""
     from orchestrator.commands import monitoring as command

@@ -119,6 +119,7 @@ class PrometheusSettings(Model):
     scrape_interval: Duration = Field(1.0, description="default scrape interval of managed Prometheus")
     scrape: list[ScrapeTarget] = Field(default_factory=list, description="backend /metrics, exporters")
     settle: Duration = Field(2.0, description="longest wait after k6 ends for the last scrape of the objectives' jobs")
+    ready_timeout: Duration = Field(30.0, gt=0, description="longest wait before load for every scrape job to be scraped (docs/slis.md)")
     query_timeout: Duration = 10.0
     retention: str = "15d"
     runtime: Literal["local", "docker"] = Field(

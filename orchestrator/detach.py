@@ -24,7 +24,7 @@ from orchestrator.ledger import RUN_ID, RunDir, new_run_id
 from orchestrator.tmux import Session, binary
 
 ENV_RUN_ID, ENV_SOCKET, ENV_SESSION = "PERFCTL_DETACHED_RUN_ID", "PERFCTL_TMUX_SOCKET", "PERFCTL_TMUX_SESSION"
-# Beyond the health gate's own timeout: k6 version, k6 inspect, Prometheus start.
+# Beyond the health gate's and the Prometheus readiness timeouts: k6 version, k6 inspect, Prometheus start.
 START_ALLOWANCE = 60.0
 STATE_WORDS = {"running": "is running", "starting": "is starting", "finished": "already finished"}
 
@@ -81,7 +81,8 @@ def start_detached(opts, loaded: LoadedConfig, results: Path) -> int:
     env.pop("TMUX", None)  # a new server of its own, also when called from inside tmux
     session.start(inner_argv(opts, loaded, run_id), cwd=Path.cwd(), env=env)
     run = RunDir(results / run_id)
-    state = _wait_started(session, run, timeout=loaded.config.target.health_timeout + START_ALLOWANCE)
+    allowance = loaded.config.target.health_timeout + loaded.config.prometheus.ready_timeout + START_ALLOWANCE
+    state = _wait_started(session, run, timeout=allowance)
     if state == "died":
         return _report_early_death(session, run_id)
     attach = f"perfctl attach {run_id}"

@@ -228,27 +228,6 @@ class LocalPrometheus:
         ref.terminate(grace=grace)
         return True
 
-    def wait_for_scrapes(self, *, job: str, timeout: float = 30.0) -> None:
-        """Wait until `job` is up with enough history for the backend SLIs.
-
-        The loop rate at the window's start is a rate over the range before it; a target
-        younger than that range reads low, so a fresh backend gets that long first.
-        """
-        from orchestrator.gate import rate_range_seconds
-
-        interval = self.config.prometheus.scrape_interval
-        samples = int(rate_range_seconds(interval) / interval) + 2
-        query = f'count_over_time(up{{job="{job}"}}[1m]) >= {samples} and up{{job="{job}"}} == 1'
-        client = self.client()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if client.query(query):
-                return
-            time.sleep(interval / 2)
-        raise EnvironmentProblem(
-            f"Prometheus at {self.url_shown} did not scrape job '{job}' within {timeout:g}s", lines=self.last_log_lines()
-        )
-
     def last_log_lines(self, count: int = 10) -> list[str]:
         try:
             return self.log_file.read_text(errors="replace").splitlines()[-count:]

@@ -10,6 +10,14 @@ from dataclasses import dataclass
 from orchestrator.config import redact_url
 from orchestrator.errors import EnvironmentProblem, UsageError
 
+# The smallest valid remote-write request: a snappy block of an empty WriteRequest (one zero
+# byte, "length 0"); Prometheus answers 204 and stores nothing.
+EMPTY_WRITE = b"\x00"
+REMOTE_WRITE_HEADERS = {
+    "Content-Type": "application/x-protobuf",
+    "Content-Encoding": "snappy",
+    "X-Prometheus-Remote-Write-Version": "0.1.0",
+}
 UNREACHABLE_HINT = "start it with `perfctl start-monitoring`, or fix prometheus.url in perfctl.yaml"
 
 
@@ -104,18 +112,34 @@ class Prometheus:
         return answer.status == 200
 
     def check_remote_write(self) -> None:
-        """Sends remote write an empty write request (snappy of nothing: one zero byte), which
-        stores nothing: k6 would otherwise push for the whole run into a 401. EnvironmentProblem
-        when the store refuses perfctl's credentials; other answers are left to k6."""
+        """k6 pushes its metrics to /api/v1/write: refused there, a run would judge nothing of k6's.
+        Sends an empty write request (snappy of nothing: one zero byte), which stores nothing;
+        EnvironmentProblem when the store refuses perfctl's credentials, has no receiver, or
+        refuses the write."""
         from orchestrator.http_client import Unreachable
 
-        headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
-                   "X-Prometheus-Remote-Write-Version": "0.1.0"}
         try:
-            answer = self._new_http(min(self.timeout, 3.0)).post("/api/v1/write", b"\x00", headers)
-        except (Unreachable, ValueError):
-            return  # reachability is ready()'s to report
+            answer = self._new_http(min(self.timeout, 3.0)).post("/api/v1/write", EMPTY_WRITE, REMOTE_WRITE_HEADERS)
+        except Unreachable as exc:
+            raise EnvironmentProblem(
+                f"Prometheus at {redact_url(self.url)} is unreachable ({exc})", hint=UNREACHABLE_HINT
+            ) from None
+        except ValueError as exc:
+            raise UsageError(f"prometheus.url: {exc}") from None
         self._refused(answer, "remote write")
+        if 200 <= answer.status < 300:
+            return
+        where = redact_url(self.url)
+        if answer.status == 404:
+            raise EnvironmentProblem(
+                f"Prometheus at {where} does not accept remote writes (HTTP 404 on /api/v1/write), "
+                "so k6 could not send its metrics",
+                hint="start it with --web.enable-remote-write-receiver (perfctl's own Prometheus has it)",
+            )
+        raise EnvironmentProblem(
+            f"Prometheus at {where} refused a remote write: HTTP {answer.status} {_error_text(answer.body)}".rstrip(),
+            hint="k6 sends its metrics there; check that prometheus.url is a Prometheus with the remote-write receiver on",
+        )
 
     def _refused(self, answer, side: str) -> None:
         if answer.status in (401, 403):
@@ -211,6 +235,44 @@ class Prometheus:
                 f"the query returned {len(samples)} series, the gate needs one (aggregate it, e.g. with sum or max): {promql}"
             )
         return samples[0].value
+
+    def active_targets(self) -> list[dict]:
+        """/api/v1/targets' active targets (scrapePool, scrapeUrl, health, lastScrape, lastError)."""
+        from orchestrator.http_client import Unreachable
+
+        try:
+            answer = self._http().get("/api/v1/targets", {"state": "active"})
+        except Unreachable as exc:
+            raise EnvironmentProblem(
+                f"Prometheus at {redact_url(self.url)} is unreachable ({exc})", hint=UNREACHABLE_HINT
+            ) from None
+        if answer.status != 200:
+            raise EnvironmentProblem(
+                f"Prometheus at {redact_url(self.url)} failed: HTTP {answer.status} {_error_text(answer.body)}",
+                hint=UNREACHABLE_HINT,
+            )
+        try:
+            targets = json.loads(answer.body)["data"]["activeTargets"]
+        except (ValueError, KeyError, TypeError):
+            targets = None
+        if not isinstance(targets, list):
+            raise EnvironmentProblem(
+                f"Prometheus at {redact_url(self.url)} answered /api/v1/targets with something unexpected "
+                "(is prometheus.url a Prometheus?)", hint=UNREACHABLE_HINT,
+            )
+        return [t for t in targets if isinstance(t, dict)]
+
+    def remote_write(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """POSTs a remote-write request to /api/v1/write: (HTTP status, Prometheus's error text)."""
+        from orchestrator.http_client import Unreachable
+
+        try:
+            answer = self._http().post("/api/v1/write", body, headers)
+        except Unreachable as exc:
+            raise EnvironmentProblem(
+                f"Prometheus at {redact_url(self.url)} is unreachable ({exc})", hint=UNREACHABLE_HINT
+            ) from None
+        return answer.status, _error_text(answer.body) if answer.status >= 300 else ""
 
 
 def _sample(item: dict) -> Sample:

@@ -19,6 +19,7 @@ from orchestrator.config import load_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.netutil import free_port
+from orchestrator.readiness import wait_ready
 
 REPO = Path(__file__).resolve().parent.parent
 PERFCTL = [sys.executable, "-m", "orchestrator"]
@@ -94,7 +95,7 @@ def demo_stack(workspace: Path, *, fault: str = "none", example: str = "demo", e
         prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
         prometheus.start()
         try:
-            prometheus.wait_for_scrapes(job="backend")
+            wait_ready(loaded.config)
             yield Stack(workspace, config_path, backend, prometheus)
         finally:
             prometheus.stop()

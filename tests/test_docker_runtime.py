@@ -97,6 +97,9 @@ def test_monitoring_and_a_run_in_containers(dstack, docker_client):
     started = dstack.cli("start-monitoring", "--runtime", "docker")
     assert started.code == 0, started.output
     assert started.stdout.strip() == loaded.config.prometheus.url
+    # It returned once the containerised Prometheus had scraped the host's backend (readiness).
+    targets = Prometheus(loaded.config.prometheus.url).active_targets()
+    assert [t["health"] for t in targets if t["scrapePool"] == "backend"] == ["up"], targets
     (container,) = _labelled(docker_client, "containers", stack_label)
     assert container.status == "running" and container.image.tags == [PROMETHEUS_IMAGE]
     assert _labelled(docker_client, "volumes", stack_label), "the Prometheus data volume is labelled"
@@ -108,7 +111,6 @@ def test_monitoring_and_a_run_in_containers(dstack, docker_client):
     status = dstack.cli("status")
     assert status.code == 0 and container.name in status.stdout and "ready" in status.stdout, status.output
 
-    dstack.prometheus.wait_for_scrapes(job="backend")  # the containerised Prometheus scrapes the host's backend
     # A secret the script reads at run time: it must reach k6 in the container (else every
     # request throws and the gate cannot pass) and must land in no file.
     text = dstack.config_path.read_text().replace("target:\n", 'target:\n  headers: { X-Token: "${PERFCTL_TEST_TOKEN}" }\n', 1)
@@ -147,6 +149,18 @@ def test_monitoring_and_a_run_in_containers(dstack, docker_client):
     assert not _labelled(docker_client, "containers", stack_label)
     purged = dstack.cli("stop-monitoring", "--purge")
     assert purged.code == 0 and not _labelled(docker_client, "volumes", stack_label), purged.output
+
+
+def test_the_first_run_on_a_fresh_prometheus_container_passes(dstack, docker_client):
+    # `perfctl run` creates the Prometheus container on an empty volume and waits until it has
+    # scraped the backend (readiness.py): a 5 s run right after has data from its first second.
+    for _ in range(2):
+        run = dstack.cli("run", "demo", "--duration", "5s")
+        assert run.code == 0, run.output
+        assert "waiting for Prometheus to scrape job 'backend'" in run.stderr, run.output
+        assert dstack.verdict()["result"] == "pass"
+        purged = dstack.cli("stop-monitoring", "--purge")
+        assert purged.code == 0 and "volume" in purged.stderr, purged.output
 
 
 def test_ctrl_c_stops_the_k6_container_gracefully_and_removes_it(dstack, docker_client):

@@ -20,6 +20,7 @@ from orchestrator.errors import UsageError
 from orchestrator.ledger import write_atomic
 from orchestrator.local_prometheus import LocalPrometheus, running_process, state_dir
 from orchestrator.netutil import preferred_port
+from orchestrator.readiness import wait_ready
 from orchestrator.render import Overrides
 
 WORKSPACE = Path("perfctl-demo")
@@ -58,7 +59,7 @@ def demo(*, fault: str, duration: str, results: Path | None, json_output: bool, 
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     with RunningBackend(BackendSettings(port=backend_port, fault=fault)) as backend, _prometheus(prometheus):
         console.info(f"reference backend on {backend.url} (fault: {fault}); Prometheus on {prometheus.url_shown}")
-        prometheus.wait_for_scrapes(job="backend")
+        wait_ready(loaded.config, scenario=DEMO_SCENARIO)
         opts = RunOptions(scenario=DEMO_SCENARIO, config=config_path, overrides=Overrides(duration=seconds),
                           results=results, json_output=json_output, tags={"fault": fault})
         code = execute(prepared, opts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from orchestrator import console
@@ -13,6 +14,7 @@ from orchestrator import grafana as grafana_module
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.local_prometheus import LocalPrometheus, state_dir
 from orchestrator.monitoring_stack import DockerStack
+from orchestrator.readiness import wait_ready
 from orchestrator.runstate import run_states
 
 
@@ -35,6 +37,7 @@ def start(config_path: Path | None, *, runtime: str | None = None, grafana: bool
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     started = prometheus.ensure()
     console.info(("started" if started else "already running:") + f" Prometheus at {prometheus.url_shown}")
+    _wait_scraped(loaded, prometheus.url)
     console.info("Grafana: not available as a local process; use --runtime docker, or k6's web dashboard "
                  "(K6_WEB_DASHBOARD=true; its report is saved as dashboard.html in the run's folder)")
     print(prometheus.url_shown)
@@ -54,10 +57,20 @@ def _start_docker(loaded, *, grafana: bool | None, bind: str) -> int:
                      "`perfctl dashboard-url` links to a run's dashboard")
     else:
         console.info("Grafana: off (--no-grafana or grafana.enabled: false)")
+    _wait_scraped(loaded, stack.prometheus_url)
     print(redact_url(stack.prometheus_url))
     if stack.grafana_enabled:
         print(redact_url(stack.grafana_url))
     return 0
+
+
+def _wait_scraped(loaded, url: str) -> None:
+    """Returns once every scrape job is scraped, so a run right after has its data from the start."""
+    try:
+        wait_ready(loaded.config)
+    except EnvironmentProblem as exc:
+        exc.lines.append(f"Prometheus itself runs at {url} (`perfctl stop-monitoring` ends it)")
+        raise
 
 
 def stop(config_path: Path | None, *, runtime: str | None = None, purge: bool = False) -> int:
@@ -72,10 +85,14 @@ def stop(config_path: Path | None, *, runtime: str | None = None, purge: bool = 
             console.info("the data volumes are kept (--purge removes them)")
         return 0
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
+    data = prometheus.home / "data"
     if prometheus.stop():
-        console.info(f"stopped Prometheus at {prometheus.url_shown}; its data is kept in {prometheus.home / 'data'}")
+        console.info(f"stopped Prometheus at {prometheus.url_shown}" + ("" if purge else f"; its data is kept in {data}"))
     else:
         console.info("no Prometheus started by perfctl is running for this config")
+    if purge and data.exists():
+        shutil.rmtree(data)  # stopped above: nothing writes there any more
+        console.info(f"removed its data ({data})")
     return 0
 
 

@@ -24,6 +24,7 @@ from orchestrator import prometheus_access
 from orchestrator.monitoring_stack import ensure_prometheus
 from orchestrator.pids import ProcessRef
 from orchestrator.plan_summary import describe_plan
+from orchestrator.readiness import wait_ready
 from orchestrator.render import Overrides, RenderedScript, render_scenario
 from orchestrator.runtimes import k6_window, make_runtime, runtime_details
 from orchestrator.runtimes.segments import SegmentsRuntime
@@ -154,13 +155,14 @@ def run(opts: RunOptions) -> int:
     if checked:
         console.info(f"health gate: {checked} answered")
     started_prometheus = ensure_prometheus(loaded)  # a local process or a container: prometheus.runtime
-    if opts.runtime != "k8s":  # runners in a cluster write to k8s.prometheus_url, which may not be reachable here
-        LocalPrometheus.for_config(loaded.config, loaded.path).client().check_remote_write()
     if started_prometheus:
         console.info(f"started Prometheus at {redact_url(loaded.config.prometheus.url)} (it keeps running; "
                      "`perfctl stop-monitoring` ends it)")
     if not queries_parsed:
         _check_queries(loaded, opts, again=True)  # Prometheus answers now; still before any load
+    # Every scrape the objectives need, and the remote-write receiver, before k6 starts (runners
+    # in a cluster write to k8s.prometheus_url, which may not be reachable from here).
+    wait_ready(loaded.config, scenario=opts.scenario, remote_write=opts.runtime != "k8s")
     return execute(prepared, opts, started_prometheus=started_prometheus)
 
 
