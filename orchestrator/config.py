@@ -31,6 +31,7 @@ from orchestrator.config_types import (
 )
 from orchestrator.durations import parse_duration
 from orchestrator.errors import ConfigError
+from orchestrator.limits import MAX_K8S_RUNNERS
 
 DEFAULT_CONFIG_NAME = "perfctl.yaml"
 
@@ -574,7 +575,7 @@ class K8sSettings(Model):
     """`perfctl k8s render` / `run --runtime k8s`: a k6-operator TestRun."""
 
     namespace: str = Field("default", pattern=K8S_NAME_PATTERN)
-    parallelism: int = Field(1, ge=1, le=1000, description="k6 runner pods (--instances overrides)")
+    parallelism: int = Field(1, ge=1, le=MAX_K8S_RUNNERS, description="k6 runner pods (--instances overrides)")
     separate: bool = Field(False, description="at most one runner pod per node")
     cleanup: Literal["post"] | None = Field("post", description="post: the operator deletes the pods when done")
     image: str | None = Field(None, description="runner image; default: the operator's (grafana/k6)")
@@ -795,6 +796,9 @@ def runtime_env_refs(config: Config, scenarios: list[str] | None = None) -> dict
         for name in scenarios:
             wanted.update(config.scenarios[name].include if name in config.scenarios else [])
         dumped["scenarios"] = {k: v for k, v in dumped["scenarios"].items() if k in wanted}
+    for scenario in dumped["scenarios"].values():
+        # A description is text for people (a comment in the script): `${x}` there is not read from k6's environment.
+        scenario.pop("description", None)
     for subtree in RUNTIME_SUBTREES:
         node: Any = dumped
         for key in subtree:

@@ -30,6 +30,35 @@ FINISHED, INTERRUPTED, FAILED_INCOMPLETE, ERROR = "finished", "interrupted", "fa
 FINAL_STATES = {FINISHED, INTERRUPTED, FAILED_INCOMPLETE, ERROR}
 
 
+def check_run_id(run_id: str, *, source: str = "--run-id") -> str:
+    """A run id that is a safe folder name of its own (no '/', no '..', not empty); UsageError otherwise."""
+    if not RUN_ID.match(run_id):
+        raise UsageError(f"{source} '{run_id}': use letters, digits, '_', '.', '-', starting with a letter or "
+                         "digit (at most 128)")
+    return run_id
+
+
+def check_results_root(root: Path, *, source: str, create: bool) -> Path:
+    """The results folder `source` (--results or results_dir) names, checked before a run sends
+    anything: a folder, or one that can be made, that perfctl can write into. With create=False
+    (reading commands) only that it is not something else than a folder."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{source} {root}: is a file, not a folder", hint="name a folder for the run results")
+    if not create:
+        return root
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        # Made and removed again at once: the only honest test that run folders can be made
+        # here (/proc and read-only mounts look like folders; root passes every access() test).
+        probe = root / f".perfctl-probe-{os.getpid()}-{secrets.token_hex(4)}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise UsageError(f"{source} {root}: cannot make run folders there ({exc.strerror or exc})",
+                         hint="name a folder perfctl can write to") from None
+    return root
+
+
 def new_run_id(scenario: str, now: float | None = None) -> str:
     stamp = datetime.fromtimestamp(now or time.time(), timezone.utc).strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_-]", "-", scenario)[:40]
@@ -160,14 +189,17 @@ class Ledger:
         self.root = Path(root)
 
     def create(self, run_id: str, record: dict) -> RunDir:
-        if not RUN_ID.match(run_id):
-            raise UsageError(f"run id '{run_id}': use letters, digits, '_', '.', '-' (at most 128)")
-        self.root.mkdir(parents=True, exist_ok=True)
+        check_run_id(run_id, source="run id")
         path = self.root / run_id
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             path.mkdir()
         except FileExistsError:
+            if not self.root.is_dir():
+                raise UsageError(f"{self.root}: is a file, not a folder for run results") from None
             raise UsageError(f"run id '{run_id}' exists already in {self.root}; results are never overwritten") from None
+        except OSError as exc:
+            raise UsageError(f"{self.root}: cannot make the run folder ({exc.strerror or exc})") from None
         run = RunDir(path)
         write_json(run.file("run.json"), {"schema": RUN_SCHEMA, "id": run_id, **record, "updated": iso(time.time())})
         return run

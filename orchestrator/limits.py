@@ -29,4 +29,6 @@ MAX_DURATION_TEXT = "8760h (365 days)"
 # --instances: local k6 processes; each gets the segment sequence of all of them on its
 # command line, which the kernel caps (E2BIG at ~15,000).
 MAX_INSTANCES = 256
+# k8s.parallelism and --instances with --runtime k8s: k6-operator runner pods.
+MAX_K8S_RUNNERS = 1000
 MAX_PORT = 65535

@@ -129,6 +129,7 @@ def run(opts: RunOptions) -> int:
         raise UsageError(f"--runtime {opts.runtime}: not available in this version (available: {', '.join(RUNTIMES)})")
     loaded = load_config(opts.config)
     opts = _with_hosts(opts, loaded)
+    _check_inputs(opts, loaded)  # run id, instances, results folder: before the health gate, Prometheus and load
     if opts.instances > 1 or (opts.runtime == "k8s" and loaded.config.k8s.parallelism > 1):
         loaded = with_native_histograms(loaded)  # exact merged percentiles across instances / k8s runners
     if opts.runtime == "docker" and opts.instances > 1:
@@ -157,7 +158,7 @@ def run(opts: RunOptions) -> int:
 def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = False) -> int:
     loaded, script = prepared.loaded, prepared.script
     ledger = Ledger(results_root(loaded, opts.results))
-    run_id = opts.run_id or new_run_id(opts.scenario)
+    run_id = opts.run_id if opts.run_id is not None else new_run_id(opts.scenario)
     baseline = _resolve_baseline(loaded, ledger, opts, run_id)
     run = ledger.create(
         run_id,
@@ -282,6 +283,23 @@ def _pick_runtime(prepared: Prepared, opts: RunOptions, run: RunDir, argv: list[
         run.update(k6={"pid": ref.pid, "start": ref.start, "argv": argv[1:], **runtime_details(runtime)}, start=start)
 
     return runtime, on_started
+
+
+def _check_inputs(opts: RunOptions, loaded: LoadedConfig) -> None:
+    """What the user chose for this run, checked before anything starts or is sent (exit 2)."""
+    from orchestrator.ledger import check_results_root, check_run_id
+    from orchestrator.limits import MAX_INSTANCES, MAX_K8S_RUNNERS
+
+    if opts.run_id is not None:
+        check_run_id(opts.run_id)
+    most = MAX_K8S_RUNNERS if opts.runtime == "k8s" else MAX_INSTANCES
+    if not 1 <= opts.instances <= most:
+        where = "k6-operator runner pods" if opts.runtime == "k8s" else "k6 processes on this machine"
+        raise UsageError(f"--instances {opts.instances}: must be 1-{most} ({where})")
+    source = "--results" if opts.results is not None else "results_dir"
+    root = check_results_root(results_root(loaded, opts.results), source=source, create=True)
+    if opts.run_id is not None and (root / opts.run_id).exists():
+        raise UsageError(f"run id '{opts.run_id}' exists already in {root}; results are never overwritten")
 
 
 def _with_hosts(opts: RunOptions, loaded: LoadedConfig) -> RunOptions:
