@@ -122,17 +122,24 @@ def _run(scenario: str, config: Optional[Path], **options) -> None:
 
         options["hosts"] = parse_hosts(hosts)
     vus, duration, rate, stage = options.pop("vus"), options.pop("duration"), options.pop("rate"), options.pop("stage")
-    if vus is not None and not 0 < vus <= MAX_VUS:
-        raise UsageError(f"--vus {vus}: must be 1-{MAX_VUS:,}")
-    if rate is not None and not 0 < rate <= MAX_COUNT:
-        raise UsageError(f"--rate {rate}: must be 1-{MAX_COUNT:,}")
+    if vus is not None and vus <= 0:
+        raise UsageError("--vus: must be > 0")
+    if vus is not None and vus > MAX_VUS:
+        raise UsageError(f"--vus: must be at most {MAX_VUS:,}")
+    if rate is not None and rate <= 0:
+        raise UsageError("--rate: must be > 0")
+    if rate is not None and rate > MAX_COUNT:
+        raise UsageError(f"--rate: must be at most {MAX_COUNT:,}")
     if options["instances"] < 1:
         raise UsageError("--instances: must be >= 1")
     try:
         seconds = parse_duration(duration) if duration is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--duration: {exc}") from None
+    try:
         stages = tuple(_stage(text) for text in stage) if stage else None
     except ValueError as exc:
-        raise UsageError(f"--duration/--stage: {exc}") from None
+        raise UsageError(f"--stage: {exc}") from None
     if seconds is not None and seconds <= 0:
         raise UsageError("--duration: must be > 0")
     opts = command.RunOptions(
@@ -554,7 +561,7 @@ def k8s_render(
     if seconds is not None and seconds <= 0:
         raise UsageError("--duration: must be > 0")
     if vus is not None and not 0 < vus <= MAX_VUS:
-        raise UsageError(f"--vus {vus}: must be 1-{MAX_VUS:,}")
+        raise UsageError(f"--vus: must be 1-{MAX_VUS:,}")
     _exit(command.render(config, scenario, output=output, parallelism=parallelism, separate=separate,
                          cleanup=cleanup, run_id=run_id, overrides=Overrides(vus=vus, duration=seconds),
                          force=force, json_output=json_output))

@@ -394,6 +394,14 @@ class Scenario(Model):
     thresholds: Thresholds = Field(default_factory=dict, description="k6 thresholds: {metric or metric{tag:value}: [...]}")
     tags: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stages_mean_ramping(cls, data: Any) -> Any:
+        # As in k6 itself: `stages` without an executor is a ramping-vus scenario.
+        if isinstance(data, dict) and data.get("stages") and "executor" not in data and "profile" not in data:
+            return {**data, "executor": "ramping-vus"}
+        return data
+
     @model_validator(mode="after")
     def _shape(self) -> "Scenario":
         if self.include:
