@@ -22,7 +22,7 @@ CountOrZero = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 HttpStatus = Annotated[int, Field(ge=100, le=599)]
 
 # RFC 9110 token: what a header name may be made of (k6 refuses the rest at run time).
-HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # \Z: `$` lets a final newline through
 # CR and LF would end the header and start another; NUL is refused by every HTTP stack.
 HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]")
 
@@ -76,7 +76,7 @@ UrlPath = Annotated[str, AfterValidator(_check_path)]
 
 # host:port as Prometheus scrapes it: a DNS name, an IPv4 address or a [bracketed] IPv6 one.
 _HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])"
-SCRAPE_ADDRESS = re.compile(rf"^{_HOST}:(\d{{1,5}})$")
+SCRAPE_ADDRESS = re.compile(rf"^{_HOST}:(\d{{1,5}})\Z")
 
 
 def _check_scrape_address(text: str) -> str:

@@ -22,7 +22,8 @@ from typing import Any, Iterator
 from orchestrator.errors import LedgerError, UsageError
 
 RUN_SCHEMA = "perfctl.run/v1"
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# \Z, not $: `$` also matches before a final newline, and "id\n" is no safe folder name.
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 # States a run moves through; the last four are final.
 RUNNING, EVALUATING = "running", "evaluating"
