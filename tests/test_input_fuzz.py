@@ -27,7 +27,7 @@ from orchestrator.config import LoadedConfig, load_config
 from orchestrator.errors import PerfctlError
 from orchestrator.k6 import K6Features
 from orchestrator.local_prometheus import prometheus_yml
-from orchestrator.render import render_scenario
+from orchestrator.render import describe_part, render_scenario
 from tests.conftest import run_cli
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "orchestrator" / "examples").glob("*/perfctl.yaml"))
@@ -87,6 +87,48 @@ values = st.recursive(
 )
 
 
+NUMERIC_NASTY = [0, -1, 0.0, 1e-9, math.inf, -math.inf, math.nan, True, False, None, 10**30, 2**63, 99999, 10**6 + 1,
+                 "99999999h", "0s", "-1s", ".inf", "1e309", "", "x", [1], {"a": 1}]
+
+
+def nasty_for(old) -> st.SearchStrategy:
+    """Values a user might put where `old` is: mostly wrong in a way close to right (a number
+    out of range, a duration of zero or .inf, a string with a line break), sometimes anything."""
+    import re
+
+    if isinstance(old, bool):
+        near = st.sampled_from([0, 1, "yes", "no", None, "true", [True]])
+    elif is_number_like(old):
+        near = st.one_of(st.sampled_from([math.inf, -math.inf, math.nan]), st.sampled_from(NUMERIC_NASTY), st.integers(),
+                         st.floats())
+    elif isinstance(old, str):
+        near = st.one_of(
+            st.sampled_from(SPECIAL_STRINGS),
+            st.builds(lambda extra, at: old[:at] + extra + old[at:], st.sampled_from(["\r\n", " ", "${X}", ":99999", "\x00", "/"]),
+                      st.integers(0, len(old))),
+        )
+    elif isinstance(old, list):
+        near = st.one_of(st.just([]), st.lists(scalars, max_size=3), st.just(old * 3))
+    else:
+        near = st.one_of(st.just({}), st.just(None), st.just([old]))
+    return st.one_of(near, near, near, values)
+
+
+def is_number_like(value) -> bool:
+    """A number, or a duration written as text (`30s`): where a range or a unit applies."""
+    import re
+
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float)) or (isinstance(value, str) and bool(re.fullmatch(r"[\d.]+(ms|s|m|h)?", value)))
+
+
+def value_at(tree, path: tuple):
+    for part in path:
+        tree = tree[part]
+    return tree
+
+
 def paths_of(node, prefix=()) -> list[tuple]:
     found = [prefix]
     if isinstance(node, dict):
@@ -138,7 +180,8 @@ def assert_loads_and_renders_or_refuses(path: Path) -> None:
         event("config loaded")
         for name in loaded.config.scenarios:
             try:
-                render_scenario(loaded, name, FEATURES)
+                script = render_scenario(loaded, name, FEATURES)
+                [describe_part(part) for part in script.parts]  # what validate prints
                 event("scenario rendered")
             except PerfctlError:
                 event("scenario refused")
@@ -169,9 +212,12 @@ def test_mutated_example_configs_load_or_are_refused(data):
     example = data.draw(st.sampled_from(EXAMPLES), label="example")
     tree = EXAMPLE_DATA[example]
     for _ in range(data.draw(st.integers(1, 3), label="changes")):
-        path = data.draw(st.sampled_from(paths_of(tree)), label="path")
+        paths = paths_of(tree)
+        numbers = [p for p in paths if is_number_like(value_at(tree, p))]
+        # Half the changes hit a number or duration: where ranges, units and .inf live.
+        path = data.draw(st.sampled_from(numbers if numbers and data.draw(st.booleans()) else paths), label="path")
         op = data.draw(st.sampled_from(["replace", "replace", "replace", "delete", "wrap", "nest", "duplicate", "extra"]))
-        tree = mutate(tree, path, op, data.draw(values, label="value"))
+        tree = mutate(tree, path, op, data.draw(nasty_for(value_at(tree, path)), label="value"))
     target = _workdir() / "data" / example.parent.name / "perfctl.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -179,6 +225,22 @@ def test_mutated_example_configs_load_or_are_refused(data):
     except yaml.YAMLError:
         return  # not representable as YAML: no user can write it
     target.write_text(text, encoding="utf-8")
+    assert_loads_and_renders_or_refuses(target)
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_number_in_a_number_field_loads_or_is_refused(data):
+    """Every number and duration of every example, set to a value at or beyond the edge of its
+    range (.inf, .nan, 0, negative, huge, a boolean, a duration of 99999999h)."""
+    example = data.draw(st.sampled_from(EXAMPLES), label="example")
+    tree = EXAMPLE_DATA[example]
+    path = data.draw(st.sampled_from([p for p in paths_of(tree) if is_number_like(value_at(tree, p))]), label="path")
+    value = data.draw(st.one_of(st.sampled_from([math.inf, -math.inf, math.nan]), st.sampled_from(NUMERIC_NASTY[:16]),
+                                st.integers(), st.floats()), label="value")
+    target = _workdir() / "numbers" / example.parent.name / "perfctl.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(mutate(tree, path, "replace", value), allow_unicode=True, sort_keys=False))
     assert_loads_and_renders_or_refuses(target)
 
 
