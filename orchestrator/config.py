@@ -117,7 +117,7 @@ K6SystemTag = Literal[
 
 
 # The trend stats k6's remote-write output takes (K6_PROMETHEUS_RW_TREND_STATS).
-TREND_STAT_PATTERN = r"^(avg|min|max|med|count|sum|p\(\d{1,2}(\.\d+)?\))$"
+TREND_STAT_PATTERN = r"^(avg|min|max|med|count|sum|p\((100|\d{1,2}(\.\d+)?)\))$"
 
 
 class K6Settings(Model):

@@ -219,6 +219,8 @@ class Ledger:
         `created` time in its run.json.
         """
         if not self.root.is_dir():
+            if self.root.exists():  # a file named as the results folder: a mistake, not an empty ledger
+                raise UsageError(f"{self.root}: is a file, not a folder of run results")
             return []
         found = []
         with os.scandir(self.root) as entries:

@@ -434,3 +434,26 @@ def test_the_counting_target_does_see_the_health_gate_of_a_valid_run(tmp_path, t
     result = run_cli("run", "s", cwd=ws, timeout=120)
     assert result.code == 3, result.output
     assert target.requests >= 1
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["recover", "--results", "/etc/hostname"], ["/etc/hostname", "not a folder"]),
+        (["dashboard-url", "--results", "/etc/hostname"], ["/etc/hostname", "not a folder"]),
+        (["history", "--limit", "0"], ["--limit"]),
+        (["compare", "a", "b", "--tolerance", "nan"], ["--tolerance"]),
+        (["demo", "--results", "/etc/hostname"], ["--results /etc/hostname"]),
+    ],
+)
+def test_other_commands_refuse_what_is_not_theirs_to_read(tmp_path, args, words):
+    write(tmp_path, good())
+    assert_usage_error(run_cli(*args, cwd=tmp_path, timeout=120), *words)
+    assert not (tmp_path / "perfctl-demo" / ".perfctl" / "prometheus" / "prometheus.pid").exists()
+
+
+def test_trend_stats_are_what_k6_remote_write_takes(tmp_path):
+    path = write(tmp_path, good().replace("  push_interval: 1s", '  push_interval: 1s\n  trend_stats: ["p(95)", "p(99.9)", "p(100)", "med"]'))
+    load_config(path, environ={})
+    bad = write(tmp_path, good().replace("  push_interval: 1s", '  push_interval: 1s\n  trend_stats: ["p95"]'), "bad.yaml")
+    one_line_naming(config_lines(bad), "k6.trend_stats[0]", "k6 trend stat")

@@ -52,8 +52,8 @@ class Row:
 
 def compare(config_path: Path | None, run_a: str, run_b: str, *, results: Path | None, tolerance: float,
             json_output: bool, fail_on_regression: bool) -> int:
-    if tolerance < 0:
-        raise UsageError("--tolerance: must be >= 0")
+    if not 0 <= tolerance < float("inf"):  # nan and inf too: no change is beyond them
+        raise UsageError("--tolerance: must be a finite number >= 0")
     root = results if results is not None else results_root(load_config(config_path), None)
     ledger = Ledger(root)
     a, b = ledger.get(run_a), ledger.get(run_b)
