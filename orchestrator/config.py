@@ -513,7 +513,7 @@ class GrafanaSettings(Model):
             raise ValueError(f"url: '{_one_line(self.url)}' must look like http://HOST:PORT")
         problem = url_problem(self.url, ("http",))
         if problem:
-            raise ValueError(f"url: '{self.url}' {problem}")
+            raise ValueError(f"url: '{_one_line(self.url)}' {problem}")
         return self
 
 
@@ -595,6 +595,7 @@ class K8sSettings(Model):
     kubectl: str = Field("kubectl", description="the kubectl binary")
     context: str | None = Field(None, description="kubectl --context; default: the current context")
     timeout: Duration = Field(3600.0, gt=0, description="how long `run --runtime k8s` follows the TestRun")
+    poll_interval: Duration = Field(2.0, gt=0, description="how often the TestRun's stage is read")
 
     @model_validator(mode="after")
     def _prometheus_url(self) -> "K8sSettings":
@@ -602,7 +603,6 @@ class K8sSettings(Model):
         if problem:
             raise ValueError(f"prometheus_url: '{_one_line(self.prometheus_url)}' {problem}")
         return self
-    poll_interval: Duration = Field(2.0, gt=0, description="how often the TestRun's stage is read")
 
 
 class Config(Model):

@@ -41,17 +41,23 @@ def check_run_id(run_id: str, *, source: str = "--run-id") -> str:
 
 def check_results_root(root: Path, *, source: str, create: bool) -> Path:
     """The results folder `source` (--results or results_dir) names, checked before a run sends
-    anything: a folder, or one that can be made, that perfctl can write into. With create=False
+    anything: a folder perfctl can make run folders in, or one it can make. Nothing is left
+    behind (a run that stops at the health gate leaves no results folder). With create=False
     (reading commands) only that it is not something else than a folder."""
     if root.exists() and not root.is_dir():
         raise UsageError(f"{source} {root}: is a file, not a folder", hint="name a folder for the run results")
     if not create:
         return root
+    # The nearest folder that exists is where the first new folder will be made.
+    existing = root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{source} {root}: {existing} is a file, not a folder", hint="name a folder for the run results")
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        # Made and removed again at once: the only honest test that run folders can be made
-        # here (/proc and read-only mounts look like folders; root passes every access() test).
-        probe = root / f".perfctl-probe-{os.getpid()}-{secrets.token_hex(4)}"
+        # Made and removed again at once: the only honest test that folders can be made here
+        # (/proc and read-only mounts look like folders; root passes every access() test).
+        probe = existing / f".perfctl-probe-{os.getpid()}-{secrets.token_hex(4)}"
         probe.mkdir()
         probe.rmdir()
     except OSError as exc:
