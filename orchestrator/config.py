@@ -31,7 +31,7 @@ from orchestrator.config_types import (
 )
 from orchestrator.durations import parse_duration
 from orchestrator.errors import ConfigError
-from orchestrator.limits import MAX_K8S_RUNNERS
+from orchestrator.limits import MAX_K8S_RUNNERS, MAX_VUS
 
 DEFAULT_CONFIG_NAME = "perfctl.yaml"
 
@@ -173,7 +173,7 @@ class PrometheusSettings(Model):
 
 class Stage(Model):
     duration: Duration
-    target: VusOrZero
+    target: CountOrZero = Field(description="VUs (ramping-vus) or iterations per time_unit (ramping-arrival-rate)")
 
 
 # Names used as {placeholders} and JavaScript-side keys: identifiers only.
@@ -421,6 +421,10 @@ class Scenario(Model):
             raise ValueError("duration: constant-vus needs a duration")
         if self.executor in ("ramping-vus", "ramping-arrival-rate") and not self.stages:
             raise ValueError(f"stages: {self.executor} needs stages")
+        if self.executor == "ramping-vus":
+            for i, stage in enumerate(self.stages):
+                if stage.target > MAX_VUS:
+                    raise ValueError(f"stages[{i}].target: {stage.target:,} VUs is more than {MAX_VUS:,}")
         if self.executor == "constant-arrival-rate" and (self.rate is None or self.duration is None):
             raise ValueError("rate and duration: constant-arrival-rate needs both")
         if self.executor in ("per-vu-iterations", "shared-iterations") and self.iterations is None:

@@ -456,3 +456,27 @@ def test_trend_stats_are_what_k6_remote_write_takes(tmp_path):
     load_config(path, environ={})
     bad = write(tmp_path, good().replace("  push_interval: 1s", '  push_interval: 1s\n  trend_stats: ["p95"]'), "bad.yaml")
     one_line_naming(config_lines(bad), "k6.trend_stats[0]", "k6 trend stat")
+
+
+@pytest.mark.parametrize(
+    ("profile", "field"),
+    [
+        ("{name: throughput, rate: 1000000000000, duration: 10s}", "pre_allocated_vus"),
+        ("{name: breakpoint, peak_rate: 1000000000000, duration: 10s}", "max_vus"),
+    ],
+)
+def test_a_profile_that_works_out_to_too_many_vus_is_refused(tmp_path, profile, field):
+    """Before: validate passed the throughput one (k6 would try to start 5*10^11 VUs) and the
+    breakpoint one crashed (exit 1) on a stage target read as VUs."""
+    text = good().replace("    vus: 1\n    duration: 1s\n", f"    profile: {profile}\n")
+    path = write(tmp_path, text)
+    one_line_naming(config_lines(path), "scenarios.s.profile", field, "1,000,000")
+    assert_usage_error(run_cli("validate", "-c", str(path), cwd=tmp_path, timeout=60), "scenarios.s.profile")
+
+
+def test_arrival_rate_stage_targets_are_rates_not_vus(tmp_path):
+    rate = ("    executor: ramping-arrival-rate\n    pre_allocated_vus: 10\n"
+            "    stages: [{duration: 1s, target: 5000000}]\n")
+    load_config(write(tmp_path, good().replace("    vus: 1\n    duration: 1s\n", rate)), environ={})
+    vus = write(tmp_path, good().replace("    vus: 1\n    duration: 1s\n", "    stages: [{duration: 1s, target: 5000000}]\n"), "v.yaml")
+    one_line_naming(config_lines(vus), "scenarios.s.stages[0].target", "1,000,000")
