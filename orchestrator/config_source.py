@@ -21,24 +21,32 @@ INIT_HINT = "create one with `perfctl init` (or `perfctl init --example demo`)"
 
 
 def read_config_bytes(path: Path) -> bytes:
-    """The bytes of a regular file of at most MAX_CONFIG_BYTES."""
+    """The bytes of perfctl.yaml: a regular file of at most MAX_CONFIG_BYTES."""
+    return read_regular_file(path, limit=MAX_CONFIG_BYTES, limit_text=MAX_CONFIG_TEXT, hint=INIT_HINT)
+
+
+def read_regular_file(path: Path, *, limit: int, limit_text: str, label: str | None = None,
+                      hint: str | None = None) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; ConfigError (exit 2) naming
+    `label` (default: the path) for anything else: missing, a folder, a FIFO, a device, too big."""
+    label = label or str(path)
     try:
         # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file", hint=INIT_HINT) from None
+        raise ConfigError(f"{label}: no such file", hint=hint) from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a config file", hint=INIT_HINT) from None
+        raise ConfigError(f"{label}: is a folder, not a file", hint=hint) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{label}: cannot read ({exc.strerror})") from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise ConfigError(f"{path}: is a folder, not a config file", hint=INIT_HINT)
+            raise ConfigError(f"{label}: is a folder, not a file", hint=hint)
         if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"{path}: not a regular file (a device, pipe or socket); give the path of a perfctl.yaml")
-        if info.st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(_too_big(path, info.st_size))
+            raise ConfigError(f"{label}: not a regular file (a device, pipe or socket)", hint=hint)
+        if info.st_size > limit:
+            raise ConfigError(_too_big(label, info.st_size, limit_text))
         os.set_blocking(fd, True)
         chunks, total = [], 0
         while True:
@@ -46,18 +54,18 @@ def read_config_bytes(path: Path) -> bytes:
             if not chunk:
                 break
             total += len(chunk)
-            if total > MAX_CONFIG_BYTES:  # grew while being read
-                raise ConfigError(_too_big(path, total))
+            if total > limit:  # grew while being read
+                raise ConfigError(_too_big(label, total, limit_text))
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{label}: cannot read ({exc.strerror})") from None
     finally:
         os.close(fd)
 
 
-def _too_big(path: Path, size: int) -> str:
-    return f"{path}: {size:,} bytes is more than a config file may hold ({MAX_CONFIG_TEXT}); is -c the right file?"
+def _too_big(label: str, size: int, limit_text: str) -> str:
+    return f"{label}: {size:,} bytes is more than it may hold ({limit_text}); is it the right file?"
 
 
 def parse_yaml(path: Path, raw: bytes) -> Any:

@@ -12,6 +12,10 @@ from __future__ import annotations
 # data pools, and keeps a wrong `-c` (/dev/zero, a log file) from filling memory.
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_CONFIG_TEXT = "1 MiB"
+# A data pool file (CSV/JSON, read whole to count its rows) and a --script: far beyond real
+# ones, and a wrong path (/dev/zero) cannot fill memory.
+MAX_DATA_FILE_BYTES = 256 * 1024 * 1024
+MAX_DATA_FILE_TEXT = "256 MiB"
 # YAML nodes after every alias is expanded: what the loaded config really holds. A few
 # hundred in real configs; an alias "bomb" of 453 bytes reaches 10**7.
 MAX_YAML_NODES = 100_000

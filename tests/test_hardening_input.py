@@ -480,3 +480,22 @@ def test_arrival_rate_stage_targets_are_rates_not_vus(tmp_path):
     load_config(write(tmp_path, good().replace("    vus: 1\n    duration: 1s\n", rate)), environ={})
     vus = write(tmp_path, good().replace("    vus: 1\n    duration: 1s\n", "    stages: [{duration: 1s, target: 5000000}]\n"), "v.yaml")
     one_line_naming(config_lines(vus), "scenarios.s.stages[0].target", "1,000,000")
+
+
+def test_a_data_pool_file_that_is_a_fifo_or_a_device_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "rows.csv")
+    text = good().replace("    requests:", "    data: {row: {file: rows.csv}}\n    requests:")
+    path = write(tmp_path, text)
+    assert_usage_error(run_cli("validate", "-c", str(path), cwd=tmp_path, timeout=60),
+                       "scenarios.s.data.row.file", "not a regular file")
+    (tmp_path / "rows.csv").unlink()
+    (tmp_path / "rows.csv").symlink_to("/dev/zero")
+    assert_usage_error(run_cli("validate", "-c", str(path), cwd=tmp_path, timeout=60), "not a regular file")
+
+
+def test_a_script_that_is_a_fifo_is_refused(tmp_path, target):
+    ws = workspace(tmp_path, target)
+    os.mkfifo(ws / "own.js")
+    result = run_cli("run", "s", "--script", str(ws / "own.js"), cwd=ws, timeout=60)
+    assert_usage_error(result, "--script", "not a regular file")
+    assert_nothing_started(ws, target)
