@@ -167,7 +167,7 @@ class PrometheusSettings(Model):
     def _url(self) -> "PrometheusSettings":
         problem = url_problem(self.url, ("http", "https"))
         if problem:
-            raise ValueError(f"url: '{_one_line(self.url)}' {problem}")
+            raise ValueError(f"url: '{_one_line(redact_url(self.url))}' {problem}")  # filled in: may hold a password
         return self
 
 
@@ -605,7 +605,7 @@ class K8sSettings(Model):
     def _prometheus_url(self) -> "K8sSettings":
         problem = self.prometheus_url and url_problem(self.prometheus_url, ("http", "https"))
         if problem:
-            raise ValueError(f"prometheus_url: '{_one_line(self.prometheus_url)}' {problem}")
+            raise ValueError(f"prometheus_url: '{_one_line(redact_url(self.prometheus_url))}' {problem}")
         return self
 
 

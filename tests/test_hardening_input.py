@@ -499,3 +499,10 @@ def test_a_script_that_is_a_fifo_is_refused(tmp_path, target):
     result = run_cli("run", "s", "--script", str(ws / "own.js"), cwd=ws, timeout=60)
     assert_usage_error(result, "--script", "not a regular file")
     assert_nothing_started(ws, target)
+
+
+def test_a_bad_prometheus_url_is_quoted_without_its_password(tmp_path):
+    path = write(tmp_path, good().replace("url: http://127.0.0.1:1", "url: http://u:${PROM_PW}@127.0.0.1:99999"))
+    lines = config_lines(path, {"PROM_PW": "s3cret-value"})
+    one_line_naming(lines, "prometheus.url", "u:***@", "port in 1-65535")
+    assert not any("s3cret-value" in line for line in lines)
