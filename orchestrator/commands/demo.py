@@ -55,6 +55,10 @@ def demo(*, fault: str, duration: str, results: Path | None, json_output: bool, 
     loaded = load_config(config_path)
     # Checked before anything starts: k6 found, scripts render and pass `k6 inspect`.
     prepared = prepare(loaded, DEMO_SCENARIO, Overrides(duration=seconds))
+    if results is not None:
+        from orchestrator.ledger import check_results_root
+
+        check_results_root(results, source="--results", create=True)
     backend_port = int(loaded.config.target.base_url.rsplit(":", 1)[1])
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     with RunningBackend(BackendSettings(port=backend_port, fault=fault)) as backend, _prometheus(prometheus):

@@ -8,8 +8,8 @@ from pathlib import Path
 from orchestrator import console
 from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
-from orchestrator.errors import LedgerError
-from orchestrator.ledger import Ledger, RunDir
+from orchestrator.errors import LedgerError, UsageError
+from orchestrator.ledger import Ledger, RunDir, check_results_root
 from orchestrator.percent import percent_text
 from orchestrator.slo import format_value
 
@@ -53,7 +53,10 @@ def _row(run: RunDir, scenario: str | None = None) -> dict | None:
 
 
 def history(config_path: Path | None, *, results: Path | None, scenario: str | None, limit: int, json_output: bool) -> int:
+    if limit < 1:
+        raise UsageError("--limit: must be >= 1")
     root = results if results is not None else results_root(load_config(config_path), None)
+    check_results_root(root, source="--results" if results is not None else "results_dir", create=False)
     rows = run_rows(Ledger(root), scenario=scenario, limit=limit)
     if json_output:
         print(json.dumps(rows, indent=2))

@@ -39,8 +39,10 @@ def render(
     force: bool = False,
     json_output: bool = False,
 ) -> int:
-    if parallelism is not None and parallelism < 1:
-        raise UsageError("--parallelism: must be >= 1")
+    from orchestrator.limits import MAX_K8S_RUNNERS
+
+    if parallelism is not None and not 1 <= parallelism <= MAX_K8S_RUNNERS:
+        raise UsageError(f"--parallelism {parallelism}: must be 1-{MAX_K8S_RUNNERS}")
     if run_id is not None and not RUN_ID.match(run_id):
         raise UsageError(f"--run-id {run_id!r}: letters, digits, '_', '.', '-' (at most 128)")
     loaded = load_config(config_path)

@@ -116,11 +116,13 @@ def _prepare_hand_written(loaded: LoadedConfig, scenario: str, overrides: Overri
         raise UsageError("--rate: not available with --script (k6 has no such flag; set the rate in the script)")
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", scenario):
         raise UsageError(f"'{scenario}': with --script, SCENARIO names the run (letters, digits, '_', '.', '-')")
+    from orchestrator.config_source import read_regular_file
+    from orchestrator.limits import MAX_DATA_FILE_BYTES, MAX_DATA_FILE_TEXT
+
+    raw = read_regular_file(path, limit=MAX_DATA_FILE_BYTES, limit_text=MAX_DATA_FILE_TEXT, label=f"--script {path}")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"--script {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise UsageError(f"--script {path}: cannot read it as UTF-8 text ({exc})") from None
     binary = find_k6(loaded.config.k6.binary)
     features = k6_memo.features(binary)
@@ -133,6 +135,7 @@ def run(opts: RunOptions) -> int:
         raise UsageError(f"--runtime {opts.runtime}: not available in this version (available: {', '.join(RUNTIMES)})")
     loaded = load_config(opts.config)
     opts = _with_hosts(opts, loaded)
+    _check_inputs(opts, loaded)  # run id, instances, results folder: before the health gate, Prometheus and load
     if opts.instances > 1 or (opts.runtime == "k8s" and loaded.config.k8s.parallelism > 1):
         loaded = with_native_histograms(loaded)  # exact merged percentiles across instances / k8s runners
     if opts.runtime == "docker" and opts.instances > 1:
@@ -181,7 +184,7 @@ def _check_queries(loaded: LoadedConfig, opts: RunOptions, *, again: bool = Fals
 def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = False) -> int:
     loaded, script = prepared.loaded, prepared.script
     ledger = Ledger(results_root(loaded, opts.results))
-    run_id = opts.run_id or new_run_id(opts.scenario)
+    run_id = opts.run_id if opts.run_id is not None else new_run_id(opts.scenario)
     baseline = _resolve_baseline(loaded, ledger, opts, run_id)
     run = ledger.create(
         run_id,
@@ -309,6 +312,23 @@ def _pick_runtime(prepared: Prepared, opts: RunOptions, run: RunDir, argv: list[
         run.update(k6={"pid": ref.pid, "start": ref.start, "argv": argv[1:], **runtime_details(runtime)}, start=start)
 
     return runtime, on_started
+
+
+def _check_inputs(opts: RunOptions, loaded: LoadedConfig) -> None:
+    """What the user chose for this run, checked before anything starts or is sent (exit 2)."""
+    from orchestrator.ledger import check_results_root, check_run_id
+    from orchestrator.limits import MAX_INSTANCES, MAX_K8S_RUNNERS
+
+    if opts.run_id is not None:
+        check_run_id(opts.run_id)
+    most = MAX_K8S_RUNNERS if opts.runtime == "k8s" else MAX_INSTANCES
+    if not 1 <= opts.instances <= most:
+        where = "k6-operator runner pods" if opts.runtime == "k8s" else "k6 processes on this machine"
+        raise UsageError(f"--instances {opts.instances}: must be 1-{most} ({where})")
+    source = "--results" if opts.results is not None else "results_dir"
+    root = check_results_root(results_root(loaded, opts.results), source=source, create=True)
+    if opts.run_id is not None and (root / opts.run_id).exists():
+        raise UsageError(f"run id '{opts.run_id}' exists already in {root}; results are never overwritten")
 
 
 def _with_hosts(opts: RunOptions, loaded: LoadedConfig) -> RunOptions:
