@@ -11,26 +11,14 @@ import math
 import re
 
 from orchestrator.percent import percent_text
+from orchestrator.sli import SLIS
 from orchestrator.slo import format_value
 
 # The units a value can have; `unit:` on a custom objective names one of them.
 UNITS = ("s", "ms", "ratio", "percent", "req/s", "Hz", "messages", "iterations", "requests", "count", "bytes", "none")
 
 # What each built-in SLI measures, in its base unit (k6's remote write sends durations in seconds).
-SLI_UNITS = {
-    "error_ratio": "ratio",
-    "http_p95": "s",
-    "http_p99": "s",
-    "checks": "ratio",
-    "requests_per_second": "req/s",
-    "ws_connect_p95": "s",
-    "ws_message_success": "ratio",
-    "loop_rate_min": "Hz",
-    "kafka_lag_max": "messages",
-    "kafka_lag_after": "messages",
-    "target_up": "ratio",
-    "dropped_iterations": "iterations",
-}
+SLI_UNITS = {name: record.unit for name, record in SLIS.items()}
 
 # Relative criteria (`<= +10%`) are percentages of the baseline whatever the unit: kept as written.
 _ABSOLUTE_NUMBER = re.compile(r"(?<![\w.+\-])(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![\w.%])")
