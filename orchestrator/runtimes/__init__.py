@@ -12,6 +12,10 @@ needs), plus one line here.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.runtimes.base import Runtime, RunContext
 
 # name -> (its class as "module:Class", chosen by --runtime). The others follow from other
 # options: --instances N (segments, N local processes), --hosts (ssh).
@@ -44,18 +48,18 @@ def chosen(runtime: str, *, instances: int = 1, hosts: tuple[str, ...] = ()) -> 
     return runtime
 
 
-def runtime_class(name: str):
+def runtime_class(name: str) -> "type[Runtime]":
     path, _ = REGISTRY[name]
     module_name, _, class_name = path.partition(":")
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def make_runtime(name: str, context):
+def make_runtime(name: str, context: "RunContext") -> "Runtime":
     """The runtime `name` (see `chosen`) built for one run (base.RunContext)."""
     return runtime_class(name).for_run(context)
 
 
-def runtime_classes() -> list:
+def runtime_classes() -> "list[type[Runtime]]":
     """Every runtime whose module imports here (a missing optional dependency skips one)."""
     classes = []
     for name in REGISTRY:
