@@ -26,10 +26,8 @@ from orchestrator.pids import ProcessRef
 from orchestrator.plan_summary import describe_plan
 from orchestrator.readiness import wait_ready
 from orchestrator.render import Overrides, RenderedScript, render_scenario
-from orchestrator.runtimes import k6_window, make_runtime, runtime_details
-from orchestrator.runtimes.segments import SegmentsRuntime
-
-RUNTIMES = ("local", "docker", "k8s")
+from orchestrator.runtimes import check_choice, chosen, make_runtime
+from orchestrator.runtimes.base import RunContext
 
 
 @dataclass(frozen=True)
@@ -131,8 +129,7 @@ def _prepare_hand_written(loaded: LoadedConfig, scenario: str, overrides: Overri
 
 
 def run(opts: RunOptions) -> int:
-    if opts.runtime not in RUNTIMES:
-        raise UsageError(f"--runtime {opts.runtime}: not available in this version (available: {', '.join(RUNTIMES)})")
+    check_choice(opts.runtime)
     loaded = load_config(opts.config)
     opts = _with_hosts(opts, loaded)
     _check_inputs(opts, loaded)  # run id, instances, results folder: before the health gate, Prometheus and load
@@ -283,7 +280,7 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
     _warm_up(VERDICT_MODULES)
     with _live_view(prepared, opts, run, start, argv) as view:
         outcome = runtime.run(argv, env, run.file("k6.log"), cwd=run.path, on_started=started, progress=view, **watch)
-    start, end = k6_window(runtime, start, time.time())  # a container's own start/exit, without its set-up
+    start, end = runtime.window(start, time.time())  # e.g. a container's own start/exit, without its set-up
     if live and live.stopped is not None:
         console.info(f"live gate stopped k6: {live.stopped.reason}")
         run.update(live_gate=live.stopped.as_dict())
@@ -292,26 +289,11 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
 
 def _pick_runtime(prepared: Prepared, opts: RunOptions, run: RunDir, argv: list[str], start: float):
     """The runtime for this run, and what it records in run.json once k6 has started."""
-    loaded = prepared.loaded
-    if opts.runtime == "k8s":
-        return _k8s_runtime(loaded, opts, run, prepared.script.text), lambda details: run.update(k8s=details, start=start)
-    if opts.hosts:
-        from orchestrator.runtimes.ssh import SshRuntime
-
-        return SshRuntime(opts.hosts, run.id), lambda hosts: run.update(k6={"hosts": hosts, "argv": argv[1:]}, start=start)
-    if opts.instances > 1:
-
-        def on_instances(refs):
-            run.update(k6={"instances": [{"pid": r.pid, "start": r.start} for r in refs], "argv": argv[1:]}, start=start)
-
-        return SegmentsRuntime(opts.instances), on_instances
-    runtime = make_runtime(opts.runtime, loaded)
-
-    def on_started(ref):
-        # runtime_details: the docker runtime's container id and image.
-        run.update(k6={"pid": ref.pid, "start": ref.start, "argv": argv[1:], **runtime_details(runtime)}, start=start)
-
-    return runtime, on_started
+    name = chosen(opts.runtime, instances=opts.instances, hosts=opts.hosts)
+    context = RunContext(loaded=prepared.loaded, run=run, scenario=opts.scenario, script_text=prepared.script.text,
+                         instances=opts.instances, hosts=opts.hosts)
+    runtime = make_runtime(name, context)
+    return runtime, lambda facts: run.update(**{runtime.record_key: facts}, start=start)
 
 
 def _check_inputs(opts: RunOptions, loaded: LoadedConfig) -> None:
@@ -351,17 +333,6 @@ def _with_hosts(opts: RunOptions, loaded: LoadedConfig) -> RunOptions:
         raise UsageError(f"--hosts: the scenarios read {', '.join(required)} from the environment, "
                          "which perfctl does not send to other hosts")
     return dataclasses.replace(opts, instances=len(opts.hosts))
-
-
-def _k8s_runtime(loaded: LoadedConfig, opts: RunOptions, run: RunDir, script_text: str):
-    """--runtime k8s: a k6-operator TestRun; --instances N (N > 1) sets its parallelism."""
-    from orchestrator.k8s import TestRunPlan
-    from orchestrator.runtimes.k8s import K8sRuntime
-
-    settings = loaded.config.k8s
-    parallelism = opts.instances if opts.instances > 1 else settings.parallelism
-    plan = TestRunPlan(run_id=run.id, scenario=opts.scenario, parallelism=parallelism, settings=settings)
-    return K8sRuntime.for_run(loaded, plan, script_text, run.path)
 
 
 def _live_view(prepared: Prepared, opts: RunOptions, run: RunDir, start: float, argv: list[str]):
