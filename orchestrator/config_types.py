@@ -63,9 +63,14 @@ HeaderName = Annotated[str, AfterValidator(check_header_name)]
 HeaderValue = Annotated[str, AfterValidator(check_header_value)]
 
 
+# A path that starts with an environment reference is known only when k6 runs; the generated
+# script's origin check refuses it then if it does not keep to base_url (README, "Secrets and origin").
+_RUNTIME_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}")
+
+
 def _check_path(path: str) -> str:
     # A path is appended to the base URL: without its `/`, `api` after `http://h:80` names another port.
-    if not path.startswith("/"):
+    if not path.startswith("/") and not _RUNTIME_REF.match(path):
         raise ValueError(f"'{shown(path)}' must start with / (it is appended to the base URL)")
     if re.search(r"[\x00-\x1f\x7f]", path):
         raise ValueError(f"'{shown(path)}' must not contain line breaks or other control characters")
