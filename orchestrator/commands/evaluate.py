@@ -12,11 +12,10 @@ from pathlib import Path
 
 from orchestrator import console, report
 from orchestrator.baseline import resolve
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.errors import UsageError
 from orchestrator.judge import judge_run
-from orchestrator.ledger import Ledger
+from orchestrator.ledger import Ledger, results_root
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.monitoring_stack import ensure_prometheus
 

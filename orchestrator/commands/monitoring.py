@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config, redact_url
-from orchestrator.ledger import Ledger
+from orchestrator.ledger import Ledger, results_root
 from orchestrator import grafana as grafana_module
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.local_prometheus import LocalPrometheus, state_dir

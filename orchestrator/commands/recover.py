@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Iterator
 
 from orchestrator import console, slo
-from orchestrator.commands.run import results_root
 from orchestrator.config import LoadedConfig, load_config
 from orchestrator.errors import ExitCode, LedgerError, PerfctlError
 from orchestrator.gate import await_last_scrapes, objectives_for
@@ -43,7 +42,7 @@ from orchestrator.instances import k6_files, merge_instance_summaries
 from orchestrator.judge import RESULT_EXIT, judge_run
 from orchestrator.k6 import read_summary
 from orchestrator.ledger import (
-    ERROR, EVALUATING, FAILED_INCOMPLETE, FINAL_STATES, FINISHED, Ledger, RunDir, iso,
+    ERROR, EVALUATING, FAILED_INCOMPLETE, FINAL_STATES, FINISHED, Ledger, RunDir, iso, results_root,
 )
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.monitoring_stack import ensure_prometheus

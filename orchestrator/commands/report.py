@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 from orchestrator import gate, report, report_html
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.errors import LedgerError, UsageError
-from orchestrator.ledger import Ledger, RunDir, write_output
+from orchestrator.ledger import Ledger, RunDir, results_root, write_output
 
 FORMATS = {"html": ("report", ".html"), "md": ("report", ".md"), "junit": ("junit", ".xml"), "json": ("verdict", ".json")}
 

@@ -17,7 +17,8 @@ from orchestrator.instances import with_native_histograms
 from orchestrator.interrupts import recorded_signals
 from orchestrator.k6 import RemoteWrite, describe_exit, find_k6, run_argv, run_env
 from orchestrator.ledger import (
-    EVALUATING, FAILED_INCOMPLETE, FINISHED, INTERRUPTED, RUNNING, Ledger, RunDir, iso, new_run_id, write_atomic,
+    EVALUATING, FAILED_INCOMPLETE, FINISHED, INTERRUPTED, RUNNING, Ledger, RunDir, iso, new_run_id, results_root,
+    write_atomic,
 )
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator import prometheus_access
@@ -59,13 +60,6 @@ class Prepared:
     k6_binary: str
     script: RenderedScript
     k6_version: str
-
-
-def results_root(loaded: LoadedConfig, override: Path | None) -> Path:
-    if override is not None:
-        return override
-    root = Path(loaded.config.results_dir)
-    return root if root.is_absolute() else loaded.path.parent / root
 
 
 def prepare(
