@@ -34,20 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from orchestrator import console, slo
+from orchestrator import console
 from orchestrator.config import LoadedConfig, load_config
 from orchestrator.errors import ExitCode, LedgerError, PerfctlError
-from orchestrator.gate import await_last_scrapes, objectives_for
 from orchestrator.instances import k6_files, merge_instance_summaries
-from orchestrator.judge import RESULT_EXIT, judge_run
 from orchestrator.k6 import read_summary
 from orchestrator.ledger import (
     ERROR, EVALUATING, FAILED_INCOMPLETE, FINAL_STATES, FINISHED, Ledger, RunDir, iso, results_root,
 )
-from orchestrator.local_prometheus import LocalPrometheus
-from orchestrator.monitoring_stack import ensure_prometheus
 from orchestrator.pids import ProcessRef
-from orchestrator.rollback import run_rollback
+from orchestrator.pipeline import Ending, finish
 from orchestrator.runstate import k6_processes, live_k6, perfctl_alive
 from orchestrator.tmux import Session
 
@@ -224,35 +220,25 @@ def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *
     for log in sorted(run.path.glob("k6*.log")):
         wait_complete(log, timeout=10)  # the log writer's last lines (k6 has just ended) are in
     record = _infer_k6_end(run, record, outcome.did)
-    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)  # its client: the configured url
-    if ensure_prometheus(loaded):  # a local process or the docker stack, as prometheus.runtime says
-        outcome.did.append(f"restarted Prometheus at {prometheus.url_shown} (its data was kept)")
-    verdict = run.read_json("verdict.json")
-    if verdict is not None and verdict.get("result"):
-        # perfctl died after writing the verdict and before recording it: the verdict stands.
-        result, score = verdict["result"], verdict.get("percent")
-        exit_code = int(ExitCode.INTERRUPTED) if record.get("interrupted_by") else int(
-            RESULT_EXIT.get(_result(result), ExitCode.INCONCLUSIVE))
-        outcome.did.append("the verdict was written before perfctl died; recorded it")
-    else:
-        # Right after k6 ended (--wait) the last scrapes may still be due; long after, this returns at once.
-        await_last_scrapes(prometheus.client(), objectives_for(loaded.config, record["scenario"]), end=record["end"],
-                           timeout=loaded.config.prometheus.settle, scrape_interval=loaded.config.prometheus.scrape_interval)
-        judgement = judge_run(loaded, run, prometheus.client(), record=record,
-                              has_thresholds=_has_thresholds(loaded, record))
-        result, score, exit_code = judgement.verdict.result.value, judgement.verdict.percent, int(judgement.exit_code)
-        outcome.did.append(f"evaluated the gate over {iso(record['start'])} .. {iso(record['end'])}: {result}")
-        for grade in judgement.verdict.grades:
-            if grade.value is None and grade.reason:
-                outcome.did.append(f"{grade.name}: {grade.reason}")
+
+    def noted(ending: Ending) -> dict:  # the lines of what recover did, recorded with the verdict
+        if ending.judgement is None:
+            outcome.did.append("the verdict was written before perfctl died; recorded it")
+        else:
+            outcome.did.append(f"evaluated the gate over {iso(record['start'])} .. {iso(record['end'])}: {ending.result}")
+            for grade in ending.judgement.verdict.grades:
+                if grade.value is None and grade.reason:
+                    outcome.did.append(f"{grade.name}: {grade.reason}")
+        return {"recovered": _recovered_note(outcome.did)}
+
     final = record.get("final_status") or FINISHED
-    run.update(
-        status=final, result=result, score=round(score, 2) if score is not None else None, exit_code=exit_code,
-        finished=iso(time.time()), recovered=_recovered_note(outcome.did),
+    ending = finish(
+        loaded, run, record, ensure=lambda url: outcome.did.append(f"restarted Prometheus at {url} (its data was kept)"),
+        has_thresholds=_has_thresholds(loaded, record), keep_written=True, status=final, extra=noted, rollback=rollback,
     )
-    if rollback and run_rollback(loaded, run, result, interrupted=bool(record.get("interrupted_by"))):
+    if ending.rollback:
         outcome.did.append(f"ran the rollback actions (outcome in run.json, output in {run.path / 'rollback'})")
-    outcome.state, outcome.result, outcome.exit_code = final, result, exit_code
+    outcome.state, outcome.result, outcome.exit_code = final, ending.result, ending.exit_code
     return outcome
 
 
@@ -399,13 +385,6 @@ def _has_thresholds(loaded: LoadedConfig, record: dict) -> bool:
         return bool(record["has_thresholds"])
     scenario = loaded.config.scenarios.get(record.get("scenario", ""))
     return bool(scenario and scenario.thresholds)
-
-
-def _result(value: str) -> slo.Result | None:
-    try:
-        return slo.Result(value)
-    except ValueError:
-        return None
 
 
 def _recovered_note(did: list[str]) -> dict:
