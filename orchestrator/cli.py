@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from orchestrator import __version__
+from orchestrator.runtimes import CHOICES as RUNTIME_CHOICES
 
 app = typer.Typer(
     name="perfctl",
@@ -39,10 +40,8 @@ ConfigOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.", envvar="PERFCTL_JSON")]
 
 
-class Runtime(str, Enum):
-    local = "local"
-    docker = "docker"
-    k8s = "k8s"
+# The registry's names (orchestrator/runtimes/__init__.py imports nothing: --help stays fast).
+Runtime = Enum("Runtime", {name: name for name in RUNTIME_CHOICES}, type=str)
 
 
 def _version(value: bool) -> None:

@@ -32,6 +32,7 @@ from orchestrator.config_types import (
 from orchestrator.durations import parse_duration
 from orchestrator.errors import ConfigError
 from orchestrator.limits import MAX_K8S_RUNNERS, MAX_VUS
+from orchestrator.sli import NAMES as SLI_NAMES, SLIS
 
 DEFAULT_CONFIG_NAME = "perfctl.yaml"
 
@@ -455,27 +456,15 @@ class Scenario(Model):
         return self
 
 
-Sli = Literal[
-    "error_ratio",
-    "http_p95",
-    "http_p99",
-    "checks",
-    "requests_per_second",
-    "loop_rate_min",
-    "kafka_lag_max",
-    "ws_connect_p95",
-    "ws_message_success",
-    "target_up",
-    "dropped_iterations",
-    "kafka_lag_after",
-]
+# The built-in SLIs by name (orchestrator/sli.py), in the order of the JSON schema's enum.
+Sli = Literal[SLI_NAMES]  # type: ignore[valid-type]
 
 
 # What a value is measured in (orchestrator/units.UNITS): durations in seconds, ratios 0..1.
 Unit = Literal["s", "ms", "ratio", "percent", "req/s", "Hz", "messages", "iterations", "requests", "count", "bytes", "none"]
 
-# SLIs computed from scraped backend metrics; they name the scrape job whose `up` must hold.
-BACKEND_SLIS = ("loop_rate_min", "kafka_lag_max", "target_up", "kafka_lag_after")
+# SLIs measured drain_seconds after the run's end.
+DRAIN_SLIS = tuple(name for name, record in SLIS.items() if record.drains)
 
 
 class Objective(Model):
@@ -503,12 +492,13 @@ class Objective(Model):
     def _source(self) -> "Objective":
         if (self.sli is None) == (self.query is None):
             raise ValueError("give exactly one of sli or query")
-        if self.sli in BACKEND_SLIS and not self.job:
+        record = SLIS.get(self.sli or "")
+        if record is not None and record.needs_job and not self.job:
             raise ValueError(f"job: sli {self.sli} needs the scrape job of the backend (e.g. job: backend)")
-        if self.sli == "kafka_lag_after" and self.drain_seconds is None:
-            raise ValueError("drain_seconds: sli kafka_lag_after needs drain_seconds (e.g. drain_seconds: 10s)")
-        if self.drain_seconds is not None and self.sli != "kafka_lag_after" and self.query is None:
-            raise ValueError("drain_seconds: only for sli kafka_lag_after or a custom query")
+        if record is not None and record.drains and self.drain_seconds is None:
+            raise ValueError(f"drain_seconds: sli {self.sli} needs drain_seconds (e.g. drain_seconds: 10s)")
+        if self.drain_seconds is not None and not (record is not None and record.drains) and self.query is None:
+            raise ValueError(f"drain_seconds: only for sli {' or '.join(DRAIN_SLIS)} or a custom query")
         if self.live and any(p.relative for p in _criteria_parts(self.pass_)):
             raise ValueError("live: a live objective needs absolute criteria (no baseline exists mid-run)")
         from orchestrator import slo  # the criteria grammar lives with the math

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 
-from orchestrator import gate, slo, units
+from orchestrator import slo, units
 from orchestrator.config import Config, Objective
 from orchestrator.grafana import OBJECTIVES_DASHBOARD_UID as OBJECTIVES_UID
+from orchestrator.sli import SLIS
 
 OBJECTIVES_FILE = "objectives.json"
 DATASOURCE = {"type": "prometheus", "uid": "perfctl-prometheus"}
@@ -45,9 +46,8 @@ def grafana_query(obj: Objective) -> str:
         # As the report charts a custom query: over a trailing range instead of the whole window.
         forms = [obj.query.replace("$window", "$push_range")]
     else:
-        forms = [gate.SERIES_QUERIES[obj.sli]]
-        if obj.sli in gate.NATIVE_SERIES_QUERIES:
-            forms.insert(0, gate.NATIVE_SERIES_QUERIES[obj.sli])
+        record = SLIS[obj.sli]
+        forms = [record.series] if record.native_series is None else [record.native_series, record.series]
     expr = " or ".join(f"({form})" if len(forms) > 1 else form for form in forms)
     values = {**GRAFANA_PLACEHOLDERS, "$job": obj.job or ""}
     # Longest first, so `$start` is never eaten by a shorter name (as in gate.QueryContext.fill).

@@ -39,7 +39,7 @@ def connect(timeout: float = 30.0):
         client.ping()
     except DockerException as exc:
         where = host or "the default socket"
-        raise EnvironmentProblem(f"no Docker API answers at {where}: {_short(exc)}", hint=ENGINE_HINT) from None
+        raise EnvironmentProblem(f"no Docker API answers at {where}: {short_error(exc)}", hint=ENGINE_HINT) from None
     return client
 
 
@@ -62,12 +62,12 @@ def require_image(client, image: str) -> None:
     except ImageNotFound:
         pass
     except APIError as exc:
-        raise EnvironmentProblem(f"cannot inspect image {image}: {_short(exc)}") from None
+        raise EnvironmentProblem(f"cannot inspect image {image}: {short_error(exc)}") from None
     try:
         client.images.pull(image)
     except APIError as exc:
         raise EnvironmentProblem(
-            f"image {image} is not on this machine and cannot be pulled: {_short(exc)}",
+            f"image {image} is not on this machine and cannot be pulled: {short_error(exc)}",
             hint="docker pull it where the network allows, or point the config's image at a local one "
             "(scripts/docker-api builds localhost/perfctl-k6 and localhost/perfctl-prometheus)",
         ) from None
@@ -81,6 +81,6 @@ def last_log_lines(container, count: int = 20) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][-count:]
 
 
-def _short(exc: Exception) -> str:
+def short_error(exc: Exception) -> str:
     text = str(getattr(exc, "explanation", None) or exc)
     return text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__

@@ -16,78 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from orchestrator import slo, units
-from orchestrator.config import BACKEND_SLIS, Config, Objective
+from orchestrator.config import Config, Objective
 from orchestrator.durations import k6_duration
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.prometheus import Prometheus, QueryRejected
+from orchestrator.sli import K6, SLIS
 
-K6 = 'testid="$testid"'
+# The built-in SLIs (their PromQL, chart series, units) are records in orchestrator/sli.py.
 
-# Built-in SLIs: what each measures is in the README ("Built-in SLIs").
-BUILTIN_QUERIES: dict[str, str] = {
-    # Failed / all HTTP requests, from the request counters: weighted by requests, not a mean of rates.
-    "error_ratio": (
-        f'(sum(last_over_time(k6_http_reqs_total{{{K6},expected_response="false"}}[$window])) or vector(0))'
-        f" / sum(last_over_time(k6_http_reqs_total{{{K6}}}[$window]))"
-    ),
-    # k6's trend stats are cumulative per series; the max over series bounds the true p95 from above.
-    "http_p95": f"max(last_over_time(k6_http_req_duration_p95{{{K6}}}[$window]))",
-    "http_p99": f"max(last_over_time(k6_http_req_duration_p99{{{K6}}}[$window]))",
-    # The worst check's success rate.
-    "checks": f"min(last_over_time(k6_checks_rate{{{K6}}}[$window]))",
-    "requests_per_second": f"sum(last_over_time(k6_http_reqs_total{{{K6}}}[$window])) / $seconds",
-    "ws_connect_p95": f"max(last_over_time(k6_ws_connecting_p95{{{K6}}}[$window]))",
-    "ws_message_success": f"min(last_over_time(k6_ws_reply_success_rate{{{K6}}}[$window]))",
-    # The sustained minimum of the loop's measured rate, from its iteration counter.
-    "loop_rate_min": 'min(min_over_time(rate(backend_loop_iterations_total{job="$job"}[$rate_range])[$window:$step]))',
-    # The highest total lag of any consumer group during the run.
-    "kafka_lag_max": 'max(max_over_time(sum by (consumergroup) (kafka_consumergroup_lag{job="$job"})[$window:$step]))',
-    "target_up": 'min(min_over_time(up{job="$job"}[$window]))',
-    # Iterations an arrival-rate executor could not start (no free VU). k6 sends the counter
-    # only once one is dropped, so no series with the k6 stream present (checked) means 0.
-    "dropped_iterations": f"sum(last_over_time(k6_dropped_iterations_total{{{K6}}}[$window])) or vector(0)",
-    # The total lag of the worst consumer group, at the objective's drain_seconds after the
-    # run's end (the gate waits until then): did the backlog drain once the load stopped?
-    "kafka_lag_after": 'max(sum by (consumergroup) (last_over_time(kafka_consumergroup_lag{job="$job"}[$rate_range])))',
-}
-# A time series per SLI for the report's charts (query_range over the run): the same
-# quantity as the gate's value, at each step, so the chart ends where the value was taken.
-SERIES_QUERIES: dict[str, str] = {
-    "error_ratio": (
-        f'(sum(k6_http_reqs_total{{{K6},expected_response="false"}}) or (0 * sum(k6_http_reqs_total{{{K6}}})))'
-        f" / sum(k6_http_reqs_total{{{K6}}})"
-    ),
-    "http_p95": f"max(k6_http_req_duration_p95{{{K6}}})",
-    "http_p99": f"max(k6_http_req_duration_p99{{{K6}}})",
-    "checks": f"min(k6_checks_rate{{{K6}}})",
-    "requests_per_second": f"sum(rate(k6_http_reqs_total{{{K6}}}[$push_range]))",
-    "ws_connect_p95": f"max(k6_ws_connecting_p95{{{K6}}})",
-    "ws_message_success": f"min(k6_ws_reply_success_rate{{{K6}}})",
-    "loop_rate_min": 'min(rate(backend_loop_iterations_total{job="$job"}[$rate_range]))',
-    "kafka_lag_max": 'max(sum by (consumergroup) (kafka_consumergroup_lag{job="$job"}))',
-    "kafka_lag_after": 'max(sum by (consumergroup) (kafka_consumergroup_lag{job="$job"}))',
-    "target_up": 'min(up{job="$job"})',
-    "dropped_iterations": f"sum(k6_dropped_iterations_total{{{K6}}}) or (0 * sum(k6_vus{{{K6}}}))",
-}
-NATIVE_SERIES_QUERIES = {
-    "http_p95": f"histogram_quantile(0.95, sum(k6_http_req_duration_seconds{{{K6}}}))",
-    "http_p99": f"histogram_quantile(0.99, sum(k6_http_req_duration_seconds{{{K6}}}))",
-    "ws_connect_p95": f"histogram_quantile(0.95, sum(k6_ws_connecting_seconds{{{K6}}}))",
-}
-SERIES_NOTES = {
-    "error_ratio": "cumulative since the start",
-    "http_p95": "k6's cumulative trend stat",
-    "http_p99": "k6's cumulative trend stat",
-    "checks": "cumulative since the start",
-    "requests_per_second": "per push interval (the value is the run's average)",
-    "loop_rate_min": "measured rate (the value is its minimum)",
-    "kafka_lag_max": "total lag (the value is its maximum)",
-    "kafka_lag_after": "total lag (the value is taken drain_seconds after the end)",
-    "dropped_iterations": "cumulative since the start",
-    "ws_connect_p95": "k6's cumulative trend stat",
-    "ws_message_success": "cumulative since the start",
-    "target_up": "1 = scraped, 0 = down",
-}
 # k6's load shape for the report, on the same time axis as the objectives.
 LOAD_QUERIES: dict[str, str] = {
     "VUs": f"sum(k6_vus{{{K6}}})",
@@ -96,23 +32,6 @@ LOAD_QUERIES: dict[str, str] = {
         f'(sum(rate(k6_http_reqs_total{{{K6},expected_response="false"}}[$push_range]))'
         f" or (0 * sum(rate(k6_http_reqs_total{{{K6}}}[$push_range]))))"
         f" / sum(rate(k6_http_reqs_total{{{K6}}}[$push_range]))"
-    ),
-}
-# Native histograms (multi-instance runs): the quantile of the SUM of every instance's cumulative
-# histogram. Prometheus 2.42 cannot range-select histograms (last_over_time returns 0 for them),
-# so the final histograms are read with an instant selector at the window's end (k6 then sends no
-# stale markers, see k6.remote_write_env); the `and on()` keeps the value only when the merged
-# histograms count exactly the requests k6 counted, so a lost series is "no data", never a number.
-_HIST = f"k6_http_req_duration_seconds{{{K6}}}"
-_HIST_COMPLETE = f"sum(histogram_count({_HIST})) == sum(last_over_time(k6_http_reqs_total{{{K6}}}[$window]))"
-NATIVE_HISTOGRAM_QUERIES = {
-    "http_p95": f"histogram_quantile(0.95, sum({_HIST})) and on() ({_HIST_COMPLETE})",
-    "http_p99": f"histogram_quantile(0.99, sum({_HIST})) and on() ({_HIST_COMPLETE})",
-    # One ws_connecting sample per session: complete when it counts every session k6 counted.
-    "ws_connect_p95": (
-        f"histogram_quantile(0.95, sum(k6_ws_connecting_seconds{{{K6}}}))"
-        f" and on() (sum(histogram_count(k6_ws_connecting_seconds{{{K6}}}))"
-        f" == sum(last_over_time(k6_ws_sessions_total{{{K6}}}[$window])))"
     ),
 }
 PLACEHOLDERS = ("$testid", "$window", "$start", "$end", "$seconds", "$job", "$rate_range", "$step", "$push_range")
@@ -184,10 +103,9 @@ def objectives_for(config: Config, scenario: str) -> list[Objective]:
 def objective_query(obj: Objective, ctx: QueryContext, *, native_histograms: bool = False) -> str:
     if obj.query is not None:
         template = obj.query
-    elif native_histograms and obj.sli in NATIVE_HISTOGRAM_QUERIES:
-        template = NATIVE_HISTOGRAM_QUERIES[obj.sli]
     else:
-        template = BUILTIN_QUERIES[obj.sli]
+        record = SLIS[obj.sli]
+        template = record.native_query if native_histograms and record.native_query else record.query
     return ctx.fill(template, obj.job)
 
 
@@ -196,9 +114,10 @@ def series_query(obj: Objective, ctx: QueryContext, *, native_histograms: bool =
     if obj.query is not None:
         # A custom query's value over a trailing range at each step, instead of the whole window.
         return ctx.fill(obj.query.replace("$window", "$push_range"), obj.job), "the query over a trailing range"
-    if native_histograms and obj.sli in NATIVE_SERIES_QUERIES:
-        return ctx.fill(NATIVE_SERIES_QUERIES[obj.sli], obj.job), "cumulative since the start"
-    return ctx.fill(SERIES_QUERIES[obj.sli], obj.job), SERIES_NOTES.get(obj.sli, "")
+    record = SLIS[obj.sli]
+    if native_histograms and record.native_series:
+        return ctx.fill(record.native_series, obj.job), "cumulative since the start"
+    return ctx.fill(record.series, obj.job), record.series_note
 
 
 def measure_time(obj: Objective, window: Window) -> float:
@@ -295,7 +214,7 @@ def _data_gaps(objectives: list[Objective], prom: Prometheus, ctx: QueryContext)
 def reads_k6_metrics(obj: Objective) -> bool:
     """Built-in k6 SLIs, and custom queries that select this run's k6 series by `$testid`."""
     if obj.sli is not None:
-        return obj.sli not in BACKEND_SLIS
+        return SLIS[obj.sli].kind == "k6"
     return "$testid" in (obj.query or "")
 
 

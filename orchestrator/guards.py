@@ -20,14 +20,13 @@ from pathlib import Path
 
 from orchestrator import slo
 from orchestrator.config import Config, Objective
+from orchestrator.sli import SLIS
 
 HTTP_GUARD = "guard:errors"  # ':' cannot occur in a user's objective name, so a guard never clashes with one
 WS_GUARD = "guard:ws_messages"
 OFF_NOTE = "guards off: the user's choice (gate.guards.enabled: false)"
 
-# What watches errors: built-in SLIs, and k6's failure metrics in custom queries.
-_HTTP_WATCHERS = ("error_ratio", "checks")
-_WS_WATCHERS = ("ws_message_success", "checks")
+# What watches errors: built-in SLIs (their watches_errors_of), and k6's failure metrics in custom queries.
 _HTTP_QUERY = re.compile(r"k6_http_req_failed|k6_checks|k6_http_reqs\w*\{[^}]*expected_response")
 _WS_QUERY = re.compile(r"k6_ws_reply_success|k6_ws_connect_success|k6_checks")
 
@@ -45,9 +44,12 @@ def watched(objectives: list[Objective]) -> set[str]:
     """The kinds of traffic whose errors some objective already watches."""
     kinds = set()
     for obj in objectives:
-        if obj.sli in _HTTP_WATCHERS or (obj.query and _HTTP_QUERY.search(obj.query)):
+        if obj.sli is not None:
+            kinds.update(SLIS[obj.sli].watches_errors_of)
+            continue
+        if _HTTP_QUERY.search(obj.query or ""):
             kinds.add("http")
-        if obj.sli in _WS_WATCHERS or (obj.query and _WS_QUERY.search(obj.query)):
+        if _WS_QUERY.search(obj.query or ""):
             kinds.add("websocket")
     return kinds
 

@@ -68,7 +68,7 @@ def inspect_script(binary: str, text: str) -> dict:
         try:
             out = run_command([binary, "inspect", str(path)], timeout=60)
         except CommandFailed as exc:
-            detail = _k6_error_line(exc.stderr or exc.stdout)
+            detail = k6_error_line(exc.stderr or exc.stdout)
             raise ConfigError(f"k6 inspect rejected the generated script: {detail}") from None
     try:
         return json.loads(out.stdout)
@@ -82,14 +82,14 @@ def inspect_file(binary: str, path: Path) -> dict:
     try:
         out = run_command([binary, "inspect", "--execution-requirements", str(path)], timeout=60)
     except CommandFailed as exc:
-        raise ConfigError(f"k6 inspect rejected {path}: {_k6_error_line(exc.stderr or exc.stdout)}") from None
+        raise ConfigError(f"k6 inspect rejected {path}: {k6_error_line(exc.stderr or exc.stdout)}") from None
     try:
         return json.loads(out.stdout)
     except json.JSONDecodeError:
         return {}
 
 
-def _k6_error_line(text: str) -> str:
+def k6_error_line(text: str) -> str:
     for line in text.splitlines():
         if "level=error" in line or line.startswith("ERRO"):
             match = re.search(r'msg="((?:[^"\\]|\\.)*)"', line)

@@ -288,7 +288,7 @@ def remove_container(container, *, grace: int = 0, attempts: int = 5) -> None:
         except APIError as exc:
             if attempt == attempts - 1:
                 raise EnvironmentProblem(
-                    f"cannot remove container {container.name}: {docker_engine._short(exc)}",
+                    f"cannot remove container {container.name}: {docker_engine.short_error(exc)}",
                     hint=f"remove it by hand: docker rm -f {container.name}",
                 ) from None
             time.sleep(0.5)

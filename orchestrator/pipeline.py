@@ -32,8 +32,8 @@ from orchestrator.monitoring_stack import prometheus_for
 from orchestrator.pids import ProcessRef
 from orchestrator.plan_summary import describe_plan
 from orchestrator.render import Overrides, RenderedScript, render_scenario
-from orchestrator.runtimes import k6_window, make_runtime, runtime_details
-from orchestrator.runtimes.segments import SegmentsRuntime
+from orchestrator.runtimes import chosen, make_runtime
+from orchestrator.runtimes.base import RunContext
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -308,7 +308,7 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
     _warm_up(VERDICT_MODULES)
     with _live_view(prepared, opts, run, start, argv) as view:
         outcome = runtime.run(argv, env, run.file("k6.log"), cwd=run.path, on_started=started, progress=view, **watch)
-    start, end = k6_window(runtime, start, time.time())  # a container's own start/exit, without its set-up
+    start, end = runtime.window(start, time.time())  # e.g. a container's own start/exit, without its set-up
     if live and live.stopped is not None:
         console.info(f"live gate stopped k6: {live.stopped.reason}")
         run.update(live_gate=live.stopped.as_dict())
@@ -317,37 +317,11 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
 
 def _pick_runtime(prepared: Prepared, opts: RunOptions, run: RunDir, argv: list[str], start: float):
     """The runtime for this run, and what it records in run.json once k6 has started."""
-    loaded = prepared.loaded
-    if opts.runtime == "k8s":
-        return _k8s_runtime(loaded, opts, run, prepared.script.text), lambda details: run.update(k8s=details, start=start)
-    if opts.hosts:
-        from orchestrator.runtimes.ssh import SshRuntime
-
-        return SshRuntime(opts.hosts, run.id), lambda hosts: run.update(k6={"hosts": hosts, "argv": argv[1:]}, start=start)
-    if opts.instances > 1:
-
-        def on_instances(refs):
-            run.update(k6={"instances": [{"pid": r.pid, "start": r.start} for r in refs], "argv": argv[1:]}, start=start)
-
-        return SegmentsRuntime(opts.instances), on_instances
-    runtime = make_runtime(opts.runtime, loaded)
-
-    def on_started(ref):
-        # runtime_details: the docker runtime's container id and image.
-        run.update(k6={"pid": ref.pid, "start": ref.start, "argv": argv[1:], **runtime_details(runtime)}, start=start)
-
-    return runtime, on_started
-
-
-def _k8s_runtime(loaded: LoadedConfig, opts: RunOptions, run: RunDir, script_text: str):
-    """--runtime k8s: a k6-operator TestRun; --instances N (N > 1) sets its parallelism."""
-    from orchestrator.k8s import TestRunPlan
-    from orchestrator.runtimes.k8s import K8sRuntime
-
-    settings = loaded.config.k8s
-    parallelism = opts.instances if opts.instances > 1 else settings.parallelism
-    plan = TestRunPlan(run_id=run.id, scenario=opts.scenario, parallelism=parallelism, settings=settings)
-    return K8sRuntime.for_run(loaded, plan, script_text, run.path)
+    name = chosen(opts.runtime, instances=opts.instances, hosts=opts.hosts)
+    context = RunContext(loaded=prepared.loaded, run=run, scenario=opts.scenario, script_text=prepared.script.text,
+                         instances=opts.instances, hosts=opts.hosts)
+    runtime = make_runtime(name, context)
+    return runtime, lambda facts: run.update(**{runtime.record_key: facts}, start=start)
 
 
 def _live_view(prepared: Prepared, opts: RunOptions, run: RunDir, start: float, argv: list[str]):

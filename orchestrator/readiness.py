@@ -41,7 +41,8 @@ class JobNeed:
 
 def job_needs(config: Config, scenario: str | None = None) -> list[JobNeed]:
     """Every configured scrape job, and every job an objective (of `scenario`, or of any) reads."""
-    from orchestrator.gate import BUILTIN_QUERIES, rate_range_seconds
+    from orchestrator.gate import rate_range_seconds
+    from orchestrator.sli import SLIS
 
     settings = config.prometheus
     objectives = [o for o in config.objectives if scenario is None or o.applies_to(scenario)]
@@ -53,7 +54,7 @@ def job_needs(config: Config, scenario: str | None = None) -> list[JobNeed]:
     for job in jobs:
         interval = intervals.get(job, settings.scrape_interval)
         scrapes = MIN_SCRAPES
-        if any(o.job == job and RATE_OVER_RANGE.search(o.query or BUILTIN_QUERIES[o.sli]) for o in objectives):
+        if any(o.job == job and RATE_OVER_RANGE.search(o.query or SLIS[o.sli].query) for o in objectives):
             scrapes = max(scrapes, math.ceil(history / interval) + 2)
         needs.append(JobNeed(job, scrapes, interval, targets.get(job, 0)))
     return needs

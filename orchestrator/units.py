@@ -11,25 +11,14 @@ import math
 import re
 
 from orchestrator.percent import percent_text
+from orchestrator.sli import SLIS
+from orchestrator.slo import format_value
 
 # The units a value can have; `unit:` on a custom objective names one of them.
 UNITS = ("s", "ms", "ratio", "percent", "req/s", "Hz", "messages", "iterations", "requests", "count", "bytes", "none")
 
 # What each built-in SLI measures, in its base unit (k6's remote write sends durations in seconds).
-SLI_UNITS = {
-    "error_ratio": "ratio",
-    "http_p95": "s",
-    "http_p99": "s",
-    "checks": "ratio",
-    "requests_per_second": "req/s",
-    "ws_connect_p95": "s",
-    "ws_message_success": "ratio",
-    "loop_rate_min": "Hz",
-    "kafka_lag_max": "messages",
-    "kafka_lag_after": "messages",
-    "target_up": "ratio",
-    "dropped_iterations": "iterations",
-}
+SLI_UNITS = {name: record.unit for name, record in SLIS.items()}
 
 # Relative criteria (`<= +10%`) are percentages of the baseline whatever the unit: kept as written.
 _ABSOLUTE_NUMBER = re.compile(r"(?<![\w.+\-])(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![\w.%])")
@@ -43,24 +32,11 @@ def sli_unit(sli: str | None, declared: str | None = None) -> str:
 
 
 def number(value: float, digits: int = 3) -> str:
-    """Compact: `0.0123`, `95.2`, `12,345`; `digits` significant digits below 1000."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if magnitude >= 1e15:
-        return f"{value:.{digits}g}"
-    if magnitude >= 10 ** digits - 0.5:
-        if magnitude >= 10_000:
-            return f"{value:,.0f}"
-        text = f"{value:,.1f}"
-        return text[:-2] if text.endswith(".0") else text
-    text = f"{value:.{digits}g}"
-    if "e" in text:  # 1.2e-05 reads worse than 0.000012 for the small numbers reports show
-        text = f"{value:.{digits + int(-math.log10(magnitude))}f}".rstrip("0").rstrip(".")
+    """Compact, as slo.format_value prints (`0.0123`, `95.2`, `12,345`), but small numbers
+    without an exponent: 1.2e-05 reads worse than 0.000012 in a report."""
+    text = format_value(value, digits=digits)
+    if "e" in text and math.isfinite(value) and 0 < abs(value) < 1:
+        text = f"{value:.{digits + int(-math.log10(abs(value)))}f}".rstrip("0").rstrip(".")
     return text
 
 

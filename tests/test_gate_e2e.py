@@ -330,7 +330,7 @@ def test_report_html_renders_verdict_and_charts_in_chromium(healthy, tmp_path):
     subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--hide-scrollbars", "--window-size=900,3200", f"--screenshot={shot}", (run / "report.html").as_uri()],
+         "--hide-scrollbars", "--window-size=900,6000", f"--screenshot={shot}", (run / "report.html").as_uri()],
         check=True, capture_output=True, timeout=120,
     )
     width, height, rows = read_png(shot)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator import gate, noise
+from orchestrator.sli import SLIS
 from orchestrator.noise import COUNT, MILLISECONDS, RATIO, SECONDS, Floors
 
 # What each built-in SLI measures, as docs/slis.md says.
@@ -16,10 +17,11 @@ SLI_UNITS = {
 
 
 def test_every_builtin_sli_has_a_known_unit_from_its_promql():
-    assert set(SLI_UNITS) == set(gate.BUILTIN_QUERIES)
+    assert set(SLI_UNITS) == set(SLIS)
     ctx = gate.QueryContext("r1", gate.Window(0, 10), 1.0, 1.0)
-    for sli, template in {**gate.BUILTIN_QUERIES, **gate.NATIVE_HISTOGRAM_QUERIES}.items():
-        assert noise.query_unit(ctx.fill(template, "backend")) == SLI_UNITS[sli], sli
+    for record in SLIS.values():
+        for template in filter(None, (record.query, record.native_query)):
+            assert noise.query_unit(ctx.fill(template, "backend")) == SLI_UNITS[record.name], record.name
 
 
 def test_custom_queries():

@@ -38,7 +38,7 @@ def _open(page: Path, tmp_path: Path) -> tuple[str, Path]:
     dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
                          check=True, capture_output=True, text=True, timeout=120).stdout
     shot = tmp_path / f"{page.parent.name}.png"
-    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=900,4200",
+    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=900,6000",
                     f"--screenshot={shot}", page.as_uri()], check=True, capture_output=True, timeout=120)
     return dom, shot
 

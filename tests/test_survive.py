@@ -193,6 +193,7 @@ def test_a_second_signal_forces_a_k6_that_does_not_stop(tmp_path):
     import threading
 
     from orchestrator.console import Progress
+    from orchestrator.pids import ProcessRef
     from orchestrator.runtimes.local import LocalRuntime
 
     stubborn = [sys.executable, "-c",
@@ -210,7 +211,7 @@ def test_a_second_signal_forces_a_k6_that_does_not_stop(tmp_path):
     outcome = LocalRuntime().run(stubborn, dict(os.environ), log, cwd=tmp_path, on_started=started.append,
                                  progress=Progress())
     assert outcome.exit_code == -9 and outcome.interrupted_by == "SIGINT"
-    assert not started[0].alive()
+    assert not ProcessRef.from_dict(started[0]).alive()
 
 
 def test_the_detached_command_is_the_same_run(tmp_path, monkeypatch):

@@ -5,45 +5,30 @@
 - the managed Prometheus' pid file when that process is gone;
 - temp files of atomic writes a killed perfctl left in run folders.
 
-Other runtimes plug in here: a module `orchestrator.runtimes.<name>` may define
+Runtimes plug in here: each registered runtime (orchestrator.runtimes.REGISTRY) has
 `clean_leftovers(known_run_ids: set[str] | None) -> list[str]` (e.g. ended containers labelled
 `perfctl.run-id` of one of these runs; None, with `--all`: of any run) and
 `rollback_run(run: RunDir, record: dict, purge: bool) -> list[str]` (what one run started);
-each returns one line per thing it removed. `perfctl clean` / `perfctl rollback` call them.
+each returns one line per thing it removed (runtimes/base.py: none by default).
+`perfctl clean` / `perfctl rollback` call them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import re
 from pathlib import Path
-from typing import Callable
 
 from orchestrator import console
 from orchestrator.config import load_config
 from orchestrator.ledger import Ledger, results_root
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.pids import start_ticks
+from orchestrator.runtimes import runtime_classes
 from orchestrator.errors import LedgerError
 from orchestrator.tmux import Session, perfctl_sockets
 
-RUNTIME_MODULES = ("orchestrator.runtimes.docker", "orchestrator.runtimes.k8s", "orchestrator.runtimes.ssh")
 TEMP_FILE = re.compile(r"^\..+\.(\d+)\.tmp$")  # ledger.write_atomic's `.NAME.PID.tmp`
-
-
-def runtime_hooks(name: str) -> list[Callable]:
-    """The `name` function of every runtime module that has one (see the module doc)."""
-    hooks = []
-    for module_name in RUNTIME_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        hook = getattr(module, name, None)
-        if callable(hook):
-            hooks.append(hook)
-    return hooks
 
 
 def clean(config_path: Path | None, *, results: Path | None, everything: bool = False) -> int:
@@ -56,8 +41,8 @@ def clean(config_path: Path | None, *, results: Path | None, everything: bool = 
     removed += _tmux_leftovers(None if everything else _tmux_sockets(ledger))
     removed += _stale_pid_file(LocalPrometheus.for_config(loaded.config, loaded.path))
     removed += _temp_files(ledger)
-    for hook in runtime_hooks("clean_leftovers"):
-        removed += hook(None if everything else known)
+    for runtime in runtime_classes():
+        removed += runtime.clean_leftovers(None if everything else known)
     if not removed:
         console.info("nothing to clean")
     for line in removed:

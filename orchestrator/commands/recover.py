@@ -45,6 +45,7 @@ from orchestrator.ledger import (
 from orchestrator.pids import ProcessRef
 from orchestrator.pipeline import Ending, finish
 from orchestrator.runstate import k6_processes, live_k6, perfctl_alive
+from orchestrator.runtimes import ran_elsewhere
 from orchestrator.tmux import Session
 
 WAIT_REPORT_EVERY = 15.0
@@ -155,7 +156,7 @@ def _await_processes(run: RunDir, *, wait: bool) -> Outcome:
     """Read-only: who still works on the run; with `wait`, wait for them. State `ready`: nobody does."""
     record = run.run_record()
     outcome = Outcome(run.id, record.get("status", "?"))
-    elsewhere = _k6_elsewhere(record)
+    elsewhere = ran_elsewhere(record)
     if elsewhere and not perfctl_alive(record):
         # Its k6 processes and their files are not on this machine: nothing here can tell how they ended.
         outcome.did.append(f"not recovered: k6 ran {elsewhere}; perfctl recover only finishes runs whose k6 ran here")
@@ -195,16 +196,6 @@ def _await_processes(run: RunDir, *, wait: bool) -> Outcome:
         _wait_until(lambda: not live_k6(record), f"k6 (pid {pids})", record)
     outcome.state = "ready"
     return outcome
-
-
-def _k6_elsewhere(record: dict) -> str | None:
-    """Where k6 ran when that is not a process of this machine (other hosts over ssh, Kubernetes)."""
-    k6 = record.get("k6") if isinstance(record.get("k6"), dict) else {}
-    if k6.get("hosts"):
-        return "on other hosts (" + ", ".join(str(h.get("host")) for h in k6["hosts"] if isinstance(h, dict)) + ")"
-    if record.get("runtime") == "k8s" or record.get("k8s"):
-        return "in Kubernetes (k6-operator)"
-    return None
 
 
 def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *, rollback: bool) -> Outcome:

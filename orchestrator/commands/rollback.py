@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.commands.clean import runtime_hooks
 from orchestrator.runstate import k6_processes, perfctl_alive, perfctl_process
 from orchestrator.config import load_config
 from orchestrator.errors import PerfctlError, UsageError
 from orchestrator.ledger import FINAL_STATES, Ledger, iso, results_root
 from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.runtimes import runtime_classes
 from orchestrator.tmux import Session
 
 # perfctl, asked to stop, still stops k6 gracefully and writes the interrupted verdict.
@@ -51,8 +51,8 @@ def rollback(config_path: Path | None, run_id: str | None, *, results: Path | No
     if session is not None and session.kill():
         did.append(f"removed tmux session {session.name}")
     did += _monitoring(loaded, record, purge, busy=_other_live_runs(ledger, run.id))
-    for hook in runtime_hooks("rollback_run"):
-        did += hook(run, record, purge)
+    for runtime in runtime_classes():
+        did += runtime.rollback_run(run, record, purge)
 
     record = run.run_record()  # perfctl may have finished it meanwhile
     if did:

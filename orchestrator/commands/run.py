@@ -12,13 +12,10 @@ from orchestrator.ledger import Ledger, results_root
 from orchestrator.monitoring_stack import ensure_prometheus, prometheus_for
 from orchestrator.pipeline import RunOptions, execute, prepare
 from orchestrator.readiness import wait_ready
-
-RUNTIMES = ("local", "docker", "k8s")
-
+from orchestrator.runtimes import check_choice
 
 def run(opts: RunOptions) -> int:
-    if opts.runtime not in RUNTIMES:
-        raise UsageError(f"--runtime {opts.runtime}: not available in this version (available: {', '.join(RUNTIMES)})")
+    check_choice(opts.runtime)
     loaded = load_config(opts.config)
     opts = _with_hosts(opts, loaded)
     _check_inputs(opts, loaded)  # run id, instances, results folder: before the health gate, Prometheus and load

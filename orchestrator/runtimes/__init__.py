@@ -1,36 +1,79 @@
-"""Where k6 runs: `local` (a child process) or `docker` (a container), one call shape.
+"""Where k6 runs. Every runtime has one shape (runtimes/base.py: `Runtime`, `RuntimeBase`);
+this table is the one list of them, read by the CLI's `--runtime` choices, `perfctl run`,
+`clean`, `rollback` and `recover`.
 
-`make_runtime` picks one by the name given to `--runtime`.
+Kept free of imports (the CLI reads CHOICES while building `--help`, which must stay fast):
+a runtime's module is imported only when the runtime is used.
+
+A new runtime: one module with a RuntimeBase subclass (`for_run`, `run`, and the hooks it
+needs), plus one line here.
 """
 
 from __future__ import annotations
 
-from orchestrator.config import LoadedConfig
-from orchestrator.errors import UsageError
+import importlib
+from typing import TYPE_CHECKING
 
-RUNTIME_NAMES = ("local", "docker")
+if TYPE_CHECKING:
+    from orchestrator.runtimes.base import Runtime, RunContext
 
-
-def make_runtime(name: str, loaded: LoadedConfig):
-    if name == "local":
-        from orchestrator.runtimes.local import LocalRuntime
-
-        return LocalRuntime()
-    if name == "docker":
-        from orchestrator.runtimes.docker import DockerRuntime
-
-        return DockerRuntime.for_config(loaded)
-    raise UsageError(f"--runtime {name}: not available in this version (available: {', '.join(RUNTIME_NAMES)})")
-
-
-def runtime_details(runtime) -> dict:
-    """Extra facts run.json records about where k6 ran (the container of the docker runtime)."""
-    details = getattr(runtime, "details", None)
-    return details() if callable(details) else {}
+# name -> (its class as "module:Class", chosen by --runtime). The others follow from other
+# options: --instances N (segments, N local processes), --hosts (ssh).
+REGISTRY: dict[str, tuple[str, bool]] = {
+    "local": ("orchestrator.runtimes.local:LocalRuntime", True),
+    "docker": ("orchestrator.runtimes.docker:DockerRuntime", True),
+    "k8s": ("orchestrator.runtimes.k8s:K8sRuntime", True),
+    "segments": ("orchestrator.runtimes.segments:SegmentsRuntime", False),
+    "ssh": ("orchestrator.runtimes.ssh:SshRuntime", False),
+}
+CHOICES: tuple[str, ...] = tuple(name for name, (_, offered) in REGISTRY.items() if offered)
 
 
-def k6_window(runtime, start: float, end: float) -> tuple[float, float]:
-    """When k6 ran. A container's creation and removal take seconds that are no part of the
-    test window (the gate would read them as gaps), so the docker runtime reports its own."""
-    own = getattr(runtime, "ran", None)
-    return own if own else (start, end)
+def check_choice(runtime: str) -> None:
+    if runtime not in CHOICES:
+        from orchestrator.errors import UsageError
+
+        raise UsageError(f"--runtime {runtime}: not available in this version (available: {', '.join(CHOICES)})")
+
+
+def chosen(runtime: str, *, instances: int = 1, hosts: tuple[str, ...] = ()) -> str:
+    """The runtime a run uses: --runtime, unless --hosts or --instances N make it another."""
+    check_choice(runtime)
+    if runtime == "k8s":
+        return runtime  # the operator splits the test itself (k8s.parallelism)
+    if hosts:
+        return "ssh"
+    if instances > 1:
+        return "segments"
+    return runtime
+
+
+def runtime_class(name: str) -> "type[Runtime]":
+    path, _ = REGISTRY[name]
+    module_name, _, class_name = path.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def make_runtime(name: str, context: "RunContext") -> "Runtime":
+    """The runtime `name` (see `chosen`) built for one run (base.RunContext)."""
+    return runtime_class(name).for_run(context)
+
+
+def runtime_classes() -> "list[type[Runtime]]":
+    """Every runtime whose module imports here (a missing optional dependency skips one)."""
+    classes = []
+    for name in REGISTRY:
+        try:
+            classes.append(runtime_class(name))
+        except ImportError:
+            continue
+    return classes
+
+
+def ran_elsewhere(record: dict) -> str | None:
+    """Where a recorded run's k6 ran when that is not a process of this machine, else None."""
+    for runtime in runtime_classes():
+        where = runtime.ran_elsewhere(record)
+        if where:
+            return where
+    return None

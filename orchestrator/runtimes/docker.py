@@ -1,6 +1,6 @@
 """The docker runtime: k6 in a container of the configured (pinned) k6 image.
 
-Same call shape as LocalRuntime.run. The run folder is mounted twice: read-only at
+Same shape as every runtime (runtimes/base.py). The run folder is mounted twice: read-only at
 /scripts (the script) and writable at /results (summary, exports), and host paths in
 k6's argv and environment are rewritten to those. Only k6's own variables (K6_*) and the
 secrets the script reads (`${VAR}` refs of the config) enter the container, as container
@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from orchestrator import docker_engine
 from orchestrator.config import LoadedConfig, runtime_env_refs
@@ -29,13 +29,13 @@ from orchestrator.errors import ConfigError, EnvironmentProblem
 from orchestrator.pids import ProcessRef
 from orchestrator.render import K6Features
 from orchestrator.interrupts import recorded_signals
-from orchestrator.runtimes.local import K6Outcome, LogFollower
+from orchestrator.runtimes.base import K6Outcome, LogFollower, OnStarted, RunContext, RuntimeBase, Watch
 from orchestrator.stack import K6_RESULTS, K6_SCRIPTS, LABEL_RUN_ID, LABEL_STACK, k6_service
 
 STOP_GRACE = 30.0  # seconds k6 gets after SIGINT to finish its summary before SIGKILL
 
 
-class DockerRuntime:
+class DockerRuntime(RuntimeBase):
     name = "docker"
 
     def __init__(self, *, image: str, network: str = "host", stack: str = "perfctl", secrets: Iterable[str] = ()):
@@ -45,6 +45,10 @@ class DockerRuntime:
         self.secrets = frozenset(secrets)  # names of variables the script reads at run time
         self.container_id: str | None = None
         self.ran: tuple[float, float] | None = None  # wall-clock start and exit of the k6 container
+
+    @classmethod
+    def for_run(cls, context: RunContext) -> "DockerRuntime":
+        return cls.for_config(context.loaded)
 
     @classmethod
     def for_config(cls, loaded: LoadedConfig) -> "DockerRuntime":
@@ -69,6 +73,14 @@ class DockerRuntime:
         """What run.json records about where k6 ran."""
         return {"container": self.container_id, "image": self.image}
 
+    @classmethod
+    def clean_leftovers(cls, known_run_ids: set[str] | None) -> list[str]:
+        return clean_leftovers(known_run_ids)
+
+    @classmethod
+    def rollback_run(cls, run, record: dict, purge: bool) -> list[str]:
+        return rollback_run(run, record, purge)
+
     # ---- before the run: version and inspect, in the image itself ----
 
     def features(self) -> K6Features:
@@ -89,6 +101,8 @@ class DockerRuntime:
         from docker.errors import APIError, ContainerError
         from docker.types import Mount
 
+        from orchestrator.k6 import k6_error_line
+
         client = docker_engine.connect()
         try:
             docker_engine.require_image(client, self.image)
@@ -101,10 +115,10 @@ class DockerRuntime:
         except ContainerError as exc:
             detail = (exc.stderr or b"").decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else str(exc.stderr)
             if what == "k6 inspect":
-                raise ConfigError(f"k6 inspect rejected the generated script: {_k6_error(detail)}") from None
-            raise EnvironmentProblem(f"{what} failed in {self.image}: {_k6_error(detail)}") from None
+                raise ConfigError(f"k6 inspect rejected the generated script: {k6_error_line(detail)}") from None
+            raise EnvironmentProblem(f"{what} failed in {self.image}: {k6_error_line(detail)}") from None
         except APIError as exc:
-            raise EnvironmentProblem(f"{what} in {self.image}: {docker_engine._short(exc)}") from None
+            raise EnvironmentProblem(f"{what} in {self.image}: {docker_engine.short_error(exc)}") from None
         finally:
             client.close()
 
@@ -117,10 +131,11 @@ class DockerRuntime:
         log_path: Path,
         *,
         cwd: Path,
-        on_started: Callable[[ProcessRef], None],
+        on_started: OnStarted,
         progress: Progress,
-        watch: Callable[[], str | None] | None = None,
+        watch: Watch | None = None,
     ) -> K6Outcome:
+        """`on_started` gets the container's process (pid, start), argv and details()."""
         cwd = Path(cwd).resolve()
         script = Path(argv[-1]).resolve()
         run_id = _testid(argv)
@@ -144,7 +159,7 @@ class DockerRuntime:
             self._ensure_network(client, run_id, cleanup)
             container = self._create(client, service, run_id)
             cleanup.callback(_remove, container)
-            return self._follow(container, log_path, on_started, progress, watch)
+            return self._follow(container, log_path, on_started, argv, progress, watch)
 
     def container_env(self, env: dict[str, str], cwd: Path, script: Path) -> dict[str, str]:
         chosen = {k: v for k, v in env.items() if k.startswith("K6_") or k in self.secrets}
@@ -171,11 +186,11 @@ class DockerRuntime:
         try:
             container = client.containers.create(name=name, **container_options(service))
         except APIError as exc:
-            raise EnvironmentProblem(f"cannot create the k6 container: {docker_engine._short(exc)}") from None
+            raise EnvironmentProblem(f"cannot create the k6 container: {docker_engine.short_error(exc)}") from None
         self.container_id = container.id
         return container
 
-    def _follow(self, container, log_path: Path, on_started, progress: Progress, watch) -> K6Outcome:
+    def _follow(self, container, log_path: Path, on_started, argv: list[str], progress: Progress, watch) -> K6Outcome:
         from orchestrator.k6_log_writer import open_log
 
         with os.fdopen(open_log(log_path), "ab") as log:
@@ -184,7 +199,7 @@ class DockerRuntime:
                 started_at = time.time()
             except Exception as exc:
                 raise EnvironmentProblem(
-                    f"cannot start the k6 container: {docker_engine._short(exc)}",
+                    f"cannot start the k6 container: {docker_engine.short_error(exc)}",
                     lines=docker_engine.last_log_lines(container),
                 ) from None
             writer = threading.Thread(target=_copy_logs, args=(container, log), daemon=True)
@@ -192,7 +207,8 @@ class DockerRuntime:
             try:
                 container.reload()
                 pid = int(container.attrs.get("State", {}).get("Pid") or 0)
-                on_started(ProcessRef.of(pid) if pid > 0 else ProcessRef(0, None))
+                ref = ProcessRef.of(pid) if pid > 0 else ProcessRef(0, None)
+                on_started({**ref.as_dict(), "argv": argv[1:], **self.details()})
                 follower = LogFollower(log_path)
                 stopped_by = None
                 with recorded_signals() as received:
@@ -312,13 +328,7 @@ def _host_user() -> str:
     return f"{os.getuid()}:{os.getgid()}"
 
 
-def _k6_error(text: str) -> str:
-    from orchestrator.k6 import _k6_error_line
-
-    return _k6_error_line(text)
-
-
-# ---- hooks of `perfctl clean` and `perfctl rollback` (see commands/clean.py) -----------------
+# ---- `perfctl clean` and `perfctl rollback` (DockerRuntime.clean_leftovers / rollback_run) ------
 
 
 def clean_leftovers(known_run_ids: set[str] | None) -> list[str]:

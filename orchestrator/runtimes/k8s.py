@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Callable
 
 from orchestrator.config import LoadedConfig
 from orchestrator.console import Progress
@@ -26,27 +25,38 @@ from orchestrator.k8s import TestRunPlan, build_manifests, dump_manifests, warni
 from orchestrator.ledger import write_atomic
 from orchestrator.procs import run_command
 from orchestrator.interrupts import recorded_signals
-from orchestrator.runtimes.local import K6Outcome
+from orchestrator.runtimes.base import K6Outcome, OnStarted, RunContext, RuntimeBase, Watch
 from orchestrator.runtimes.segments import combined_exit_code
 
 FINAL_STAGES = ("finished", "error")
 KUBECTL_HINT = "install kubectl and point it at the cluster (kubectl config use-context ...), or set k8s.kubectl"
 
 
-class K8sRuntime:
+class K8sRuntime(RuntimeBase):
     name = "k8s"
+    record_key = "k8s"  # run.json's k8s: the TestRun (details())
 
     def __init__(self, loaded: LoadedConfig, plan: TestRunPlan, manifests: Path):
         self.loaded, self.plan, self.manifests = loaded, plan, manifests
         self.settings = plan.settings
-        self.ran: tuple[float, float] | None = None  # when the runners ran (runtimes.k6_window)
+        self.ran: tuple[float, float] | None = None  # when the runners ran (RuntimeBase.window)
 
     @classmethod
-    def for_run(cls, loaded: LoadedConfig, plan: TestRunPlan, script_text: str, run_dir: Path) -> "K8sRuntime":
-        """Writes the run's manifests (k8s.yaml) into its folder: what was applied is on record."""
-        path = run_dir / "k8s.yaml"
-        write_atomic(path, dump_manifests(build_manifests(loaded.config, plan, script_text)))
-        return cls(loaded, plan, path)
+    def for_run(cls, context: RunContext) -> "K8sRuntime":
+        """A k6-operator TestRun; --instances N (N > 1) sets its parallelism. Writes the run's
+        manifests (k8s.yaml) into its folder: what was applied is on record."""
+        settings = context.loaded.config.k8s
+        parallelism = context.instances if context.instances > 1 else settings.parallelism
+        plan = TestRunPlan(run_id=context.run.id, scenario=context.scenario, parallelism=parallelism, settings=settings)
+        path = context.run.path / "k8s.yaml"
+        write_atomic(path, dump_manifests(build_manifests(context.loaded.config, plan, context.script_text)))
+        return cls(context.loaded, plan, path)
+
+    @classmethod
+    def ran_elsewhere(cls, record: dict) -> str | None:
+        if record.get("runtime") == "k8s" or record.get("k8s"):
+            return "in Kubernetes (k6-operator)"
+        return None
 
     def details(self) -> dict:
         return {"testrun": self.plan.name, "namespace": self.settings.namespace, "parallelism": self.plan.parallelism}
@@ -98,11 +108,11 @@ class K8sRuntime:
         log_path: Path,
         *,
         cwd: Path,
-        on_started: Callable[[dict], None],
+        on_started: OnStarted,
         progress: Progress,
-        watch: Callable[[], str | None] | None = None,
+        watch: Watch | None = None,
     ) -> K6Outcome:
-        """Same call shape as LocalRuntime.run; `argv` and `env` are unused (the TestRun carries
+        """Same shape as every runtime (runtimes/base.py); `argv` and `env` are unused (the TestRun carries
         the script, arguments and remote-write environment); `on_started` gets details()."""
         with open(log_path, "a", encoding="utf-8") as log:
             for warning in warnings_for(self.loaded.config):

@@ -6,28 +6,26 @@ overlap (the mechanism k6-operator uses for its runners). Every process keeps th
 testid tag, adds `instance=<i>`, writes to the same Prometheus, its own log
 (k6-<i>.log) and its own summary (summary-<i>.json; merged afterwards).
 
-Same call shape as LocalRuntime.run. As there, each k6 runs in its own session and a
-signal reaches every instance: the first as SIGINT (graceful stop, summaries written),
-the second as SIGKILL.
+The processes are handled as the local runtime's (runtimes/base.py follow_processes): each
+k6 runs in its own session and a signal reaches every instance: the first as SIGINT
+(graceful stop, summaries written), the second as SIGKILL.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import subprocess
-import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from orchestrator import k6_log_writer, secret_mask
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.k6 import api_address, segment_argv, with_api_address
 from orchestrator.pids import ProcessRef
-from orchestrator.interrupts import recorded_signals
-from orchestrator.runtimes.local import K6Outcome, LogFollower
+from orchestrator.runtimes.base import (
+    K6Outcome, LogFollower, OnStarted, RunContext, RuntimeBase, Watch, follow_processes, stop_processes,
+)
 
 
 # k6 outputs that write a file (`--out json=PATH`, `--out csv=PATH`).
@@ -77,13 +75,17 @@ def combined_exit_code(codes: list[int]) -> int:
     return 99 if 99 in codes else 0
 
 
-class SegmentsRuntime:
+class SegmentsRuntime(RuntimeBase):
     name = "segments"
 
     def __init__(self, count: int):
         if count < 2:
             raise ValueError("the segments runtime needs at least 2 instances")
         self.count = count
+
+    @classmethod
+    def for_run(cls, context: RunContext) -> "SegmentsRuntime":
+        return cls(context.instances)
 
     def run(
         self,
@@ -92,36 +94,22 @@ class SegmentsRuntime:
         log_path: Path,
         *,
         cwd: Path,
-        on_started: Callable[[list[ProcessRef]], None],
+        on_started: OnStarted,
         progress: Progress,
-        watch: Callable[[], str | None] | None = None,
+        watch: Watch | None = None,
     ) -> K6Outcome:
-        """`on_started` gets the ProcessRef of every instance, in instance order. `watch` is
+        """`on_started` gets every instance's pid and start, in instance order. `watch` is
         polled while they run (the live gate); a reason it returns stops all of them gracefully."""
         with _started(argv, env, log_path, cwd, self.count) as (procs, sinks):
-            on_started([ProcessRef.of(p.pid) for p in procs])
-            with _forward_signals(procs) as received:
-                followers = [LogFollower(instance_log(log_path, i)) for i in range(self.count)]
-                stopped_by = None
-                try:
-                    while any(p.poll() is None for p in procs):
-                        _follow(followers, progress)
-                        if watch is not None and stopped_by is None and not received:
-                            stopped_by = watch()
-                            if stopped_by:
-                                progress.message(f"stopping k6: {stopped_by}")
-                                _signal_all(procs, signal.SIGINT)
-                        time.sleep(0.2)
-                    for sink in sinks:
-                        sink.wait()  # every instance's last lines are in its log
-                    _follow(followers, progress)
-                finally:
-                    progress.clear()
+            followers = [LogFollower(instance_log(log_path, i)) for i in range(self.count)]
+            interrupted_by, stopped_by = follow_processes(
+                procs, sinks, lambda shown: _follow(followers, shown), progress=progress, watch=watch,
+                announce=lambda: on_started(
+                    {"instances": [ProcessRef.of(p.pid).as_dict() for p in procs], "argv": argv[1:]}),
+            )
         codes = [p.returncode for p in procs]
         _write_index(log_path, codes)
-        return K6Outcome(
-            exit_code=combined_exit_code(codes), interrupted_by=received[0] if received else None, stopped_by=stopped_by
-        )
+        return K6Outcome(exit_code=combined_exit_code(codes), interrupted_by=interrupted_by, stopped_by=stopped_by)
 
 
 def _follow(followers: list[LogFollower], progress: Progress) -> None:
@@ -170,33 +158,8 @@ def _started(argv, env, log_path: Path, cwd: Path, count: int) -> Iterator[tuple
                     sink.close_write_end()
             yield procs, started_sinks
         except BaseException:
-            _stop_all(procs)
+            stop_processes(procs)
             raise
-
-
-def _stop_all(procs: list[subprocess.Popen], grace: float = 15.0) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + grace
-    for proc in procs:
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _forward_signals(procs: list[subprocess.Popen]):
-    # First signal: every instance stops gracefully (and writes its summary). Second: kill.
-    return recorded_signals(lambda count: _signal_all(procs, signal.SIGINT if count == 1 else signal.SIGKILL))
-
-
-def _signal_all(procs: list[subprocess.Popen], sig: signal.Signals) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, sig)
 
 
 def _write_index(log_path: Path, codes: list[int]) -> None:

@@ -8,7 +8,7 @@ before any of them starts. Only the K6_* settings perfctl made travel to the hos
 rest of the local environment (secrets included) never does, and a run whose K6_* settings
 may carry a secret (a password, token, headers, a URL with user:password@) is refused.
 
-Same call shape as LocalRuntime.run. A first signal sends Ctrl-C into every session (k6's
+Same shape as every runtime (runtimes/base.py). A first signal sends Ctrl-C into every session (k6's
 graceful stop), a second kills the sessions. `ssh`/`scp` can be replaced through
 PERFCTL_SSH / PERFCTL_SCP (the tests' seam).
 """
@@ -22,14 +22,13 @@ import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.procs import run_command
 from orchestrator.interrupts import recorded_signals
 from orchestrator.k6 import with_api_address
-from orchestrator.runtimes.local import K6Outcome
+from orchestrator.runtimes.base import K6Outcome, OnStarted, RunContext, RuntimeBase, Watch
 from orchestrator.runtimes.segments import combined_exit_code, instance_argv, instance_log, instance_summary
 
 HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]+)?$")
@@ -82,7 +81,7 @@ class RemoteInstance:
     session: str
 
 
-class SshRuntime:
+class SshRuntime(RuntimeBase):
     name = "ssh"
 
     def __init__(self, hosts: tuple[str, ...], run_id: str):
@@ -90,10 +89,21 @@ class SshRuntime:
         self.run_id = run_id
         self.ssh = os.environ.get("PERFCTL_SSH", "ssh")
         self.scp = os.environ.get("PERFCTL_SCP", "scp")
-        self.ran: tuple[float, float] | None = None  # when k6 ran on the hosts (runtimes.k6_window)
+        self.ran: tuple[float, float] | None = None  # when k6 ran on the hosts (RuntimeBase.window)
         self.instances = [
             RemoteInstance(i, host, f".perfctl/runs/{run_id}/{i}", f"perfctl-{run_id}-{i}") for i, host in enumerate(hosts)
         ]
+
+    @classmethod
+    def for_run(cls, context: RunContext) -> "SshRuntime":
+        return cls(context.hosts, context.run.id)
+
+    @classmethod
+    def ran_elsewhere(cls, record: dict) -> str | None:
+        k6 = record.get("k6") if isinstance(record.get("k6"), dict) else {}
+        if k6.get("hosts"):
+            return "on other hosts (" + ", ".join(str(h.get("host")) for h in k6["hosts"] if isinstance(h, dict)) + ")"
+        return None
 
     # ---- remote commands ----------------------------------------------------------------
 
@@ -146,10 +156,11 @@ class SshRuntime:
         log_path: Path,
         *,
         cwd: Path,
-        on_started: Callable[[list[dict]], None],
+        on_started: OnStarted,
         progress: Progress,
-        watch: Callable[[], str | None] | None = None,
+        watch: Watch | None = None,
     ) -> K6Outcome:
+        """`on_started` gets each started instance's host, tmux session and folder, and the argv."""
         script = Path(argv[-1])
         refuse_secrets(env)  # e.g. prometheus.url with user:password@ (the remote-write server URL)
         self.check_hosts()
@@ -161,7 +172,8 @@ class SshRuntime:
                             timeout=60)
                 self.remote(inst.host, self.start_command(argv, env, inst), check=True)
                 started.append(inst)
-            on_started([{"host": i.host, "session": i.session, "directory": i.directory} for i in started])
+            on_started({"hosts": [{"host": i.host, "session": i.session, "directory": i.directory} for i in started],
+                        "argv": argv[1:]})
             codes, interrupted_by, stopped_by = self._wait(started, progress, watch)
         except BaseException:
             self._signal(started, "C-c")  # perfctl failed: stop the load it started
