@@ -114,6 +114,7 @@ def _run(scenario: str, config: Optional[Path], **options) -> None:
     from orchestrator.durations import parse_duration
     from orchestrator.errors import UsageError
     from orchestrator.limits import MAX_COUNT, MAX_VUS
+    from orchestrator.pipeline import RunOptions
     from orchestrator.render import Overrides
 
     options["rollback"] = not options.pop("no_rollback")
@@ -143,7 +144,7 @@ def _run(scenario: str, config: Optional[Path], **options) -> None:
         raise UsageError(f"--stage: {exc}") from None
     if seconds is not None and seconds <= 0:
         raise UsageError("--duration: must be > 0")
-    opts = command.RunOptions(
+    opts = RunOptions(
         scenario=scenario,
         config=config,
         overrides=Overrides(vus=vus, duration=seconds, rate=rate, stages=stages),

@@ -71,6 +71,15 @@ def check_results_root(root: Path, *, source: str, create: bool) -> Path:
     return root
 
 
+def results_root(loaded, override: Path | None) -> Path:
+    """The results folder of a loaded config: --results if given, else results_dir, relative
+    to the config file's folder (`loaded`: a config.LoadedConfig; not imported, the ledger sits below it)."""
+    if override is not None:
+        return override
+    root = Path(loaded.config.results_dir)
+    return root if root.is_absolute() else loaded.path.parent / root
+
+
 def new_run_id(scenario: str, now: float | None = None) -> str:
     stamp = datetime.fromtimestamp(now or time.time(), timezone.utc).strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_-]", "-", scenario)[:40]

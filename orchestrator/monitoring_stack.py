@@ -334,13 +334,18 @@ def container_options(service: Service) -> dict:
 # ---- which Prometheus a config uses -----------------------------------------------------------
 
 
+def prometheus_for(loaded: LoadedConfig) -> Prometheus:
+    """The client of the config's Prometheus, wherever it runs (a local process, a container, a
+    managed store): prometheus.url with its headers, token and TLS. One place for every reader."""
+    return Prometheus.for_settings(loaded.config.prometheus)
+
+
 def ensure_prometheus(loaded: LoadedConfig) -> bool:
     """Make Prometheus answer at prometheus.url with the configured runtime. True if started now."""
     settings = loaded.config.prometheus
     if settings.runtime == "local":
         return LocalPrometheus.for_config(loaded.config, loaded.path).ensure()
-    client = Prometheus.for_settings(settings)
-    if client.ready():
+    if prometheus_for(loaded).ready():
         DockerStack(loaded, grafana_enabled=False).apply_config()
         return False
     if not settings.manage:

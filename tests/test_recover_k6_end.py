@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.commands.recover import _infer_k6_end, _k6_last_words, worst_exit
+from orchestrator.commands.recover import _infer_k6_end, worst_exit
+from orchestrator.k6_log import last_words
 from orchestrator.k6 import find_k6, read_summary
 from orchestrator.ledger import RUN_SCHEMA, RunDir
 from tests.test_survive_support import wait_for
@@ -98,7 +99,7 @@ def test_k6_codes_are_what_the_log_reading_assumes(k6_runs):
 
 def test_a_run_to_the_end_is_recognised_from_k6s_last_lines(k6_runs):
     for name in ("full", "thresholds"):
-        words = _k6_last_words(k6_runs[name][0] / "k6.log")
+        words = last_words(k6_runs[name][0] / "k6.log")
         assert words.completed and words.stopped is None, (name, words)
         assert words.running_seconds >= PLANNED
         assert words.thresholds_crossed == (name == "thresholds")
@@ -123,7 +124,7 @@ def test_a_run_cut_short_after_perfctl_died_is_never_taken_for_finished(k6_runs,
     folder = k6_runs[name][0]
     # k6 wrote its summary all the same: that file alone proves nothing.
     assert read_summary(folder / "summary.json") is not None
-    words = _k6_last_words(folder / "k6.log")
+    words = last_words(folder / "k6.log")
     assert not words.completed and says in words.stopped, words
 
     run = _record(folder)

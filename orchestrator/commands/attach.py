@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.errors import LedgerError, UsageError
-from orchestrator.ledger import FINAL_STATES, Ledger
+from orchestrator.ledger import FINAL_STATES, Ledger, results_root
 from orchestrator.tmux import Session
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from orchestrator import console, pins
 from orchestrator.baseline import mean_values, why_not_a_baseline
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.errors import LedgerError, UsageError
-from orchestrator.ledger import Ledger
+from orchestrator.ledger import Ledger, results_root
 
 
 def _ledger(config_path: Path | None, results: Path | None) -> Ledger:

@@ -20,9 +20,8 @@ import re
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
-from orchestrator.ledger import Ledger
+from orchestrator.ledger import Ledger, results_root
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.pids import start_ticks
 from orchestrator.runtimes import runtime_classes

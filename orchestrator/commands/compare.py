@@ -17,10 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from orchestrator import noise, slo
-from orchestrator.commands.run import results_root
 from orchestrator.config import DEFAULT_CONFIG_NAME, CompareSettings, load_config
 from orchestrator.errors import ExitCode, UsageError
-from orchestrator.ledger import Ledger, RunDir
+from orchestrator.ledger import Ledger, RunDir, results_root
 from orchestrator.noise import Floors
 from orchestrator.percent import percent_text
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from orchestrator import console
 from orchestrator.commands.init import EXAMPLES
-from orchestrator.commands.run import RunOptions, execute, prepare
+from orchestrator.pipeline import RunOptions, execute, prepare
 from orchestrator.config import load_config
 from orchestrator.durations import parse_duration
 from orchestrator.errors import UsageError

@@ -6,19 +6,14 @@ The first verdict stays as it is; the new one is written beside it as
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestrator import console, report
 from orchestrator.baseline import resolve
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.errors import UsageError
-from orchestrator.judge import judge_run
-from orchestrator.ledger import Ledger
-from orchestrator.local_prometheus import LocalPrometheus
-from orchestrator.monitoring_stack import ensure_prometheus
+from orchestrator.ledger import Ledger, results_root
+from orchestrator.pipeline import finish
 
 
 def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, json_output: bool,
@@ -36,12 +31,10 @@ def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, jso
         # anything starts: for relative criteria added after the run. Without it, the run's own.
         chosen = resolve(ledger, baseline, scenario=record["scenario"], runs_wanted=loaded.config.gate.baseline_runs,
                          exclude=run.id)
-    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
-    if ensure_prometheus(loaded):  # the configured runtime's Prometheus: local process or container
-        console.info(f"started Prometheus at {prometheus.url_shown} to read the run's data")
-    first = not run.file("verdict.json").exists()
-    suffix = "" if first else "-" + datetime.fromtimestamp(time.time(), timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    judgement = judge_run(loaded, run, prometheus.client(), record=record, suffix=suffix, baseline=chosen)
+    judgement = finish(
+        loaded, run, record, ensure=lambda url: console.info(f"started Prometheus at {url} to read the run's data"),
+        settle=False, beside_first=True, baseline=chosen,
+    ).judgement
     if json_output:
         print(judgement.files["verdict"].read_text(), end="")
     else:

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.errors import LedgerError, UsageError
-from orchestrator.ledger import Ledger, RunDir, check_results_root
+from orchestrator.ledger import Ledger, RunDir, check_results_root, results_root
 from orchestrator.percent import percent_text
 from orchestrator.slo import format_value
 

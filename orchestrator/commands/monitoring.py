@@ -7,13 +7,12 @@ import shutil
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config, redact_url
-from orchestrator.ledger import Ledger
+from orchestrator.ledger import Ledger, results_root
 from orchestrator import grafana as grafana_module
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.local_prometheus import LocalPrometheus, state_dir
-from orchestrator.monitoring_stack import DockerStack
+from orchestrator.monitoring_stack import DockerStack, prometheus_for
 from orchestrator.readiness import wait_ready
 from orchestrator.runstate import run_states
 
@@ -137,7 +136,7 @@ def status(config_path: Path | None, *, json_output: bool) -> int:
     loaded = load_config(config_path)
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     ref = prometheus.running_process()
-    ready = prometheus.client().ready()
+    ready = prometheus_for(loaded).ready()
     runs = run_states(Ledger(results_root(loaded, None)))
     state = {
         "prometheus": {"url": prometheus.url_shown, "ready": ready, "managed_pid": ref.pid if ref else None},

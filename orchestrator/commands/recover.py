@@ -28,27 +28,22 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from orchestrator import console, slo
-from orchestrator.commands.run import results_root
+from orchestrator import console
 from orchestrator.config import LoadedConfig, load_config
 from orchestrator.errors import ExitCode, LedgerError, PerfctlError
-from orchestrator.gate import await_last_scrapes, objectives_for
 from orchestrator.instances import k6_files, merge_instance_summaries
-from orchestrator.judge import RESULT_EXIT, judge_run
 from orchestrator.k6 import read_summary
+from orchestrator.k6_log import K6LastWords, last_words
 from orchestrator.ledger import (
-    ERROR, EVALUATING, FAILED_INCOMPLETE, FINAL_STATES, FINISHED, Ledger, RunDir, iso,
+    ERROR, EVALUATING, FAILED_INCOMPLETE, FINAL_STATES, FINISHED, Ledger, RunDir, iso, results_root,
 )
-from orchestrator.local_prometheus import LocalPrometheus
-from orchestrator.monitoring_stack import ensure_prometheus
 from orchestrator.pids import ProcessRef
-from orchestrator.rollback import run_rollback
+from orchestrator.pipeline import Ending, finish
 from orchestrator.runstate import k6_processes, live_k6, perfctl_alive
 from orchestrator.runtimes import ran_elsewhere
 from orchestrator.tmux import Session
@@ -216,41 +211,31 @@ def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *
     for log in sorted(run.path.glob("k6*.log")):
         wait_complete(log, timeout=10)  # the log writer's last lines (k6 has just ended) are in
     record = _infer_k6_end(run, record, outcome.did)
-    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)  # its client: the configured url
-    if ensure_prometheus(loaded):  # a local process or the docker stack, as prometheus.runtime says
-        outcome.did.append(f"restarted Prometheus at {prometheus.url_shown} (its data was kept)")
-    verdict = run.read_json("verdict.json")
-    if verdict is not None and verdict.get("result"):
-        # perfctl died after writing the verdict and before recording it: the verdict stands.
-        result, score = verdict["result"], verdict.get("percent")
-        exit_code = int(ExitCode.INTERRUPTED) if record.get("interrupted_by") else int(
-            RESULT_EXIT.get(_result(result), ExitCode.INCONCLUSIVE))
-        outcome.did.append("the verdict was written before perfctl died; recorded it")
-    else:
-        # Right after k6 ended (--wait) the last scrapes may still be due; long after, this returns at once.
-        await_last_scrapes(prometheus.client(), objectives_for(loaded.config, record["scenario"]), end=record["end"],
-                           timeout=loaded.config.prometheus.settle, scrape_interval=loaded.config.prometheus.scrape_interval)
-        judgement = judge_run(loaded, run, prometheus.client(), record=record,
-                              has_thresholds=_has_thresholds(loaded, record))
-        result, score, exit_code = judgement.verdict.result.value, judgement.verdict.percent, int(judgement.exit_code)
-        outcome.did.append(f"evaluated the gate over {iso(record['start'])} .. {iso(record['end'])}: {result}")
-        for grade in judgement.verdict.grades:
-            if grade.value is None and grade.reason:
-                outcome.did.append(f"{grade.name}: {grade.reason}")
+
+    def noted(ending: Ending) -> dict:  # the lines of what recover did, recorded with the verdict
+        if ending.judgement is None:
+            outcome.did.append("the verdict was written before perfctl died; recorded it")
+        else:
+            outcome.did.append(f"evaluated the gate over {iso(record['start'])} .. {iso(record['end'])}: {ending.result}")
+            for grade in ending.judgement.verdict.grades:
+                if grade.value is None and grade.reason:
+                    outcome.did.append(f"{grade.name}: {grade.reason}")
+        return {"recovered": _recovered_note(outcome.did)}
+
     final = record.get("final_status") or FINISHED
-    run.update(
-        status=final, result=result, score=round(score, 2) if score is not None else None, exit_code=exit_code,
-        finished=iso(time.time()), recovered=_recovered_note(outcome.did),
+    ending = finish(
+        loaded, run, record, ensure=lambda url: outcome.did.append(f"restarted Prometheus at {url} (its data was kept)"),
+        has_thresholds=_has_thresholds(loaded, record), keep_written=True, status=final, extra=noted, rollback=rollback,
     )
-    if rollback and run_rollback(loaded, run, result, interrupted=bool(record.get("interrupted_by"))):
+    if ending.rollback:
         outcome.did.append(f"ran the rollback actions (outcome in run.json, output in {run.path / 'rollback'})")
-    outcome.state, outcome.result, outcome.exit_code = final, result, exit_code
+    outcome.state, outcome.result, outcome.exit_code = final, ending.result, ending.exit_code
     return outcome
 
 
 def _infer_k6_end(run: RunDir, record: dict, did: list[str]) -> dict:
     """How k6 ended, read from the files k6 itself left, since perfctl died before it saw k6 end
-    (commands/run._record_k6_end records what it saw). Nothing is guessed: k6's exit code
+    (pipeline._record_k6_end records what it saw). Nothing is guessed: k6's exit code
     stays unknown (None, so the verdict is inconclusive at best) unless k6's own last lines
     prove the end, and a run that was cut short is failed-incomplete."""
     if record.get("end") is not None and "k6_exit_code" in record:
@@ -264,7 +249,7 @@ def _infer_k6_end(run: RunDir, record: dict, did: list[str]) -> dict:
     end = max((t for t in (_mtime(path) for pair in files for path in pair) if t is not None), default=None)
     end = end or record["start"]
     numbers = [read_summary(summary) for _, summary in files]
-    said = [_k6_last_words(log) for log, _ in files]
+    said = [last_words(log) for log, _ in files]
     changes: dict = {"status": EVALUATING, "end": end}
 
     stopped = []  # why k6 (or which instance) did not complete its plan, in k6's words
@@ -309,66 +294,6 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-# ---- what k6 printed at its end (k6 1.x, its log without a terminal) -----------------------------
-# A run to the end:      running (00m05.0s), 0/2 VUs, 40 complete and 0 interrupted iterations
-#                        run_demo ✓ [ 100% ] 2 VUs  5s
-# SIGINT / SIGTERM:      run_demo ✗ [  49% ] 2 VUs  1.9s/4s
-#                        level=error msg="test run was aborted because k6 received a 'interrupt' signal"
-# test.abort() (108):    level=error msg="test aborted: <reason> at <where>"
-# thresholds failed (99): level=error msg="thresholds on metrics 'x' have been crossed"
-#   with abortOnFail:    ... were crossed; at least one has abortOnFail enabled, stopping test prematurely
-_RUNNING = re.compile(r"^running \((?:(\d+)h)?(?:(\d+)m)?([\d.]+)s\)")
-_SCENARIO_BAR = re.compile(r"^(\S+)\s+([✓✗]) \[")
-_SIGNALLED = re.compile(r"test run was aborted because k6 received a '([^']+)' signal")
-_SCRIPT_ABORT = re.compile(r'test aborted: ([^"]*?)(?: at [^"]*)?"')
-_LOG_TAIL_BYTES = 256 * 1024
-
-
-@dataclass(frozen=True)
-class K6LastWords:
-    completed: bool = False  # the final progress block shows every scenario done (✓)
-    stopped: str | None = None  # why k6 stopped before the end of its plan
-    threshold_abort: bool = False  # it stopped itself because an abortOnFail threshold failed
-    thresholds_crossed: bool = False
-    running_seconds: float | None = None  # its last `running (...)` time
-
-
-def _k6_last_words(log: Path) -> K6LastWords:
-    try:
-        with open(log, "rb") as fh:
-            fh.seek(max(0, fh.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return K6LastWords()
-    lines = [line.strip() for line in re.split(r"[\r\n]+", text) if line.strip()]
-    last_running = max((i for i, line in enumerate(lines) if _RUNNING.match(line)), default=None)
-    seconds = None
-    bars: list[tuple[str, str]] = []
-    if last_running is not None:
-        h, m, sec = _RUNNING.match(lines[last_running]).groups()
-        seconds = int(h or 0) * 3600 + int(m or 0) * 60 + float(sec)
-        bars = [match.groups() for line in lines[last_running + 1:] if (match := _SCENARIO_BAR.match(line))]
-    signalled = next((m.group(1) for line in lines if (m := _SIGNALLED.search(line))), None)
-    script_abort = next((m.group(1) for line in lines if (m := _SCRIPT_ABORT.search(line))), None)
-    crossed = [line for line in lines if "thresholds on metrics" in line and "crossed" in line]
-    threshold_abort = any("abortOnFail" in line for line in crossed)
-    interrupted = [name for name, mark in bars if mark == "✗"]
-    stopped = None
-    if signalled:
-        stopped = f"k6 received a '{signalled}' signal (its log: \"test run was aborted\")"
-    elif script_abort is not None:
-        stopped = f"the script called test.abort() ({script_abort.strip() or 'no reason given'})"
-    elif threshold_abort:
-        stopped = "a threshold with abortOnFail failed, k6 stopped the test"
-    elif interrupted:
-        stopped = "its last progress shows " + ", ".join(interrupted) + " interrupted (✗)"
-    return K6LastWords(
-        completed=bool(bars) and not interrupted and stopped is None, stopped=stopped,
-        threshold_abort=threshold_abort and not signalled and script_abort is None,
-        thresholds_crossed=bool(crossed), running_seconds=seconds,
-    )
-
-
 def _covered_too_little(record: dict, numbers: list, said: list[K6LastWords]) -> str | None:
     """A line when k6 ran clearly shorter than the plan, by its own clock (summary, else its log)."""
     planned = record.get("expected_seconds")
@@ -391,13 +316,6 @@ def _has_thresholds(loaded: LoadedConfig, record: dict) -> bool:
         return bool(record["has_thresholds"])
     scenario = loaded.config.scenarios.get(record.get("scenario", ""))
     return bool(scenario and scenario.thresholds)
-
-
-def _result(value: str) -> slo.Result | None:
-    try:
-        return slo.Result(value)
-    except ValueError:
-        return None
 
 
 def _recovered_note(did: list[str]) -> dict:

@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 from orchestrator import gate, report, report_html
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.errors import LedgerError, UsageError
-from orchestrator.ledger import Ledger, RunDir, write_output
+from orchestrator.ledger import Ledger, RunDir, results_root, write_output
 
 FORMATS = {"html": ("report", ".html"), "md": ("report", ".md"), "junit": ("junit", ".xml"), "json": ("verdict", ".json")}
 
@@ -63,16 +62,14 @@ def _rebuild(run: RunDir, suffix: str, fmt: str, loaded) -> str:
         return report.junit_xml(verdict, run_id=run_id, scenario=scenario, duration_seconds=seconds)
     # html: the charts need the run's series from Prometheus.
     from orchestrator.instances import as_recorded
-    from orchestrator.local_prometheus import LocalPrometheus
-    from orchestrator.monitoring_stack import ensure_prometheus
+    from orchestrator.monitoring_stack import ensure_prometheus, prometheus_for
 
     record = run.run_record()
     ensure_prometheus(loaded)  # the configured runtime's Prometheus, with the run's data
-    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     config = as_recorded(loaded, record).config  # native histograms when the run used them
     window = gate.Window(start=record["start"], end=record["end"])
     data = report_html.collect(
-        config, prometheus.client(), gate.objectives_for(config, scenario), run_id=run_id, window=window,
+        config, prometheus_for(loaded), gate.objectives_for(config, scenario), run_id=run_id, window=window,
         record=record, run_path=run.path,
     )
     return report_html.render(data, verdict, document)

@@ -17,10 +17,9 @@ from pathlib import Path
 
 from orchestrator import console
 from orchestrator.runstate import k6_processes, perfctl_alive, perfctl_process
-from orchestrator.commands.run import results_root
 from orchestrator.config import load_config
 from orchestrator.errors import PerfctlError, UsageError
-from orchestrator.ledger import FINAL_STATES, Ledger, iso
+from orchestrator.ledger import FINAL_STATES, Ledger, iso, results_root
 from orchestrator.local_prometheus import LocalPrometheus
 from orchestrator.runtimes import runtime_classes
 from orchestrator.tmux import Session
