@@ -42,15 +42,16 @@ def validate(config_path: Path | None) -> int:
 
 def _check_queries(loaded) -> None:
     """Custom objectives' PromQL: names k6 will send, and the syntax by Prometheus when it answers."""
-    from orchestrator.prometheus import Prometheus
+    from orchestrator.config import redact_url
+    from orchestrator.monitoring_stack import prometheus_for
     from orchestrator.query_check import check_queries, custom_objectives
 
-    settings = loaded.config.prometheus
     if not custom_objectives(loaded.config):
         return
     # Only asked, never started: validate sends nothing and leaves nothing running.
-    if check_queries(loaded.config, Prometheus(settings.url, timeout=settings.query_timeout)):
+    if check_queries(loaded.config, prometheus_for(loaded)):  # a managed store's headers and TLS too
         console.info("custom queries: Prometheus parsed every one")
     else:
-        console.info(f"note: Prometheus does not answer at {settings.url}: the custom queries' syntax is not checked "
+        console.info(f"note: Prometheus does not answer at {redact_url(loaded.config.prometheus.url)}: "
+                     "the custom queries' syntax is not checked "
                      "(`perfctl run` checks it before the load)")
