@@ -14,6 +14,7 @@ from orchestrator.pipeline import RunOptions, execute, prepare
 from orchestrator.readiness import wait_ready
 from orchestrator.runtimes import check_choice
 
+
 def run(opts: RunOptions) -> int:
     check_choice(opts.runtime)
     loaded = load_config(opts.config)
@@ -27,6 +28,7 @@ def run(opts: RunOptions) -> int:
     queries_parsed = _check_queries(loaded, opts)
     from orchestrator.baseline import check_spec, default_spec
 
+    # A bad --baseline is exit 2 now, not after the load.
     ledger = Ledger(results_root(loaded, opts.results))
     baseline_spec = opts.baseline or default_spec(ledger, opts.scenario)  # a pinned run is the default
     if baseline_spec is not None:
