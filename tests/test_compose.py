@@ -147,7 +147,7 @@ def test_monitoring_up_load_test_run_and_down_leaves_nothing(project, docker_cli
         config.write_text(config.read_text().replace("duration: 20s", "duration: 3s"))
         rendered = run_cli("render", "websocket", "-c", str(config), "-o", str(project.directory / "k6-scripts"), cwd=workspace)
         assert rendered.code == 0, rendered.output
-        run = project("--profile", "load-test", "up", "--exit-code-from", "k6", "k6")
+        run = project("--profile", "load-test", "up", "--exit-code-from", "k6-websocket-streaming", "k6-websocket-streaming")
         assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
 
         summary = json.loads((project.directory / "results" / "load-test-summary.json").read_text())
@@ -159,11 +159,11 @@ def test_monitoring_up_load_test_run_and_down_leaves_nothing(project, docker_cli
         assert written == sessions, (written, sessions)
         assert prometheus.scalar('max_over_time(up{job="backend"}[10m])') == 1
 
-    (k6_container,) = docker_client.containers.list(all=True, filters={"label": [f"{LABEL_STACK}={COMPOSE_PROJECT}", f"{LABEL_SERVICE}=k6"]})
+    (k6_container,) = docker_client.containers.list(all=True, filters={"label": [f"{LABEL_STACK}={COMPOSE_PROJECT}", f"{LABEL_SERVICE}=k6-websocket-streaming"]})
     assert k6_container.image.tags == [project.env["PERFCTL_K6_IMAGE"]]  # PERFCTL_K6_IMAGE was honoured
     # What down must remove, seen by the same check that must find nothing afterwards.
     before = _leftovers(docker_client)
-    assert {"container perfctl_prometheus_1", "container perfctl_k6_1", "volume perfctl-prometheus-data"} <= set(before), before
+    assert {"container perfctl_prometheus_1", "container perfctl_k6-websocket-streaming_1", "volume perfctl-prometheus-data"} <= set(before), before
     down = project(*ALL_PROFILES, "down", "-v")
     assert down.returncode == 0, down.stdout + down.stderr
     assert _leftovers(docker_client) == []

@@ -154,6 +154,11 @@ def test_monitoring_and_a_run_in_containers(dstack, docker_client):
 def test_the_first_run_on_a_fresh_prometheus_container_passes(dstack, docker_client):
     # `perfctl run` creates the Prometheus container on an empty volume and waits until it has
     # scraped the backend (readiness.py): a 5 s run right after has data from its first second.
+    # The loop's own speed is not this test's subject (the in-process backend slows down when the
+    # machine is busy): a lenient loop objective, as in test_readiness; a gap would still be 98.
+    text = dstack.config_path.read_text()
+    dstack.config_path.write_text(text.replace('    pass: ">= 95"\n    warning: ">= 90"\n', '    pass: ">= 40"\n', 1))
+    assert dstack.config_path.read_text() != text
     for _ in range(2):
         run = dstack.cli("run", "demo", "--duration", "5s")
         assert run.code == 0, run.output

@@ -63,7 +63,7 @@ def test_stack_compose_command_writes_the_generated_files(tmp_path):
 def test_compose_has_the_profiles_pinned_images_and_labels():
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"prometheus", "grafana", "k6", "k6-health", "k6-comprehensive"} <= set(services)
+    assert {"prometheus", "grafana", "k6-websocket-streaming", "k6-health", "k6-comprehensive"} <= set(services)
     used = {p for s in services.values() for p in s["profiles"]}
     assert used == set(PROFILES)
     for name, service in services.items():
