@@ -25,6 +25,18 @@ def read_config_bytes(path: Path) -> bytes:
     return read_regular_file(path, limit=MAX_CONFIG_BYTES, limit_text=MAX_CONFIG_TEXT, hint=INIT_HINT)
 
 
+def read_data_text(path: Path, *, label: str) -> str:
+    """A file the run reads besides perfctl.yaml (a data pool, a --script): a regular file
+    within the data-file cap, as UTF-8 text; ConfigError (exit 2) naming `label` otherwise."""
+    from orchestrator.limits import MAX_DATA_FILE_BYTES, MAX_DATA_FILE_TEXT
+
+    raw = read_regular_file(path, limit=MAX_DATA_FILE_BYTES, limit_text=MAX_DATA_FILE_TEXT, label=label)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: cannot read it as UTF-8 text ({exc})") from None
+
+
 def read_regular_file(path: Path, *, limit: int, limit_text: str, label: str | None = None,
                       hint: str | None = None) -> bytes:
     """The bytes of a regular file of at most `limit` bytes; ConfigError (exit 2) naming

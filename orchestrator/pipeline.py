@@ -112,14 +112,9 @@ def _prepare_hand_written(loaded: LoadedConfig, scenario: str, overrides: Overri
         raise UsageError("--rate: not available with --script (k6 has no such flag; set the rate in the script)")
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", scenario):
         raise UsageError(f"'{scenario}': with --script, SCENARIO names the run (letters, digits, '_', '.', '-')")
-    from orchestrator.config_source import read_regular_file
-    from orchestrator.limits import MAX_DATA_FILE_BYTES, MAX_DATA_FILE_TEXT
+    from orchestrator.config_source import read_data_text
 
-    raw = read_regular_file(path, limit=MAX_DATA_FILE_BYTES, limit_text=MAX_DATA_FILE_TEXT, label=f"--script {path}")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"--script {path}: cannot read it as UTF-8 text ({exc})") from None
+    text = read_data_text(path, label=f"--script {path}")
     binary = find_k6(loaded.config.k6.binary)
     features = k6_memo.features(binary)
     script = hand_written(scenario, path, text, inspect_file(binary, path), overrides)

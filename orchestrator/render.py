@@ -528,16 +528,11 @@ def _pool(part: str, name: str, pool, config_dir: Path) -> dict:
     path = Path(pool.file)
     path = path if path.is_absolute() else (config_dir / path)
     where = f"scenarios.{part}.data.{name}.file"
-    from orchestrator.config_source import read_regular_file
-    from orchestrator.limits import MAX_DATA_FILE_BYTES, MAX_DATA_FILE_TEXT
+    from orchestrator.config_source import read_data_text
 
     if not path.exists():
         raise ConfigError(f"{where}: {path} does not exist")
-    raw = read_regular_file(path, limit=MAX_DATA_FILE_BYTES, limit_text=MAX_DATA_FILE_TEXT, label=f"{where}: {path}")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where}: cannot read {path} as UTF-8 text ({exc})") from None
+    text = read_data_text(path, label=f"{where}: {path}")
     kind = "csv" if path.suffix.lower() == ".csv" else "json"
     rows = _count_rows(text, kind, where)
     if rows == 0:
