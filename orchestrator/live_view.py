@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from orchestrator import console, gate, slo, units
 from orchestrator.config import Config, Objective
 from orchestrator.errors import PerfctlError
+from orchestrator.sli import SLIS
 
 PANEL_EVERY = 2.0  # seconds between redraws on a TTY
 PLAIN_EVERY = 10.0  # seconds between plain lines off a TTY
@@ -178,11 +179,11 @@ class K6FromPrometheus:
     """k6's numbers from what it pushed by remote write: for runtimes whose k6 has no REST API
     perfctl can reach (containers, pods, other hosts, several processes)."""
 
+    # failed and p95 are the gate's own error_ratio and http_p95 over the run so far.
     QUERIES = {
         "rps": 'sum(rate(k6_http_reqs_total{testid="$testid"}[$push_range]))',
-        "failed": ('(sum(last_over_time(k6_http_reqs_total{testid="$testid",expected_response="false"}[$window])) or vector(0))'
-                   ' / sum(last_over_time(k6_http_reqs_total{testid="$testid"}[$window]))'),
-        "p95": 'max(last_over_time(k6_http_req_duration_p95{testid="$testid"}[$window]))',
+        "failed": SLIS["error_ratio"].query,
+        "p95": SLIS["http_p95"].query,
         "vus": 'sum(last_over_time(k6_vus{testid="$testid"}[$push_range]))',
     }
 
