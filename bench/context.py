@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.k6 import find_k6
+from orchestrator.k6.binary import find_k6
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Figure 6, gate speed: orchestrator.gate.evaluate with 20 objectives over a 1-hour window
+"""Figure 6, gate speed: orchestrator.verdict.gate.evaluate with 20 objectives over a 1-hour window
 at 1 s resolution, against the sum of Prometheus's own times for the same queries."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from bench import servers
 from bench.context import BenchContext
 from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
 from bench.synthetic_tsdb import backend_series, backfill, k6_series
-from orchestrator import gate
-from orchestrator.config import Config
-from orchestrator.prometheus import Prometheus
+from orchestrator.verdict import gate
+from orchestrator.config.model import Config
+from orchestrator.monitoring.prometheus import Prometheus
 
 TESTID = "bench-gate"
 WINDOW_SECONDS = 3600
@@ -165,7 +165,7 @@ def run(ctx: BenchContext) -> FigureResult:
     fig.extra["queries_sent_by_the_gate"] = len(queries)
     fig.commands += [
         "promtool tsdb create-blocks-from openmetrics synthetic.om data/   # bench/synthetic_tsdb.py writes synthetic.om",
-        "prometheus --storage.tsdb.path=data/ ...; python: orchestrator.gate.evaluate(config, prom, window=1h)  # bench/fig_gate.py",
+        "prometheus --storage.tsdb.path=data/ ...; python: orchestrator.verdict.gate.evaluate(config, prom, window=1h)  # bench/fig_gate.py",
         "GET /api/v1/query?query=<each query the gate sent>&time=<its time>&stats=all  -> data.stats.timings.execTotalTime",
     ]
     return fig

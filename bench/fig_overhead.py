@@ -17,11 +17,11 @@ from bench.context import BenchContext, shown
 from bench.measure import run_measured
 from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
 from orchestrator.commands.demo import write_demo_config
-from orchestrator.config import load_config
-from orchestrator.k6 import RemoteWrite, run_env
-from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.config.model import load_config
+from orchestrator.k6.binary import RemoteWrite, run_env
+from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.netutil import free_port
-from orchestrator.readiness import wait_ready
+from orchestrator.monitoring.readiness import wait_ready
 
 SCENARIO = "chat-http"
 TARGET = Target("<=", 1.05)
@@ -127,16 +127,16 @@ def run(ctx: BenchContext) -> FigureResult:
     fig.notes.append(f"The demo's `{SCENARIO}` scenario ({duration:g} s) against the reference backend in its own process; "
                      f"Prometheus started once before (perfctl's LocalPrometheus); perfctl exit codes: {codes}. "
                      "The k6 side runs results/<run>/script.js with the argv perfctl recorded in run.json and "
-                     "orchestrator.k6.run_env, so outputs and tags are the same.")
+                     "orchestrator.k6.binary.run_env, so outputs and tags are the same.")
     fig.notes.append("Before each run, a random pause of up to one scrape interval: the wait for the last scrape "
                      "depends on where in the scrape cycle k6 ends (0 to 1 interval, ~0.5 on average).")
     fig.notes.append("perfctl remembers k6's version and the scripts k6 accepted per k6 binary, and compiled templates "
-                     "(orchestrator/k6_memo.py, ~/.cache/perfctl): the first run of a new script pays `k6 inspect` "
+                     "(orchestrator/k6/memo.py, ~/.cache/perfctl): the first run of a new script pays `k6 inspect` "
                      "(~50 ms) again. The CPU ratio is perfctl's fixed cost (Python, imports, gate, reports: the "
                      "'extra CPU' row) over k6's CPU at this light load (4 VUs with think time); it is not per request.")
     fig.commands += [
         shown(perfctl_argv),
         shown(["k6", "run", "--tag", "testid=ID", "-o", "experimental-prometheus-rw", "--summary-export", "summary.json",
-               "results/<run>/script.js"]) + "  # env: orchestrator.k6.run_env (K6_PROMETHEUS_RW_*)",
+               "results/<run>/script.js"]) + "  # env: orchestrator.k6.binary.run_env (K6_PROMETHEUS_RW_*)",
     ]
     return fig

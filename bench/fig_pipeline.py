@@ -13,16 +13,16 @@ from bench.context import BenchContext, shown
 from bench.k6bench import render_generated, throughput_config
 from bench.measure import run_measured
 from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
-from orchestrator import gate
-from orchestrator.config import Config, K6Settings
-from orchestrator.k6 import RemoteWrite, remote_write_env, run_argv
-from orchestrator.prometheus import Prometheus
-from orchestrator.render import LEAN_SYSTEM_TAGS
+from orchestrator.verdict import gate
+from orchestrator.config.model import Config, K6Settings
+from orchestrator.k6.binary import RemoteWrite, remote_write_env, run_argv
+from orchestrator.monitoring.prometheus import Prometheus
+from orchestrator.render.script import LEAN_SYSTEM_TAGS
 
 VUS = 10
 TARGET = Target(">=", 0.95)
 # k6's own default system tags: the generated script sets perfctl's lean set
-# (orchestrator.render.LEAN_SYSTEM_TAGS) in its options; K6_SYSTEM_TAGS in the environment
+# (orchestrator.render.script.LEAN_SYSTEM_TAGS) in its options; K6_SYSTEM_TAGS in the environment
 # overrides script options, which brings k6's full set back for comparison.
 K6_DEFAULT_SYSTEM_TAGS = ("proto,subproto,status,method,url,name,group,check,error,error_code,tls_version,"
                           "scenario,service,expected_response")
@@ -138,7 +138,7 @@ def run(ctx: BenchContext) -> FigureResult:
         for name, values in complete.items()
     ]
     fig.notes.append(f"{VUS} VUs, {duration:g} s each, perfctl's generated throughput script against nginx on 127.0.0.1; "
-                     "the same argv as `perfctl run` (orchestrator.k6.run_argv), the same env (remote_write_env). "
+                     "the same argv as `perfctl run` (orchestrator.k6.binary.run_argv), the same env (remote_write_env). "
                      "The script sets perfctl's system tags (" + ",".join(LEAN_SYSTEM_TAGS) + ") in its options, "
                      "the no-output baseline included; a variant with `system tags` sets K6_SYSTEM_TAGS, which overrides them.")
     fig.commands += [

@@ -7,9 +7,9 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.config import load_config
-from orchestrator.k6 import detect_features
-from orchestrator.render import Overrides, render_scenario
+from orchestrator.config.model import load_config
+from orchestrator.k6.binary import detect_features
+from orchestrator.render.script import Overrides, render_scenario
 
 from bench.context import BenchContext
 from bench.measure import ProcessSample, run_measured

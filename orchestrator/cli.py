@@ -100,7 +100,7 @@ def render(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of perfctl.yaml (for editor completion)."""
-    from orchestrator.config import dump_schema
+    from orchestrator.config.model import dump_schema
 
     sys.stdout.write(dump_schema())
 
@@ -111,11 +111,11 @@ def schema() -> None:
 def _run(scenario: str, config: Optional[Path], **options) -> None:
     """Every run command ends here with its options as keywords (Typer names, e.g. no_rollback)."""
     from orchestrator.commands import run as command
-    from orchestrator.durations import parse_duration
+    from orchestrator.config.durations import parse_duration
     from orchestrator.errors import UsageError
-    from orchestrator.limits import MAX_COUNT, MAX_VUS
-    from orchestrator.pipeline import RunOptions
-    from orchestrator.render import Overrides
+    from orchestrator.config.limits import MAX_COUNT, MAX_VUS
+    from orchestrator.run.pipeline import RunOptions
+    from orchestrator.render.script import Overrides
 
     options["rollback"] = not options.pop("no_rollback")
     hosts = options.pop("hosts", None)
@@ -151,7 +151,7 @@ def _run(scenario: str, config: Optional[Path], **options) -> None:
         runtime=options.pop("runtime").value,
         **options,
     )
-    from orchestrator.interrupts import signals_interrupt
+    from orchestrator.run.interrupts import signals_interrupt
 
     with signals_interrupt():  # SIGTERM/SIGHUP outside k6 end the run like Ctrl-C: exit 130, cleaned up
         code = command.run(opts)
@@ -160,9 +160,9 @@ def _run(scenario: str, config: Optional[Path], **options) -> None:
 
 def _stage(text: str) -> tuple[float, int]:
     """`30s:10` -> (30.0, 10)."""
-    from orchestrator.durations import parse_duration
+    from orchestrator.config.durations import parse_duration
 
-    from orchestrator.limits import MAX_VUS
+    from orchestrator.config.limits import MAX_VUS
 
     duration, sep, target = text.partition(":")
     if not sep or not target.strip().isdigit():
@@ -346,7 +346,7 @@ def dashboard_url(
     _exit(command.dashboard_url(config, run_id, results=results))
 
 
-stack_app = typer.Typer(help="The monitoring stack definition (orchestrator/stack.py).", no_args_is_help=True)
+stack_app = typer.Typer(help="The monitoring stack definition (orchestrator/monitoring/services.py).", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 
 
@@ -625,11 +625,11 @@ def k8s_render(
 ) -> None:
     """Write a ConfigMap with the k6 script and a TestRun (k6.io/v1alpha1) that runs it."""
     from orchestrator.commands import k8s as command
-    from orchestrator.durations import parse_duration
+    from orchestrator.config.durations import parse_duration
     from orchestrator.errors import UsageError
-    from orchestrator.render import Overrides
+    from orchestrator.render.script import Overrides
 
-    from orchestrator.limits import MAX_VUS
+    from orchestrator.config.limits import MAX_VUS
 
     try:
         seconds = parse_duration(duration) if duration is not None else None

@@ -4,9 +4,9 @@ For Prometheus's API and the health gate. The gate sends 20+ small queries at on
 requests (and prometheus-api-client on top) each costs ~3x the client CPU of http.client —
 preparing the request, merging settings, cookie jars — more than Prometheus spent answering
 most of them (bench/, figure 6 measures both in the same run). prometheus-api-client stays
-available as `prometheus.client` (orchestrator/prometheus_connect.py).
+available as `prometheus.client` (orchestrator/monitoring/connect.py).
 Extra headers (a managed store's tenant and token) and a TLS context come from
-orchestrator/prometheus_access.py.
+orchestrator/monitoring/access.py.
 What requests gave us is kept: proxies from the environment (NO_PROXY respected), netrc or
 URL credentials, a CA bundle from REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / SSL_CERT_FILE, and one
 retry when the connection drops or Prometheus answers 502/503/504.

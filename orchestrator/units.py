@@ -12,7 +12,7 @@ import re
 
 from orchestrator.percent import percent_text
 from orchestrator.sli import SLIS
-from orchestrator.slo import format_value
+from orchestrator.verdict.slo import format_value
 
 # The units a value can have; `unit:` on a custom objective names one of them.
 UNITS = ("s", "ms", "ratio", "percent", "req/s", "Hz", "messages", "iterations", "requests", "count", "bytes", "none")

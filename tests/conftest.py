@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from orchestrator.commands.demo import write_demo_config
-from orchestrator.config import load_config
+from orchestrator.config.model import load_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
-from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.netutil import free_port
-from orchestrator.readiness import wait_ready
+from orchestrator.monitoring.readiness import wait_ready
 
 REPO = Path(__file__).resolve().parent.parent
 PERFCTL = [sys.executable, "-m", "orchestrator"]
@@ -139,7 +139,7 @@ def _schema_accepts_what_validate_accepts():
     (what editors check against): an editor must never mark a valid perfctl.yaml red."""
     import jsonschema
 
-    from orchestrator.config import Config, json_schema
+    from orchestrator.config.model import Config, json_schema
 
     validator = jsonschema.Draft202012Validator(json_schema())
     original = Config.model_validate  # BaseModel's, bound to Config

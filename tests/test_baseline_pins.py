@@ -1,4 +1,4 @@
-"""Pinned baselines in the ledger (orchestrator/pins.py, baseline.py) and `perfctl baseline`.
+"""Pinned baselines in the ledger (orchestrator/ledger/pins.py, baseline.py) and `perfctl baseline`.
 
 The runs here are ledger folders with a verdict.json, as `perfctl run` leaves them; the
 whole flow with real k6 and Prometheus is in tests/test_baseline_e2e.py."""
@@ -10,9 +10,10 @@ import multiprocessing
 
 import pytest
 
-from orchestrator import baseline, pins
+from orchestrator.verdict import baseline
+from orchestrator.ledger import pins
 from orchestrator.errors import LedgerError, UsageError
-from orchestrator.ledger import Ledger
+from orchestrator.ledger.store import Ledger
 from tests.conftest import run_cli
 
 

@@ -13,7 +13,7 @@ from bench.fig_websocket import replies_and_errors
 from bench.stats import FigureResult, Headline, Row, Summary, Target, median, pairwise_ratios
 from bench.synthetic_ledger import write_ledger
 from bench.synthetic_tsdb import Series, openmetrics_lines
-from orchestrator.ledger import Ledger
+from orchestrator.ledger.store import Ledger
 
 
 def test_median_and_spread():

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator import ci_templates
+from orchestrator.ci import templates as ci_templates
 from orchestrator.commands.ci import junit_annotations
-from orchestrator.report import junit_xml
-from orchestrator.slo import ObjectiveSpec, decide, grade, parse_criteria
+from orchestrator.report.formats import junit_xml
+from orchestrator.verdict.slo import ObjectiveSpec, decide, grade, parse_criteria
 from tests.conftest import REPO, run_cli, write_config
 
 CONFIG = """
@@ -171,7 +171,7 @@ EXAMPLE_NAMES = sorted(p.parent.name for p in (REPO / "orchestrator" / "examples
 def test_ci_init_on_every_example_takes_its_scenarios_from_the_config(tmp_path: Path, example: str):
     """`perfctl init --example NAME && perfctl ci init` works as is: the scenarios come from the config."""
     assert run_cli("init", "--example", example, cwd=tmp_path).code == 0
-    from orchestrator.config import load_config
+    from orchestrator.config.model import load_config
 
     known = load_config(tmp_path / "perfctl.yaml", environ={}).config.scenarios
     for provider, path, builtin in (("github", ".github/workflows/perfctl.yml", "vendor.github-workflows"),

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from orchestrator.console import Progress, use_color
-from orchestrator.k6 import RemoteWrite, find_k6, run_env
+from orchestrator.k6.binary import RemoteWrite, find_k6, run_env
 
 REMOTE_WRITE = RemoteWrite("http://127.0.0.1:9", 1.0, ("p(95)",), False)
 

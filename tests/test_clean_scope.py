@@ -7,8 +7,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from orchestrator.ledger import Ledger
-from orchestrator.tmux import Session
+from orchestrator.ledger.store import Ledger
+from orchestrator.run.tmux import Session
 from tests.conftest import run_cli, write_config
 
 CONFIG = """

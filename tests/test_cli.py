@@ -199,7 +199,7 @@ def test_bash_completion_completes_commands_and_options(tmp_path):
 
 
 def test_machine_settings_come_from_perfctl_environment_variables(tmp_path):
-    from orchestrator.ledger import Ledger
+    from orchestrator.ledger.store import Ledger
 
     run_cli("init", "--example", "demo", cwd=tmp_path)
     Ledger(tmp_path / "elsewhere").create("20260101-000000-demo-abcd", {"scenario": "demo", "status": "finished"})

@@ -100,7 +100,7 @@ def test_split_name_keeps_percentiles_and_tagged_names_whole():
 def _ledger_with_two_runs(root, p95_a: float, p95_b: float):
     import json
 
-    from orchestrator.ledger import Ledger
+    from orchestrator.ledger.store import Ledger
 
     ledger = Ledger(root)
     for run_id, p95 in (("a", p95_a), ("b", p95_b)):

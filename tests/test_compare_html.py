@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator import compare_html
+from orchestrator.report import compare_html
 from orchestrator.commands.compare import Row
 
 

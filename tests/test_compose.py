@@ -26,8 +26,8 @@ import yaml
 from orchestrator.commands.demo import write_demo_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
 from orchestrator.netutil import free_port
-from orchestrator.prometheus import Prometheus
-from orchestrator.stack import COMPOSE_PROJECT, LABEL_SERVICE, LABEL_STACK
+from orchestrator.monitoring.prometheus import Prometheus
+from orchestrator.monitoring.services import COMPOSE_PROJECT, LABEL_SERVICE, LABEL_STACK
 from tests.conftest import REPO, run_cli
 from tests.k6_versions import OLD_K6
 from tests.test_docker_runtime import K6_IMAGE, PROMETHEUS_IMAGE, docker_client  # noqa: F401 (fixture)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import NoSpace
-from orchestrator.ledger import write_atomic
+from orchestrator.ledger.store import write_atomic
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_full_disk_while_the_record_itself_is_written_ends_the_run(small_disk):
     `error`, from the folder's space reserve, and nothing waits for its own lock."""
     import threading
 
-    from orchestrator.ledger import Ledger
+    from orchestrator.ledger.store import Ledger
 
     mount, fill = small_disk
     run = Ledger(mount / "results").create("r1", {"scenario": "s", "status": "running"})

@@ -22,13 +22,13 @@ import requests
 
 from orchestrator import docker_engine
 from orchestrator.commands.demo import write_demo_config
-from orchestrator.config import load_config
+from orchestrator.config.model import load_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
-from orchestrator.local_prometheus import LocalPrometheus
-from orchestrator.monitoring_stack import DockerStack
+from orchestrator.monitoring.local import LocalPrometheus
+from orchestrator.monitoring.stack import DockerStack
 from orchestrator.netutil import free_port
-from orchestrator.prometheus import Prometheus
-from orchestrator.stack import LABEL_RUN_ID, LABEL_STACK
+from orchestrator.monitoring.prometheus import Prometheus
+from orchestrator.monitoring.services import LABEL_RUN_ID, LABEL_STACK
 from tests.conftest import PERFCTL, Stack, tune_for_tests
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]

@@ -11,10 +11,10 @@ import subprocess
 import pytest
 
 from orchestrator.commands.init import EXAMPLES, available_examples
-from orchestrator.config import load_config
+from orchestrator.config.model import load_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
-from orchestrator.k6 import detect_features, find_k6
-from orchestrator.render import Overrides, render_scenario
+from orchestrator.k6.binary import detect_features, find_k6
+from orchestrator.render.script import Overrides, render_scenario
 from tests.conftest import run_cli
 from tests.suites_server import SuitesServer
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator import baseline as baselines
-from orchestrator.ledger import Ledger
+from orchestrator.verdict import baseline as baselines
+from orchestrator.ledger.store import Ledger
 from tests.conftest import demo_stack, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -320,7 +320,7 @@ def colour_count(rows: list[bytes], hex_colour: str, tolerance: int = 12) -> int
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/setup --test installs it)")
 def test_report_html_renders_verdict_and_charts_in_chromium(healthy, tmp_path):
-    from orchestrator import report_html
+    from orchestrator.report import html as report_html
 
     stack, run = healthy
     html = (run / "report.html").read_text()

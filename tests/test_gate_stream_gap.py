@@ -10,9 +10,9 @@ import pytest
 
 from bench import servers
 from bench.synthetic_tsdb import Series, backfill
-from orchestrator import gate
-from orchestrator.config import Config
-from orchestrator.prometheus import Prometheus
+from orchestrator.verdict import gate
+from orchestrator.config.model import Config
+from orchestrator.monitoring.prometheus import Prometheus
 
 SECONDS = 120  # one VU sample a second, like k6
 LIMIT = 5  # push interval 1 s: max(3 pushes, 5 s)

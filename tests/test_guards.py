@@ -8,8 +8,8 @@ import json
 import pytest
 import yaml
 
-from orchestrator import guards
-from orchestrator.config import json_schema, validate_data
+from orchestrator.verdict import guards
+from orchestrator.config.model import json_schema, validate_data
 from orchestrator.errors import ConfigError
 from tests.answering_server import AnsweringServer
 from tests.conftest import demo_stack, run_cli

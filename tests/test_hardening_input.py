@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_config, missing_runtime_env, runtime_env_refs
+from orchestrator.config.model import load_config, missing_runtime_env, runtime_env_refs
 from orchestrator.errors import ConfigError
-from orchestrator.limits import MAX_CONFIG_TEXT, MAX_NESTING, MAX_VUS
+from orchestrator.config.limits import MAX_CONFIG_TEXT, MAX_NESTING, MAX_VUS
 from tests.conftest import run_cli
 
 GOOD = """\

@@ -1,4 +1,4 @@
-"""orchestrator.prometheus over orchestrator.http_client, against a real HTTP server on loopback
+"""orchestrator.monitoring.prometheus over orchestrator.http_client, against a real HTTP server on loopback
 that answers like Prometheus's API (the real Prometheus is in the gate and e2e tests): what
 the transport must keep from requests — path prefixes, credentials, one retry, keep-alive
 reconnects — and how each failure reaches the user."""
@@ -15,7 +15,7 @@ import pytest
 
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.netutil import free_port
-from orchestrator.prometheus import Prometheus, QueryRejected
+from orchestrator.monitoring.prometheus import Prometheus, QueryRejected
 
 VECTOR = {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {"job": "a"}, "value": [1, "0.25"]}]}}
 

@@ -23,11 +23,11 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.config import LoadedConfig, load_config
+from orchestrator.config.model import LoadedConfig, load_config
 from orchestrator.errors import PerfctlError
-from orchestrator.k6 import K6Features
-from orchestrator.local_prometheus import prometheus_yml
-from orchestrator.render import describe_part, render_scenario
+from orchestrator.k6.binary import K6Features
+from orchestrator.monitoring.local import prometheus_yml
+from orchestrator.render.script import describe_part, render_scenario
 from tests.conftest import run_cli
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "orchestrator" / "examples").glob("*/perfctl.yaml"))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.prometheus import Prometheus
+from orchestrator.monitoring.prometheus import Prometheus
 from tests.conftest import demo_stack
 
 pytestmark = pytest.mark.e2e
@@ -154,8 +154,8 @@ def test_websocket_connect_p95_merges_across_instances(stack):
     exact = _exact_p95_seconds([run / "samples-0.json", run / "samples-1.json"], "ws_connecting")
     assert exact / BUCKET_FACTOR <= p95["value"] <= exact * BUCKET_FACTOR, (p95["value"], exact)
     # The report's chart of it reads the merged histograms too (no trend stat exists in this run).
-    from orchestrator.config import load_config
-    from orchestrator.gate import QueryContext, Window, series_query
+    from orchestrator.config.model import load_config
+    from orchestrator.verdict.gate import QueryContext, Window, series_query
 
     config = load_config(stack.config_path).config
     obj = next(o for o in config.objectives if o.name == "ws_connect_p95_seconds")
@@ -244,7 +244,7 @@ def fake_ssh(tmp_path: Path):
         path.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.argv.insert(1, {tool!r})\n"
                         f"runpy.run_path({str(Path(__file__).parent / 'fake_ssh.py')!r}, run_name='__main__')\n")
         path.chmod(0o755)
-    from orchestrator.k6 import find_k6
+    from orchestrator.k6.binary import find_k6
 
     env = {"PERFCTL_SSH": str(tools / "ssh"), "PERFCTL_SCP": str(tools / "scp"), "FAKE_SSH_ROOT": str(root),
            "PATH": f"{Path(find_k6()).parent}:{os.environ['PATH']}", "SECRET_TOKEN": "never-leaves-this-host"}

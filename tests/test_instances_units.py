@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.k6 import segment_argv
+from orchestrator.k6.binary import segment_argv
 from orchestrator.runtimes.segments import combined_exit_code, instance_argv, instance_env
-from orchestrator.summary_merge import load_summaries, merge_summaries
+from orchestrator.k6.summary import load_summaries, merge_summaries
 
 
 def test_segments_of_two_and_three():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrator import slo
-from orchestrator.judge import k6_grades
+from orchestrator.verdict import slo
+from orchestrator.verdict.judge import k6_grades
 
 
 def _objectives(passing: int, failing: int) -> list[slo.Grade]:

@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from orchestrator import k6_memo
+from orchestrator.k6 import memo as k6_memo
 from orchestrator.errors import ConfigError
-from orchestrator.k6 import find_k6
+from orchestrator.k6.binary import find_k6
 
 SCRIPT = 'export default function () {}\n'
 

@@ -14,8 +14,8 @@ import pytest
 
 from orchestrator.commands.init import EXAMPLES, available_examples
 from orchestrator.errors import ConfigError
-from orchestrator.k6 import detect_features, find_k6, inspect_script, read_summary
-from orchestrator.prometheus import Prometheus
+from orchestrator.k6.binary import detect_features, find_k6, inspect_script, read_summary
+from orchestrator.monitoring.prometheus import Prometheus
 from tests.conftest import demo_stack, run_cli
 from tests.k6_versions import OLD_K6, install_k6
 from tests.test_docker_runtime import docker_client  # noqa: F401 (fixture)

@@ -18,9 +18,9 @@ import jsonschema
 import pytest
 import yaml
 
-from orchestrator.k6 import find_k6
-from orchestrator.k8s import k8s_name
-from orchestrator.prometheus import Prometheus
+from orchestrator.k6.binary import find_k6
+from orchestrator.runtimes.kubectl import k8s_name
+from orchestrator.monitoring.prometheus import Prometheus
 from tests.conftest import REPO, demo_stack, run_cli, write_config
 
 CRD = REPO / "tests/data/k6-operator/testruns.crd.yaml"

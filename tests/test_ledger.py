@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.commands.demo import write_demo_config
 from orchestrator.errors import UsageError
-from orchestrator.ledger import RUNNING, Ledger, RunDir
+from orchestrator.ledger.store import RUNNING, Ledger, RunDir
 from orchestrator.netutil import free_port
 from orchestrator.pids import ProcessRef
 from tests.conftest import run_cli
@@ -134,7 +134,7 @@ def test_a_second_recover_keeps_off_a_run_being_recovered(workspace):
 
 
 def test_runs_are_ordered_by_creation_also_with_chosen_ids(tmp_path):
-    from orchestrator.ledger import Ledger
+    from orchestrator.ledger.store import Ledger
 
     ledger = Ledger(tmp_path)
     ledger.create("20261101-100000-smoke-aaaa", {"created": "2026-11-01T10:00:00.000Z"})

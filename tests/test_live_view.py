@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from orchestrator import live_view
-from orchestrator.live_view import ObjectiveNow, Snapshot, Stage
+from orchestrator.run import live_view
+from orchestrator.run.live_view import ObjectiveNow, Snapshot, Stage
 from tests.conftest import REPO
 
 PLAN = {"scenarios": {"ramp": {"executor": "ramping-vus", "startVUs": 0, "stages": [

@@ -14,10 +14,10 @@ import subprocess
 import pytest
 import requests
 
-from orchestrator import dashboards
-from orchestrator.prometheus import Prometheus
-from orchestrator.stack import prometheus_config_text
-from orchestrator.config import load_config
+from orchestrator.monitoring import dashboards
+from orchestrator.monitoring.prometheus import Prometheus
+from orchestrator.monitoring.services import prometheus_config_text
+from orchestrator.config.model import load_config
 from tests.conftest import REPO
 
 MONITORING = REPO / "monitoring"
@@ -50,7 +50,7 @@ def test_promtool_accepts_the_rules_and_a_generated_config(tmp_path):
 RUNS = (
     ("chat-http", ("--duration", "3s"), {"http"}),
     ("websocket", ("--duration", "3s"), {"websocket"}),
-    # Two k6 processes: native histograms instead of trend stats (orchestrator/instances.py).
+    # Two k6 processes: native histograms instead of trend stats (orchestrator/run/instances.py).
     ("demo", ("--duration", "3s", "--instances", "2"), {"http", "websocket"}),
 )
 # SLIs whose panel, at the run's end, shows exactly the value the gate graded (cumulative ones).

@@ -1,12 +1,13 @@
-"""Units and noise floors of `perfctl compare` (orchestrator/noise.py): pure."""
+"""Units and noise floors of `perfctl compare` (orchestrator/verdict/noise.py): pure."""
 
 from __future__ import annotations
 
 import pytest
 
-from orchestrator import gate, noise
+from orchestrator.verdict import gate
+from orchestrator.verdict import noise
 from orchestrator.sli import SLIS
-from orchestrator.noise import COUNT, MILLISECONDS, RATIO, SECONDS, Floors
+from orchestrator.verdict.noise import COUNT, MILLISECONDS, RATIO, SECONDS, Floors
 
 # What each built-in SLI measures, as docs/slis.md says.
 SLI_UNITS = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.k6 import find_k6
+from orchestrator.k6.binary import find_k6
 from tests.conftest import run_cli, write_config
 
 

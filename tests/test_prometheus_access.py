@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.config import ConfigError, load_config, validate_data
-from orchestrator.prometheus_access import k6_env, k6_env_references, resolve
+from orchestrator.config.model import ConfigError, load_config, validate_data
+from orchestrator.monitoring.access import k6_env, k6_env_references, resolve
 from tests.prometheus_proxy import GuardedProxy, self_signed_certificate
 
 TOKEN_VAR = "PERFCTL_TEST_PROM_TOKEN"
@@ -49,7 +49,7 @@ def _judged_on_data(result, verdict: dict) -> None:
 def _both_clients_agree(config_path: Path, run_id: str, monkeypatch, env: dict) -> None:
     """prometheus-api-client (prometheus.client) reads what http_client reads, through the
     gateway, at the same instants to the millisecond."""
-    from orchestrator.prometheus import Prometheus
+    from orchestrator.monitoring.prometheus import Prometheus
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -195,7 +195,7 @@ def test_settings_that_cannot_work_name_their_field(settings, line):
 
 def test_k8s_manifests_read_the_token_from_the_secret(tmp_path):
     from orchestrator.errors import UsageError
-    from orchestrator.k8s import TestRunPlan, build_manifests
+    from orchestrator.runtimes.kubectl import TestRunPlan, build_manifests
 
     def manifests(env_secret):
         data = {"version": 1, "prometheus": {"url": "https://mimir.example", "bearer_token": "${PROM_TOKEN}",
@@ -217,7 +217,7 @@ def test_k8s_manifests_read_the_token_from_the_secret(tmp_path):
 
 
 def test_compose_file_holds_references_not_values(tmp_path):
-    from orchestrator.stack import remote_write_env
+    from orchestrator.monitoring.services import remote_write_env
 
     config = validate_data({"version": 1, "prometheus": {"url": "http://127.0.0.1:9090", "bearer_token": "${PROM_TOKEN}",
                                                          "headers": {"X-Scope-OrgID": "cost$center"}},

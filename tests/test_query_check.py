@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from orchestrator.commands.demo import write_demo_config
-from orchestrator.config import load_config, validate_data
-from orchestrator.gate import QueryContext, Window
-from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.config.model import load_config, validate_data
+from orchestrator.verdict.gate import QueryContext, Window
+from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.netutil import free_port
-from orchestrator.query_check import custom_objectives, fill_for_check, stat_suffix, static_problems
+from orchestrator.verdict.query_check import custom_objectives, fill_for_check, stat_suffix, static_problems
 from tests.answering_server import AnsweringServer
 from tests.conftest import demo_stack, tune_for_tests
 

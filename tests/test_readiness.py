@@ -1,4 +1,4 @@
-"""Ready before load (orchestrator/readiness.py): a fresh Prometheus, started by `perfctl run`
+"""Ready before load (orchestrator/monitoring/readiness.py): a fresh Prometheus, started by `perfctl run`
 or by `start-monitoring` the moment before, has scraped every job before k6 starts, so a
 5-second run on a healthy target passes; a job whose /metrics is down ends the run with
 exit 3 before any load. Real Prometheus, real k6, the reference backend."""
@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from orchestrator.commands.demo import write_demo_config
-from orchestrator.config import load_config
+from orchestrator.config.model import load_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
-from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.netutil import free_port
-from orchestrator.prometheus import Prometheus
-from orchestrator.prometheus import EMPTY_WRITE, REMOTE_WRITE_HEADERS
-from orchestrator.readiness import job_needs
+from orchestrator.monitoring.prometheus import Prometheus
+from orchestrator.monitoring.prometheus import EMPTY_WRITE, REMOTE_WRITE_HEADERS
+from orchestrator.monitoring.readiness import job_needs
 from tests.conftest import Stack, run_cli, tune_for_tests
 
 pytestmark = pytest.mark.e2e

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.commands.recover import _infer_k6_end, worst_exit
-from orchestrator.k6_log import last_words
-from orchestrator.k6 import find_k6, read_summary
-from orchestrator.ledger import RUN_SCHEMA, RunDir
+from orchestrator.k6.log import last_words
+from orchestrator.k6.binary import find_k6, read_summary
+from orchestrator.ledger.store import RUN_SCHEMA, RunDir
 from tests.test_survive_support import wait_for
 
 SCRIPT = """

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.config import load_config
+from orchestrator.config.model import load_config
 from orchestrator.errors import ConfigError, UsageError
-from orchestrator.k6 import detect_features, find_k6, inspect_script
-from orchestrator.render import K6Features, Overrides, hand_written, render_scenario
+from orchestrator.k6.binary import detect_features, find_k6, inspect_script
+from orchestrator.render.script import K6Features, Overrides, hand_written, render_scenario
 
 V1_1, V1_6, V2 = K6Features((1, 1, 0)), K6Features((1, 6, 0)), K6Features((2, 0, 0))
 
@@ -186,7 +186,7 @@ def test_data_files_are_read_by_k6_not_copied(kinds):
 
 
 def test_data_files_lists_what_k6_will_open(kinds):
-    from orchestrator.render import data_files
+    from orchestrator.render.script import data_files
 
     assert data_files(render_scenario(kinds, "flow", V1_1)) == [str((kinds.path.parent / "users.csv").resolve())]
     assert data_files(render_scenario(kinds, "constant", V1_1)) == []
@@ -259,7 +259,7 @@ def test_hand_written_script_overrides_become_k6_flags(tmp_path):
 )
 def test_hand_written_script_is_announced_with_its_own_length(tmp_path, options, planned):
     """k6's totalDuration adds every graceful stop (30 s): the plan is the scenarios' own length."""
-    from orchestrator.k6 import inspect_file
+    from orchestrator.k6.binary import inspect_file
 
     path = tmp_path / "own.js"
     path.write_text(f'import {{ sleep }} from "k6";\nexport const options = {options};\n'
@@ -282,7 +282,7 @@ def test_config_strings_in_header_comments_cannot_break_out(tmp_path, k6):
 
 
 def test_describe_part_says_what_runs(kinds):
-    from orchestrator.render import describe_part
+    from orchestrator.render.script import describe_part
 
     lines = {p.name: describe_part(p) for p in render_scenario(kinds, "everything", V1_1).parts}
     assert lines["profile-spike"] == "profile-spike: ramping-vus (spike), to 4 VUs (from 1) over 4s"

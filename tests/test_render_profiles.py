@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator import profiles
-from orchestrator.config import Profile, Scenario, validate_data
+from orchestrator.config import profiles
+from orchestrator.config.model import Profile, Scenario, validate_data
 from orchestrator.errors import ConfigError
 
 REQ = [{"name": "home", "path": "/"}]

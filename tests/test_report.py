@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.report import (
+from orchestrator.report.formats import (
     GATE_CASE,
     SCHEMA,
     junit_xml,
@@ -21,7 +21,7 @@ from orchestrator.report import (
     verdict_from_dict,
     verdict_to_dict,
 )
-from orchestrator.slo import Grade, ObjectiveSpec, Result, Verdict, decide, grade, parse_criteria
+from orchestrator.verdict.slo import Grade, ObjectiveSpec, Result, Verdict, decide, grade, parse_criteria
 
 ANSI = re.compile(r"\x1b\[")
 NASTY = 'p95 <&"\'> | ]]> x'

@@ -9,9 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from orchestrator import report_html, slo, svg_chart
-from orchestrator.report_html import ReportData
-from orchestrator.svg_chart import Chart, Line
+from orchestrator.report import html as report_html
+from orchestrator.verdict import slo
+from orchestrator.report import svg_chart
+from orchestrator.report.html import ReportData
+from orchestrator.report.svg_chart import Chart, Line
 
 
 def grade(name, result, value, criteria, warning=None, baseline=None, key=False):

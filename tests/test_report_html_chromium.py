@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import report_html
+from orchestrator.report import html as report_html
 from tests.test_gate_e2e import CHROMIUM, colour_count, read_png
 
 pytestmark = [pytest.mark.e2e,

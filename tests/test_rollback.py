@@ -8,9 +8,9 @@ import json
 import pytest
 import yaml
 
-from orchestrator.config import validate_data
-from orchestrator.rollback import trigger_for
-from orchestrator.tmux import Session
+from orchestrator.config.model import validate_data
+from orchestrator.run.rollback import trigger_for
+from orchestrator.run.tmux import Session
 from tests.test_survive_support import (  # noqa: F401  (private_tmux is a fixture)
     k6_ref, private_tmux, processes_mentioning, record, stop_leftovers, wait_k6_progress,
 )

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.config import load_config
-from orchestrator.k6 import detect_features, find_k6, inspect_script
-from orchestrator.render import render_scenario
+from orchestrator.config.model import load_config
+from orchestrator.k6.binary import detect_features, find_k6, inspect_script
+from orchestrator.render.script import render_scenario
 from tests.suites_server import SuitesServer
 
 pytestmark = pytest.mark.e2e

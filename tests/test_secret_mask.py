@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator.config import load_config
-from orchestrator.k6_log_writer import started, wait_complete
+from orchestrator.config.model import load_config
+from orchestrator.k6.log_writer import started, wait_complete
 from orchestrator.secret_mask import Masker, secret_values
 from tests.conftest import write_config
 
@@ -69,7 +69,7 @@ def test_log_writer_masks_before_the_bytes_land(tmp_path):
 
 def test_ledger_files_are_masked(tmp_path):
     from orchestrator import secret_mask
-    from orchestrator.ledger import write_json
+    from orchestrator.ledger.store import write_json
 
     secret = "v-" + os.urandom(8).hex()
     secret_mask.register(None, {"SOME_TOKEN": secret})

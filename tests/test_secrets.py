@@ -82,7 +82,7 @@ def test_secret_in_target_url_is_used_but_never_recorded(stack_factory, monkeypa
 
 
 def test_target_url_variable_must_be_set_and_keeps_the_url_shape_check(tmp_path):
-    from orchestrator.config import ConfigError, expand_env, load_config, missing_runtime_env, runtime_env_refs
+    from orchestrator.config.model import ConfigError, expand_env, load_config, missing_runtime_env, runtime_env_refs
 
     path = write_config(tmp_path / "perfctl.yaml", """
         version: 1
@@ -121,7 +121,7 @@ def test_env_reference_in_k6_extra_args_is_refused(tmp_path):
 
 
 def test_redact_url():
-    from orchestrator.config import redact_url
+    from orchestrator.config.model import redact_url
 
     assert redact_url("http://user:pa55@prom.example:9090/x?y=1") == "http://user:***@prom.example:9090/x?y=1"
     assert redact_url("http://127.0.0.1:9090") == "http://127.0.0.1:9090"
@@ -201,7 +201,7 @@ def test_hosts_option_is_refused_while_a_secret_setting_is_exported(tmp_path):
 
 
 def test_remote_write_credentials_leave_the_url_k6_prints():
-    from orchestrator.k6 import RemoteWrite, remote_write_env
+    from orchestrator.k6.binary import RemoteWrite, remote_write_env
 
     env = remote_write_env(RemoteWrite("http://perf:s3cr3t@127.0.0.1:9090/", 5.0, ("p(95)",), False))
     assert env["K6_PROMETHEUS_RW_SERVER_URL"] == "http://127.0.0.1:9090/api/v1/write"

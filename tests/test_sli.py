@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import gate, units
-from orchestrator.config import Sli as SliName
+from orchestrator import units
+from orchestrator.verdict import gate
+from orchestrator.config.model import Sli as SliName
 from orchestrator.sli import NAMES, SLIS, Sli
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "slis.md"

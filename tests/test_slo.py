@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.slo import (
+from orchestrator.verdict.slo import (
     Criteria,
     Criterion,
     Grade,

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator import dashboards, grafana
+from orchestrator.monitoring import dashboards
+from orchestrator.monitoring import grafana
 from orchestrator.commands.stack import generated_files
-from orchestrator.config import load_config
-from orchestrator.monitoring_stack import container_options
-from orchestrator.stack import (
+from orchestrator.config.model import load_config
+from orchestrator.monitoring.stack import container_options
+from orchestrator.monitoring.services import (
     GRAFANA_DASHBOARDS,
     GRAFANA_OBJECTIVES,
     GRAFANA_PROVISIONING,
@@ -216,7 +217,7 @@ def test_threshold_steps_grade_like_the_gate(passing, warning, steps):
 
 
 def test_objective_panels_speak_grafana_not_the_gates_placeholders():
-    from orchestrator import gate
+    from orchestrator.verdict import gate
 
     demo = load_config(REPO / "examples/demo/perfctl.yaml", environ={}).config
     every = " ".join(gate.PLACEHOLDERS)
@@ -231,7 +232,7 @@ def test_objective_panels_speak_grafana_not_the_gates_placeholders():
 
 
 def test_the_docker_stack_mounts_the_dashboard_of_its_own_config(tmp_path):
-    from orchestrator.monitoring_stack import DockerStack
+    from orchestrator.monitoring.stack import DockerStack
 
     config = REPO / "examples/demo/perfctl.yaml"
     text = config.read_text().replace('pass: ">= 95"', 'pass: ">= 97"')
@@ -255,7 +256,7 @@ def test_dashboard_url_filters_by_test_id():
 
 @pytest.mark.parametrize("image", ["grafana/k6", "grafana/k6:latest", "registry:5000/k6"])
 def test_floating_images_are_refused_by_name(image):
-    from orchestrator.config import validate_data
+    from orchestrator.config.model import validate_data
     from orchestrator.errors import ConfigError
 
     data = {"scenarios": {"s": {"requests": [{"name": "r", "path": "/"}], "duration": "1s", "vus": 1}}}
@@ -301,7 +302,7 @@ def _demo_config_with_grafana(tmp_path, grafana_url: str):
 
 
 def test_dashboard_url_command_links_a_run_and_says_where_the_password_is(tmp_path):
-    from orchestrator.ledger import Ledger
+    from orchestrator.ledger.store import Ledger
 
     with _grafana_health_server() as grafana_url:
         config = _demo_config_with_grafana(tmp_path, grafana_url)
@@ -317,7 +318,7 @@ def test_dashboard_url_command_links_a_run_and_says_where_the_password_is(tmp_pa
 
 
 def test_dashboard_url_without_grafana_is_exit_3_and_says_where_to_look(tmp_path):
-    from orchestrator.ledger import Ledger
+    from orchestrator.ledger.store import Ledger
     from orchestrator.netutil import free_port
 
     config = _demo_config_with_grafana(tmp_path, f"http://127.0.0.1:{free_port()}")  # nothing listens there

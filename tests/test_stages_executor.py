@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.config import load_config
+from orchestrator.config.model import load_config
 from orchestrator.errors import ConfigError
-from orchestrator.k6 import detect_features, find_k6, inspect_script
-from orchestrator.render import render_scenario
+from orchestrator.k6.binary import detect_features, find_k6, inspect_script
+from orchestrator.render.script import render_scenario
 from tests.conftest import write_config
 
 RAMP = """

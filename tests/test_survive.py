@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from orchestrator.tmux import Session
+from orchestrator.run.tmux import Session
 from tests.conftest import PERFCTL, run_cli
 from tests.test_survive_support import (  # noqa: F401  (private_tmux is a fixture)
     cli_env, k6_ref, k6_started, output, private_tmux, processes_mentioning, record, start_perfctl,
@@ -217,11 +217,11 @@ def test_a_second_signal_forces_a_k6_that_does_not_stop(tmp_path):
 def test_the_detached_command_is_the_same_run(tmp_path, monkeypatch):
     """The inner command of --detach carries every option, with absolute paths, and no --detach."""
     from orchestrator.commands.demo import write_demo_config
-    from orchestrator.pipeline import RunOptions
-    from orchestrator.config import load_config
-    from orchestrator.detach import inner_argv
+    from orchestrator.run.pipeline import RunOptions
+    from orchestrator.config.model import load_config
+    from orchestrator.run.detach import inner_argv
     from orchestrator.netutil import free_port
-    from orchestrator.render import Overrides
+    from orchestrator.render.script import Overrides
 
     config = write_demo_config(tmp_path, backend_port=free_port(), prometheus_port=free_port(), example="demo")
     monkeypatch.chdir(tmp_path)
@@ -244,10 +244,10 @@ def test_detach_answers_with_the_exit_code_of_a_run_that_already_ended(tmp_path,
     records its k6 and exits as a failed gate does (a real run is never over within one poll)."""
     import sys
 
-    from orchestrator import detach
+    from orchestrator.run import detach
     from orchestrator.commands.demo import write_demo_config
-    from orchestrator.pipeline import RunOptions
-    from orchestrator.config import load_config
+    from orchestrator.run.pipeline import RunOptions
+    from orchestrator.config.model import load_config
     from orchestrator.netutil import free_port
 
     config = write_demo_config(tmp_path, backend_port=free_port(), prometheus_port=free_port(), example="demo")

@@ -116,7 +116,7 @@ def private_tmux():
     directory = tempfile.mkdtemp(prefix="pt-tmux-", dir="/tmp")
     env = {"TMUX_TMPDIR": directory}
     old = os.environ.get("TMUX_TMPDIR")
-    os.environ["TMUX_TMPDIR"] = directory  # for orchestrator.tmux calls made in the test process
+    os.environ["TMUX_TMPDIR"] = directory  # for orchestrator.run.tmux calls made in the test process
     try:
         yield env
     finally:

@@ -7,7 +7,7 @@ import typing
 import pytest
 
 from orchestrator import units
-from orchestrator.config import Sli, Unit
+from orchestrator.config.model import Sli, Unit
 from tests.conftest import REPO
 
 
@@ -16,7 +16,7 @@ def test_every_builtin_sli_has_a_unit_and_the_docs_list_it():
     assert set(units.SLI_UNITS) == slis
     assert set(units.SLI_UNITS.values()) <= set(units.UNITS)
     assert set(typing.get_args(Unit)) == set(units.UNITS)  # the config accepts exactly these
-    from orchestrator.dashboards import GRAFANA_UNITS
+    from orchestrator.monitoring.dashboards import GRAFANA_UNITS
 
     assert set(GRAFANA_UNITS) == set(units.UNITS)  # Grafana's panels know every one
     docs = (REPO / "docs" / "slis.md").read_text()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config import load_config
+from orchestrator.config.model import load_config
 from orchestrator.errors import LedgerError, UsageError
-from orchestrator.ledger import FINAL_STATES, Ledger, results_root
-from orchestrator.tmux import Session
+from orchestrator.ledger.store import FINAL_STATES, Ledger, results_root
+from orchestrator.run.tmux import Session
 
 
 def attach(config_path: Path | None, run_id: str | None, *, results: Path | None) -> int:

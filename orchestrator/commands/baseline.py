@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from orchestrator import console, pins
-from orchestrator.baseline import mean_values, why_not_a_baseline
-from orchestrator.config import load_config
+from orchestrator import console
+from orchestrator.ledger import pins
+from orchestrator.verdict.baseline import mean_values, why_not_a_baseline
+from orchestrator.config.model import load_config
 from orchestrator.errors import LedgerError, UsageError
-from orchestrator.ledger import Ledger, results_root
+from orchestrator.ledger.store import Ledger, results_root
 
 
 def _ledger(config_path: Path | None, results: Path | None) -> Ledger:

@@ -7,10 +7,11 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from orchestrator import ci_templates, console
-from orchestrator.config import DEFAULT_CONFIG_NAME, load_config
+from orchestrator import console
+from orchestrator.ci import templates as ci_templates
+from orchestrator.config.model import DEFAULT_CONFIG_NAME, load_config
 from orchestrator.errors import PerfctlError, UsageError
-from orchestrator.ledger import write_output
+from orchestrator.ledger.store import write_output
 
 PROVIDERS = ("github", "gitlab")
 SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -78,7 +79,7 @@ def _in_repository(config_path: Path, root: Path) -> str:
 
 def _default_scenarios(config_path: Path, *, quiet: bool) -> list[str]:
     """No --scenario: a smoke-like scenario, then the main one, from the config; said which and why."""
-    from orchestrator.ci_scenarios import default_scenarios
+    from orchestrator.ci.scenarios import default_scenarios
 
     if not config_path.exists():
         raise UsageError(f"{config_path}: no such file, so there are no scenarios to choose from",

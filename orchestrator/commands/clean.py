@@ -20,13 +20,13 @@ import re
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config import load_config
-from orchestrator.ledger import Ledger, results_root
-from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.config.model import load_config
+from orchestrator.ledger.store import Ledger, results_root
+from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.pids import start_ticks
 from orchestrator.runtimes import runtime_classes
 from orchestrator.errors import LedgerError
-from orchestrator.tmux import Session, perfctl_sockets
+from orchestrator.run.tmux import Session, perfctl_sockets
 
 TEMP_FILE = re.compile(r"^\..+\.(\d+)\.tmp$")  # ledger.write_atomic's `.NAME.PID.tmp`
 

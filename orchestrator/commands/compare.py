@@ -1,6 +1,6 @@
 """`perfctl compare A B`: two runs side by side, every objective and k6 summary metric,
 with absolute and relative deltas; a change for the worse beyond both the relative tolerance
-and its unit's noise floor (orchestrator/noise.py) is a regression, and a smaller one is noise.
+and its unit's noise floor (orchestrator/verdict/noise.py) is a regression, and a smaller one is noise.
 
 "Worse" comes from the objective's criterion (for `<` criteria higher is worse, for `>`
 lower is) and, for k6's own metrics, from what the metric measures (durations and
@@ -16,11 +16,12 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from orchestrator import noise, slo
-from orchestrator.config import DEFAULT_CONFIG_NAME, CompareSettings, load_config
+from orchestrator.verdict import noise
+from orchestrator.verdict import slo
+from orchestrator.config.model import DEFAULT_CONFIG_NAME, CompareSettings, load_config
 from orchestrator.errors import ExitCode, UsageError
-from orchestrator.ledger import Ledger, RunDir, results_root
-from orchestrator.noise import Floors
+from orchestrator.ledger.store import Ledger, RunDir, results_root
+from orchestrator.verdict.noise import Floors
 from orchestrator.percent import percent_text
 
 LOWER_IS_BETTER = "lower"
@@ -91,8 +92,8 @@ def compare(config_path: Path | None, run_a: str, run_b: str, *, results: Path |
         if noisy:
             print(f"{len(noisy)} moved within noise (~): " + ", ".join(r.name for r in noisy))
     if html is not None:
-        from orchestrator import compare_html
-        from orchestrator.ledger import write_output
+        from orchestrator.report import compare_html
+        from orchestrator.ledger.store import write_output
 
         write_output(html, compare_html.render(rows, a.id, b.id, verdict_a, verdict_b, tolerance=tolerance,
                                                floors=floors.describe()))

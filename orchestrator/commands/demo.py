@@ -13,15 +13,15 @@ from pathlib import Path
 
 from orchestrator import console
 from orchestrator.commands.init import EXAMPLES
-from orchestrator.pipeline import RunOptions, execute, prepare
-from orchestrator.config import load_config
-from orchestrator.durations import parse_duration
+from orchestrator.run.pipeline import RunOptions, execute, prepare
+from orchestrator.config.model import load_config
+from orchestrator.config.durations import parse_duration
 from orchestrator.errors import UsageError
-from orchestrator.ledger import write_atomic
-from orchestrator.local_prometheus import LocalPrometheus, running_process, state_dir
+from orchestrator.ledger.store import write_atomic
+from orchestrator.monitoring.local import LocalPrometheus, running_process, state_dir
 from orchestrator.netutil import preferred_port
-from orchestrator.readiness import wait_ready
-from orchestrator.render import Overrides
+from orchestrator.monitoring.readiness import wait_ready
+from orchestrator.render.script import Overrides
 
 WORKSPACE = Path("perfctl-demo")
 DEMO_SCENARIO = "demo"
@@ -56,7 +56,7 @@ def demo(*, fault: str, duration: str, results: Path | None, json_output: bool, 
     # Checked before anything starts: k6 found, scripts render and pass `k6 inspect`.
     prepared = prepare(loaded, DEMO_SCENARIO, Overrides(duration=seconds))
     if results is not None:
-        from orchestrator.ledger import check_results_root
+        from orchestrator.ledger.store import check_results_root
 
         check_results_root(results, source="--results", create=True)
     backend_port = int(loaded.config.target.base_url.rsplit(":", 1)[1])

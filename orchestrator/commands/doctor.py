@@ -26,7 +26,7 @@ class Check:
 
 
 def _k6(config) -> Check:
-    from orchestrator.k6 import INSTALL_HINT, detect_features, find_k6
+    from orchestrator.k6.binary import INSTALL_HINT, detect_features, find_k6
 
     try:
         binary = find_k6(config.k6.binary if config else None)
@@ -36,7 +36,7 @@ def _k6(config) -> Check:
 
 
 def _prometheus_binary(config) -> Check:
-    from orchestrator.local_prometheus import INSTALL_HINT
+    from orchestrator.monitoring.local import INSTALL_HINT
 
     configured = config.prometheus.binary if config else None
     found = configured if configured and Path(configured).exists() else shutil.which("prometheus")
@@ -47,8 +47,8 @@ def _prometheus_binary(config) -> Check:
 
 
 def _prometheus_reachable(config) -> Check:
-    from orchestrator.config import redact_url
-    from orchestrator.prometheus import Prometheus
+    from orchestrator.config.model import redact_url
+    from orchestrator.monitoring.prometheus import Prometheus
 
     from orchestrator.errors import PerfctlError
 
@@ -67,8 +67,8 @@ def _prometheus_reachable(config) -> Check:
 def _target(config) -> Check:
     import requests
 
-    from orchestrator.config import redact_url
-    from orchestrator.health import health_url
+    from orchestrator.config.model import redact_url
+    from orchestrator.run.health import health_url
 
     url = health_url(config.target)
     if url is None:
@@ -109,7 +109,7 @@ def _docker(_config) -> Check:
 
 
 def doctor(config_path: Path | None, *, json_output: bool) -> int:
-    from orchestrator.config import load_config
+    from orchestrator.config.model import load_config
 
     checks: list[Check] = []
     config = None

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator import console, report
-from orchestrator.baseline import resolve
-from orchestrator.config import load_config
+from orchestrator import console
+from orchestrator.report import formats as report
+from orchestrator.verdict.baseline import resolve
+from orchestrator.config.model import load_config
 from orchestrator.errors import UsageError
-from orchestrator.ledger import Ledger, results_root
-from orchestrator.pipeline import finish
+from orchestrator.ledger.store import Ledger, results_root
+from orchestrator.run.pipeline import finish
 
 
 def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, json_output: bool,

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config import load_config
+from orchestrator.config.model import load_config
 from orchestrator.errors import LedgerError, UsageError
-from orchestrator.ledger import Ledger, RunDir, check_results_root, results_root
+from orchestrator.ledger.store import Ledger, RunDir, check_results_root, results_root
 from orchestrator.percent import percent_text
-from orchestrator.slo import format_value
+from orchestrator.verdict.slo import format_value
 
 
 def run_rows(ledger: Ledger, *, scenario: str | None, limit: int) -> list[dict]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from orchestrator import console
 from orchestrator.errors import UsageError
-from orchestrator.ledger import write_atomic, write_output
+from orchestrator.ledger.store import write_atomic, write_output
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 STARTER = Path(__file__).resolve().parent.parent / "templates" / "perfctl.yaml"

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config import K8sSettings, load_config
+from orchestrator.config.model import K8sSettings, load_config
 from orchestrator.errors import UsageError
-from orchestrator.k6 import detect_features, find_k6, inspect_script
-from orchestrator.k8s import TestRunPlan, build_manifests, dump_manifests, warnings_for
-from orchestrator.ledger import RUN_ID, new_run_id, write_output
-from orchestrator.render import Overrides, render_scenario
+from orchestrator.k6.binary import detect_features, find_k6, inspect_script
+from orchestrator.runtimes.kubectl import TestRunPlan, build_manifests, dump_manifests, warnings_for
+from orchestrator.ledger.store import RUN_ID, new_run_id, write_output
+from orchestrator.render.script import Overrides, render_scenario
 
 
 def settings_with(settings: K8sSettings, *, separate: bool | None, cleanup: str | None) -> K8sSettings:
@@ -39,7 +39,7 @@ def render(
     force: bool = False,
     json_output: bool = False,
 ) -> int:
-    from orchestrator.limits import MAX_K8S_RUNNERS
+    from orchestrator.config.limits import MAX_K8S_RUNNERS
 
     if parallelism is not None and not 1 <= parallelism <= MAX_K8S_RUNNERS:
         raise UsageError(f"--parallelism {parallelism}: must be 1-{MAX_K8S_RUNNERS}")

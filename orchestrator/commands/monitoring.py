@@ -7,14 +7,14 @@ import shutil
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config import load_config, redact_url
-from orchestrator.ledger import Ledger, results_root
-from orchestrator import grafana as grafana_module
+from orchestrator.config.model import load_config, redact_url
+from orchestrator.ledger.store import Ledger, results_root
+from orchestrator.monitoring import grafana as grafana_module
 from orchestrator.errors import EnvironmentProblem, UsageError
-from orchestrator.local_prometheus import LocalPrometheus, state_dir
-from orchestrator.monitoring_stack import DockerStack, prometheus_for
-from orchestrator.readiness import wait_ready
-from orchestrator.runstate import run_states
+from orchestrator.monitoring.local import LocalPrometheus, state_dir
+from orchestrator.monitoring.stack import DockerStack, prometheus_for
+from orchestrator.monitoring.readiness import wait_ready
+from orchestrator.ledger.runstate import run_states
 
 
 def _prometheus(config_path: Path | None) -> LocalPrometheus:

@@ -34,19 +34,19 @@ from pathlib import Path
 from typing import Iterator
 
 from orchestrator import console
-from orchestrator.config import LoadedConfig, load_config
+from orchestrator.config.model import LoadedConfig, load_config
 from orchestrator.errors import ExitCode, LedgerError, PerfctlError
-from orchestrator.instances import k6_files, merge_instance_summaries
-from orchestrator.k6 import read_summary
-from orchestrator.k6_log import K6LastWords, last_words
-from orchestrator.ledger import (
+from orchestrator.run.instances import k6_files, merge_instance_summaries
+from orchestrator.k6.binary import read_summary
+from orchestrator.k6.log import K6LastWords, last_words
+from orchestrator.ledger.store import (
     ERROR, EVALUATING, FAILED_INCOMPLETE, FINAL_STATES, FINISHED, Ledger, RunDir, iso, results_root,
 )
 from orchestrator.pids import ProcessRef
-from orchestrator.pipeline import Ending, finish
-from orchestrator.runstate import k6_processes, live_k6, perfctl_alive
+from orchestrator.run.pipeline import Ending, finish
+from orchestrator.ledger.runstate import k6_processes, live_k6, perfctl_alive
 from orchestrator.runtimes import ran_elsewhere
-from orchestrator.tmux import Session
+from orchestrator.run.tmux import Session
 
 WAIT_REPORT_EVERY = 15.0
 # The exit code of several recovered runs: the most serious one wins. A bug first; then what
@@ -206,7 +206,7 @@ def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *
         outcome.exit_code = int(ExitCode.INCONCLUSIVE)
         return outcome
 
-    from orchestrator.k6_log_writer import wait_complete
+    from orchestrator.k6.log_writer import wait_complete
 
     for log in sorted(run.path.glob("k6*.log")):
         wait_complete(log, timeout=10)  # the log writer's last lines (k6 has just ended) are in

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config import load_config
+from orchestrator.config.model import load_config
 from orchestrator.errors import UsageError
-from orchestrator.k6 import detect_features, find_k6, inspect_script
-from orchestrator.ledger import write_output
-from orchestrator.render import render_scenario
+from orchestrator.k6.binary import detect_features, find_k6, inspect_script
+from orchestrator.ledger.store import write_output
+from orchestrator.render.script import render_scenario
 
 
 def render(config_path: Path | None, scenario: str, output: Path, *, force: bool) -> int:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from orchestrator import gate, report, report_html
-from orchestrator.config import load_config
+from orchestrator.verdict import gate
+from orchestrator.report import formats as report
+from orchestrator.report import html as report_html
+from orchestrator.config.model import load_config
 from orchestrator.errors import LedgerError, UsageError
-from orchestrator.ledger import Ledger, RunDir, results_root, write_output
+from orchestrator.ledger.store import Ledger, RunDir, results_root, write_output
 
 FORMATS = {"html": ("report", ".html"), "md": ("report", ".md"), "junit": ("junit", ".xml"), "json": ("verdict", ".json")}
 
@@ -61,8 +63,8 @@ def _rebuild(run: RunDir, suffix: str, fmt: str, loaded) -> str:
     if fmt == "junit":
         return report.junit_xml(verdict, run_id=run_id, scenario=scenario, duration_seconds=seconds)
     # html: the charts need the run's series from Prometheus.
-    from orchestrator.instances import as_recorded
-    from orchestrator.monitoring_stack import ensure_prometheus, prometheus_for
+    from orchestrator.run.instances import as_recorded
+    from orchestrator.monitoring.stack import ensure_prometheus, prometheus_for
 
     record = run.run_record()
     ensure_prometheus(loaded)  # the configured runtime's Prometheus, with the run's data

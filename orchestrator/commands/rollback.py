@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.runstate import k6_processes, perfctl_alive, perfctl_process
-from orchestrator.config import load_config
+from orchestrator.ledger.runstate import k6_processes, perfctl_alive, perfctl_process
+from orchestrator.config.model import load_config
 from orchestrator.errors import PerfctlError, UsageError
-from orchestrator.ledger import FINAL_STATES, Ledger, iso, results_root
-from orchestrator.local_prometheus import LocalPrometheus
+from orchestrator.ledger.store import FINAL_STATES, Ledger, iso, results_root
+from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.runtimes import runtime_classes
-from orchestrator.tmux import Session
+from orchestrator.run.tmux import Session
 
 # perfctl, asked to stop, still stops k6 gracefully and writes the interrupted verdict.
 PERFCTL_GRACE = 90.0
@@ -91,7 +91,7 @@ def _monitoring(loaded, record: dict, purge: bool, *, busy: list[str]) -> list[s
         return []
     did = []
     if loaded.config.prometheus.runtime == "docker":
-        from orchestrator.monitoring_stack import DockerStack
+        from orchestrator.monitoring.stack import DockerStack
 
         removed = DockerStack(loaded).stop(purge=purge)
         return [f"removed {name} of the monitoring stack (this run had started it)" for name in removed]

@@ -1,17 +1,17 @@
 """`perfctl run SCENARIO`: the checks before any load (inputs, health gate, Prometheus, the
-objectives' queries, readiness), then the run itself (orchestrator/pipeline.py)."""
+objectives' queries, readiness), then the run itself (orchestrator/run/pipeline.py)."""
 
 from __future__ import annotations
 
 from orchestrator import console
-from orchestrator.config import LoadedConfig, load_config, redact_url
+from orchestrator.config.model import LoadedConfig, load_config, redact_url
 from orchestrator.errors import UsageError
-from orchestrator.health import wait_healthy
-from orchestrator.instances import with_native_histograms
-from orchestrator.ledger import Ledger, results_root
-from orchestrator.monitoring_stack import ensure_prometheus, prometheus_for
-from orchestrator.pipeline import RunOptions, execute, prepare
-from orchestrator.readiness import wait_ready
+from orchestrator.run.health import wait_healthy
+from orchestrator.run.instances import with_native_histograms
+from orchestrator.ledger.store import Ledger, results_root
+from orchestrator.monitoring.stack import ensure_prometheus, prometheus_for
+from orchestrator.run.pipeline import RunOptions, execute, prepare
+from orchestrator.monitoring.readiness import wait_ready
 from orchestrator.runtimes import check_choice
 
 
@@ -26,7 +26,7 @@ def run(opts: RunOptions) -> int:
         raise UsageError("--instances: not available with --runtime docker yet")
     prepared = prepare(loaded, opts.scenario, opts.overrides, runtime=opts.runtime, script_path=opts.script)
     queries_parsed = _check_queries(loaded, opts)
-    from orchestrator.baseline import check_spec, default_spec
+    from orchestrator.verdict.baseline import check_spec, default_spec
 
     # A bad --baseline is exit 2 now, not after the load.
     ledger = Ledger(results_root(loaded, opts.results))
@@ -35,7 +35,7 @@ def run(opts: RunOptions) -> int:
         check_spec(ledger, baseline_spec, scenario=opts.scenario)
     if opts.detach:
         # Checked above (config, k6, script) before anything starts; the rest happens inside tmux.
-        from orchestrator.detach import start_detached
+        from orchestrator.run.detach import start_detached
 
         return start_detached(opts, loaded, results_root(loaded, opts.results))
     # The health gate first: a target that is down must not leave a Prometheus started for nothing.
@@ -55,9 +55,9 @@ def run(opts: RunOptions) -> int:
 
 
 def _check_queries(loaded: LoadedConfig, opts: RunOptions, *, again: bool = False) -> bool:
-    """The custom objectives' PromQL before any load (orchestrator/query_check.py); True once
+    """The custom objectives' PromQL before any load (orchestrator/verdict/query_check.py); True once
     Prometheus has parsed them (it may not answer yet: perfctl starts it after the health gate)."""
-    from orchestrator.query_check import check_queries, check_syntax_now
+    from orchestrator.verdict.query_check import check_queries, check_syntax_now
 
     prom = prometheus_for(loaded)
     if again:
@@ -68,8 +68,8 @@ def _check_queries(loaded: LoadedConfig, opts: RunOptions, *, again: bool = Fals
 
 def _check_inputs(opts: RunOptions, loaded: LoadedConfig) -> None:
     """What the user chose for this run, checked before anything starts or is sent (exit 2)."""
-    from orchestrator.ledger import check_results_root, check_run_id
-    from orchestrator.limits import MAX_INSTANCES, MAX_K8S_RUNNERS
+    from orchestrator.ledger.store import check_results_root, check_run_id
+    from orchestrator.config.limits import MAX_INSTANCES, MAX_K8S_RUNNERS
 
     if opts.run_id is not None:
         check_run_id(opts.run_id)
@@ -89,7 +89,7 @@ def _with_hosts(opts: RunOptions, loaded: LoadedConfig) -> RunOptions:
         return opts
     import dataclasses
 
-    from orchestrator.config import runtime_env_refs
+    from orchestrator.config.model import runtime_env_refs
 
     if opts.runtime != "local":
         raise UsageError(f"--hosts: runs k6 over ssh; not with --runtime {opts.runtime}")

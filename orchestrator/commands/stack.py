@@ -1,14 +1,14 @@
 """`perfctl stack compose`: write the compose file, Prometheus config and objectives dashboard
-generated from orchestrator/stack.py and dashboards.py (a test keeps the committed copies equal)."""
+generated from orchestrator/monitoring/services.py and dashboards.py (a test keeps the committed copies equal)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.dashboards import OBJECTIVES_FILE, objectives_dashboard_text
-from orchestrator.ledger import write_output
-from orchestrator.stack import compose_config, compose_yaml, prometheus_config_text
+from orchestrator.monitoring.dashboards import OBJECTIVES_FILE, objectives_dashboard_text
+from orchestrator.ledger.store import write_output
+from orchestrator.monitoring.services import compose_config, compose_yaml, prometheus_config_text
 
 COMPOSE_FILE = Path("docker-compose.yml")
 PROMETHEUS_FILE = Path("monitoring/prometheus/prometheus.yml")

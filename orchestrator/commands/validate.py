@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config import load_config, missing_runtime_env
+from orchestrator.config.model import load_config, missing_runtime_env
 from orchestrator.errors import ConfigError, PerfctlError
-from orchestrator.guards import describe as describe_guards
-from orchestrator.k6 import detect_features, find_k6, inspect_script
-from orchestrator.render import describe_part, render_scenario
+from orchestrator.verdict.guards import describe as describe_guards
+from orchestrator.k6.binary import detect_features, find_k6, inspect_script
+from orchestrator.render.script import describe_part, render_scenario
 
 
 def validate(config_path: Path | None) -> int:
@@ -42,9 +42,9 @@ def validate(config_path: Path | None) -> int:
 
 def _check_queries(loaded) -> None:
     """Custom objectives' PromQL: names k6 will send, and the syntax by Prometheus when it answers."""
-    from orchestrator.config import redact_url
-    from orchestrator.monitoring_stack import prometheus_for
-    from orchestrator.query_check import check_queries, custom_objectives
+    from orchestrator.config.model import redact_url
+    from orchestrator.monitoring.stack import prometheus_for
+    from orchestrator.verdict.query_check import check_queries, custom_objectives
 
     if not custom_objectives(loaded.config):
         return

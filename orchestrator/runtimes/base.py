@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from orchestrator.interrupts import recorded_signals
+from orchestrator.run.interrupts import recorded_signals
 
 if TYPE_CHECKING:
-    from orchestrator.config import LoadedConfig
+    from orchestrator.config.model import LoadedConfig
     from orchestrator.console import Progress
-    from orchestrator.ledger import RunDir
+    from orchestrator.ledger.store import RunDir
 
 PROGRESS_LINE = re.compile(r"^running \(")
 NOTABLE_LINE = re.compile(r"level=(error|warning)|^(ERRO|WARN)\[|panic:", re.IGNORECASE)

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Iterable
 
 from orchestrator import docker_engine
-from orchestrator.config import LoadedConfig, runtime_env_refs
+from orchestrator.config.model import LoadedConfig, runtime_env_refs
 from orchestrator.console import Progress
 from orchestrator.errors import ConfigError, EnvironmentProblem
 from orchestrator.pids import ProcessRef
-from orchestrator.render import K6Features
-from orchestrator.interrupts import recorded_signals
+from orchestrator.render.script import K6Features
+from orchestrator.run.interrupts import recorded_signals
 from orchestrator.runtimes.base import K6Outcome, LogFollower, OnStarted, RunContext, RuntimeBase, Watch
-from orchestrator.stack import K6_RESULTS, K6_SCRIPTS, LABEL_RUN_ID, LABEL_STACK, k6_service
+from orchestrator.monitoring.services import K6_RESULTS, K6_SCRIPTS, LABEL_RUN_ID, LABEL_STACK, k6_service
 
 STOP_GRACE = 30.0  # seconds k6 gets after SIGINT to finish its summary before SIGKILL
 
@@ -52,8 +52,8 @@ class DockerRuntime(RuntimeBase):
 
     @classmethod
     def for_config(cls, loaded: LoadedConfig) -> "DockerRuntime":
-        from orchestrator.local_prometheus import state_dir
-        from orchestrator.stack import stack_id
+        from orchestrator.monitoring.local import state_dir
+        from orchestrator.monitoring.services import stack_id
 
         config = loaded.config
         if config.prometheus.ca_file and config.prometheus.url.lower().startswith("https://"):
@@ -84,7 +84,7 @@ class DockerRuntime(RuntimeBase):
     # ---- before the run: version and inspect, in the image itself ----
 
     def features(self) -> K6Features:
-        from orchestrator.k6 import parse_version
+        from orchestrator.k6.binary import parse_version
 
         return K6Features(parse_version(self._one_shot(["version"])))
 
@@ -101,7 +101,7 @@ class DockerRuntime(RuntimeBase):
         from docker.errors import APIError, ContainerError
         from docker.types import Mount
 
-        from orchestrator.k6 import k6_error_line
+        from orchestrator.k6.binary import k6_error_line
 
         client = docker_engine.connect()
         try:
@@ -180,7 +180,7 @@ class DockerRuntime(RuntimeBase):
     def _create(self, client, service, run_id: str | None):
         from docker.errors import APIError
 
-        from orchestrator.monitoring_stack import container_options
+        from orchestrator.monitoring.stack import container_options
 
         name = f"perfctl-k6-{run_id}" if run_id else None
         try:
@@ -191,7 +191,7 @@ class DockerRuntime(RuntimeBase):
         return container
 
     def _follow(self, container, log_path: Path, on_started, argv: list[str], progress: Progress, watch) -> K6Outcome:
-        from orchestrator.k6_log_writer import open_log
+        from orchestrator.k6.log_writer import open_log
 
         with os.fdopen(open_log(log_path), "ab") as log:
             try:
@@ -266,7 +266,7 @@ def _timestamp(text: str | None) -> float | None:
 
 
 def _copy_logs(container, log) -> None:
-    # Secrets are masked before they land (see orchestrator.k6_log_writer); whole lines go out.
+    # Secrets are masked before they land (see orchestrator.k6.log_writer); whole lines go out.
     from orchestrator.secret_mask import active
 
     masker, pending = active(), b""

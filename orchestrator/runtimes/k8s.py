@@ -18,13 +18,13 @@ import json
 import time
 from pathlib import Path
 
-from orchestrator.config import LoadedConfig
+from orchestrator.config.model import LoadedConfig
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem
-from orchestrator.k8s import TestRunPlan, build_manifests, dump_manifests, warnings_for
-from orchestrator.ledger import write_atomic
+from orchestrator.runtimes.kubectl import TestRunPlan, build_manifests, dump_manifests, warnings_for
+from orchestrator.ledger.store import write_atomic
 from orchestrator.procs import run_command
-from orchestrator.interrupts import recorded_signals
+from orchestrator.run.interrupts import recorded_signals
 from orchestrator.runtimes.base import K6Outcome, OnStarted, RunContext, RuntimeBase, Watch
 from orchestrator.runtimes.segments import combined_exit_code
 

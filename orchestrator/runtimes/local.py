@@ -1,6 +1,6 @@
 """The local runtime: k6 as a child process of perfctl on this machine.
 
-k6 writes into a pipe read by the log writer (orchestrator.k6_log_writer), which masks
+k6 writes into a pipe read by the log writer (orchestrator.k6.log_writer), which masks
 secrets and appends to the run's k6.log; both run in their own session: if perfctl dies,
 k6 keeps running and keeps logging, and `perfctl recover` finishes the run. perfctl follows the log for progress. Ctrl-C, SIGTERM and SIGHUP reach k6 once,
 as SIGINT, so it stops gracefully and writes its summary; a second signal kills it.
@@ -11,7 +11,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from orchestrator import k6_log_writer, secret_mask
+from orchestrator import secret_mask
+from orchestrator.k6 import log_writer as k6_log_writer
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.pids import ProcessRef

@@ -18,10 +18,11 @@ import subprocess
 from pathlib import Path
 from typing import Iterator
 
-from orchestrator import k6_log_writer, secret_mask
+from orchestrator import secret_mask
+from orchestrator.k6 import log_writer as k6_log_writer
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem
-from orchestrator.k6 import api_address, segment_argv, with_api_address
+from orchestrator.k6.binary import api_address, segment_argv, with_api_address
 from orchestrator.pids import ProcessRef
 from orchestrator.runtimes.base import (
     K6Outcome, LogFollower, OnStarted, RunContext, RuntimeBase, Watch, follow_processes, stop_processes,

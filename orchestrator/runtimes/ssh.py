@@ -26,8 +26,8 @@ from pathlib import Path
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.procs import run_command
-from orchestrator.interrupts import recorded_signals
-from orchestrator.k6 import with_api_address
+from orchestrator.run.interrupts import recorded_signals
+from orchestrator.k6.binary import with_api_address
 from orchestrator.runtimes.base import K6Outcome, OnStarted, RunContext, RuntimeBase, Watch
 from orchestrator.runtimes.segments import combined_exit_code, instance_argv, instance_log, instance_summary
 
@@ -247,7 +247,7 @@ class SshRuntime(RuntimeBase):
 
     def _fetch(self, instances, log_path: Path, cwd: Path) -> None:
         """Each instance's log and summary, copied back beside the run's other files."""
-        from orchestrator.k6_log_writer import append
+        from orchestrator.k6.log_writer import append
 
         for inst in instances:
             # The log comes back through perfctl's masker (as a local run's does), never copied as is.
@@ -265,7 +265,7 @@ def _log_lines(path: Path):
     """perfctl's own lines in k6.log, written masked and mode 0600 (k6_log_writer.append)."""
     import io
 
-    from orchestrator.k6_log_writer import append
+    from orchestrator.k6.log_writer import append
 
     buffer = io.StringIO()
     yield buffer

@@ -1,0 +1,1 @@
+"""CI pipeline files that `perfctl ci init` writes."""

@@ -1,0 +1,1 @@
+"""Perfctl.yaml, read and checked: types, sources, limits, ${VAR}, profiles."""

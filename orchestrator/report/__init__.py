@@ -1,0 +1,1 @@
+"""A verdict written for people and machines: terminal, Markdown, JSON, JUnit, HTML."""

@@ -1,0 +1,1 @@
+"""One run from options to verdict: the pipeline and what lives beside a run."""

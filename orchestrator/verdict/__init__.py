@@ -1,0 +1,1 @@
+"""Objectives -> values from Prometheus -> grades -> the verdict; baselines and guards."""
