@@ -114,7 +114,7 @@ def _run(scenario: str, config: Optional[Path], **options) -> None:
     from orchestrator.config.durations import parse_duration
     from orchestrator.errors import UsageError
     from orchestrator.config.limits import MAX_COUNT, MAX_VUS
-    from orchestrator.run.pipeline import RunOptions
+    from orchestrator.run.options import RunOptions
     from orchestrator.render.script import Overrides
 
     options["rollback"] = not options.pop("no_rollback")

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from orchestrator import console
 from orchestrator.commands.init import EXAMPLES
-from orchestrator.run.pipeline import RunOptions, execute, prepare
+from orchestrator.run.execute import execute
+from orchestrator.run.options import RunOptions
+from orchestrator.run.prepare import prepare
 from orchestrator.config.model import load_config
 from orchestrator.config.durations import parse_duration
 from orchestrator.errors import UsageError

@@ -14,7 +14,7 @@ from orchestrator.verdict.baseline import resolve
 from orchestrator.config.model import load_config
 from orchestrator.errors import UsageError
 from orchestrator.ledger.store import Ledger, results_root
-from orchestrator.run.pipeline import finish
+from orchestrator.run.finish import finish
 
 
 def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, json_output: bool,
@@ -22,15 +22,15 @@ def evaluate(config_path: Path | None, run_id: str, *, results: Path | None, jso
     loaded = load_config(config_path)
     ledger = Ledger(results_root(loaded, results))
     run = ledger.get(run_id)
-    record = run.run_record()
-    if not record.get("start") or not record.get("end"):
+    record = run.record()
+    if not record.start or not record.end:
         raise UsageError(f"run {run_id} has no recorded window (k6 never ran or is still running)",
                          hint="`perfctl recover` finishes interrupted runs")
     chosen = None
     if baseline is not None:
         # Another baseline than the run's own (RUN, last-pass or pinned), resolved before
         # anything starts: for relative criteria added after the run. Without it, the run's own.
-        chosen = resolve(ledger, baseline, scenario=record["scenario"], runs_wanted=loaded.config.gate.baseline_runs,
+        chosen = resolve(ledger, baseline, scenario=record.scenario, runs_wanted=loaded.config.gate.baseline_runs,
                          exclude=run.id)
     judgement = finish(
         loaded, run, record, ensure=lambda url: console.info(f"started Prometheus at {url} to read the run's data"),

@@ -30,19 +30,19 @@ def run_rows(ledger: Ledger, *, scenario: str | None, limit: int) -> list[dict]:
 
 def _row(run: RunDir, scenario: str | None = None) -> dict | None:
     try:
-        record = run.run_record()
-        if scenario and record.get("scenario") != scenario:
+        record = run.record()
+        if scenario and record.scenario != scenario:
             return None
         verdict = run.read_json("verdict.json") or {}
     except LedgerError as exc:
         return None if scenario else {"id": run.id, "status": "unreadable", "problem": exc.message}
     summary = verdict.get("summary") or {}
-    start, end = record.get("start"), record.get("end")
+    start, end = record.start, record.end
     return {
-        "id": record["id"],
-        "scenario": record.get("scenario"),
-        "status": record.get("status"),
-        "result": verdict.get("result", record.get("result")),
+        "id": record.id,
+        "scenario": record.scenario or None,
+        "status": record.status or None,
+        "result": verdict.get("result", record.outcome.result),
         "score": verdict.get("percent"),
         "seconds": round(end - start, 1) if start and end else None,
         "requests": summary.get("requests"),

@@ -29,7 +29,7 @@ import fcntl
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -39,11 +39,12 @@ from orchestrator.errors import ExitCode, LedgerError, PerfctlError
 from orchestrator.run.instances import k6_files, merge_instance_summaries
 from orchestrator.k6.binary import read_summary
 from orchestrator.k6.log import K6LastWords, last_words
+from orchestrator.ledger.record import K6End, RunRecord, Window
 from orchestrator.ledger.store import (
     ERROR, EVALUATING, FAILED_INCOMPLETE, FINAL_STATES, FINISHED, Ledger, RunDir, iso, results_root,
 )
 from orchestrator.pids import ProcessRef
-from orchestrator.run.pipeline import Ending, finish
+from orchestrator.run.finish import Ending, finish
 from orchestrator.ledger.runstate import k6_processes, live_k6, perfctl_alive
 from orchestrator.runtimes import ran_elsewhere
 from orchestrator.run.tmux import Session
@@ -81,18 +82,19 @@ def recover(
     runs = [ledger.get(run_id)] if run_id else ledger.runs()
     for run in runs:
         try:
-            record = run.run_record()
+            record = run.record()
         except LedgerError as exc:
             if run_id:
                 raise
             # A torn or foreign folder is flagged and left exactly as it is.
             outcomes.append(Outcome(run.id, "skipped", [f"skipped: {exc.message}"]))
             continue
-        if record.get("status") in FINAL_STATES:
+        if record.status in FINAL_STATES:
             if run_id:
-                outcomes.append(Outcome(run.id, record["status"], [f"nothing to do: already {record['status']}"
-                                        + (f" ({record['result']})" if record.get("result") else "")],
-                                        int(record.get("exit_code") or 0), record.get("result")))
+                result = record.outcome.result
+                outcomes.append(Outcome(run.id, record.status, [f"nothing to do: already {record.status}"
+                                        + (f" ({result})" if result else "")],
+                                        int(record.outcome.exit_code or 0), result))
             continue
         outcomes.append(_recover_one(loaded, run, wait=wait, rollback=rollback))
     return _report(outcomes, ledger, json_output)
@@ -140,51 +142,51 @@ def _recover_one(loaded: LoadedConfig, run: RunDir, *, wait: bool, rollback: boo
         with _recovering(run) as mine:
             if not mine:
                 return Outcome(run.id, "skipped", ["another perfctl is recovering this run right now"])
-            record = run.run_record()
-            if record.get("status") in FINAL_STATES:
-                return Outcome(run.id, record["status"], ["finished meanwhile by another perfctl"],
-                               int(record.get("exit_code") or 0), record.get("result"))
+            record = run.record()
+            if record.status in FINAL_STATES:
+                return Outcome(run.id, record.status, ["finished meanwhile by another perfctl"],
+                               int(record.outcome.exit_code or 0), record.outcome.result)
             return _finish(loaded, run, record, outcome, rollback=rollback)
     except PerfctlError as exc:
         # e.g. Prometheus unreachable: the run stays as it is, for a later recover.
-        state = run.run_record().get("status", "?")
+        state = run.record().status or "?"
         lines = [f"not finished: {exc.message}"] + ([f"hint: {exc.hint}"] if exc.hint else [])
         return Outcome(run.id, state, lines, int(exc.exit_code))
 
 
 def _await_processes(run: RunDir, *, wait: bool) -> Outcome:
     """Read-only: who still works on the run; with `wait`, wait for them. State `ready`: nobody does."""
-    record = run.run_record()
-    outcome = Outcome(run.id, record.get("status", "?"))
-    elsewhere = ran_elsewhere(record)
+    record = run.record()
+    outcome = Outcome(run.id, record.status or "?")
+    elsewhere = ran_elsewhere(record.to_json())  # the runtimes' hooks read run.json's keys
     if elsewhere and not perfctl_alive(record):
         # Its k6 processes and their files are not on this machine: nothing here can tell how they ended.
         outcome.did.append(f"not recovered: k6 ran {elsewhere}; perfctl recover only finishes runs whose k6 ran here")
         outcome.did.append("k6's output stays where it ran (the hosts' tmux sessions, the k6-operator pods)")
         return outcome
-    session = Session.from_record(record.get("tmux"))
+    session = Session.from_record(record.tmux)
     attach = f"perfctl attach {run.id}" if session and session.exists() else None
 
     if perfctl_alive(record):
-        pid = record["perfctl"]["pid"]
+        pid = record.perfctl.pid
         if not wait:
             outcome.did.append(f"in progress: perfctl (pid {pid}) still runs it; nothing to recover"
                                + (f"; watch it: {attach}" if attach else ""))
             return outcome
         outcome.did.append(f"waited for perfctl (pid {pid}) to finish the run")
-        _wait_until(lambda: not perfctl_alive(run.run_record()), f"perfctl (pid {pid})", record)
-        record = run.run_record()
-        if record.get("status") in FINAL_STATES:
-            outcome.state, outcome.result = record["status"], record.get("result")
-            outcome.exit_code = int(record.get("exit_code") or 0)
+        _wait_until(lambda: not perfctl_alive(run.record()), f"perfctl (pid {pid})", record)
+        record = run.record()
+        if record.status in FINAL_STATES:
+            outcome.state, outcome.result = record.status, record.outcome.result
+            outcome.exit_code = int(record.outcome.exit_code or 0)
             return outcome
 
     running = live_k6(record)
     if running:
         pids = ", ".join(str(r.pid) for r in running)
         if not wait:
-            elapsed = time.time() - record["start"] if record.get("start") else None
-            planned = record.get("expected_seconds")
+            elapsed = time.time() - record.start if record.start else None
+            planned = record.plan.expected_seconds
             progress = f" ({elapsed:.0f}s of ~{planned:g}s)" if elapsed is not None and planned else ""
             outcome.did.append(f"k6 still running (pid {pids}){progress}, perfctl is gone")
             outcome.did.append(f"to finish the run when k6 ends: perfctl recover {run.id} --wait"
@@ -198,9 +200,10 @@ def _await_processes(run: RunDir, *, wait: bool) -> Outcome:
     return outcome
 
 
-def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *, rollback: bool) -> Outcome:
-    if not record.get("start") or not k6_processes(record):
-        run.update(status=ERROR, recovered=_recovered_note(["perfctl died before k6 started: no load was sent"]))
+def _finish(loaded: LoadedConfig, run: RunDir, record: RunRecord, outcome: Outcome, *, rollback: bool) -> Outcome:
+    if not record.start or not k6_processes(record):
+        note = _recovered_note(["perfctl died before k6 started: no load was sent"])
+        run.write(lambda now: replace(now, status=ERROR, recovered=note))
         outcome.state = ERROR
         outcome.did.append("marked error: perfctl died before k6 started (no load was sent, no verdict)")
         outcome.exit_code = int(ExitCode.INCONCLUSIVE)
@@ -216,13 +219,13 @@ def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *
         if ending.judgement is None:
             outcome.did.append("the verdict was written before perfctl died; recorded it")
         else:
-            outcome.did.append(f"evaluated the gate over {iso(record['start'])} .. {iso(record['end'])}: {ending.result}")
+            outcome.did.append(f"evaluated the gate over {iso(record.start)} .. {iso(record.end)}: {ending.result}")
             for grade in ending.judgement.verdict.grades:
                 if grade.value is None and grade.reason:
                     outcome.did.append(f"{grade.name}: {grade.reason}")
         return {"recovered": _recovered_note(outcome.did)}
 
-    final = record.get("final_status") or FINISHED
+    final = (record.k6_end.final_status if record.k6_end else None) or FINISHED
     ending = finish(
         loaded, run, record, ensure=lambda url: outcome.did.append(f"restarted Prometheus at {url} (its data was kept)"),
         has_thresholds=_has_thresholds(loaded, record), keep_written=True, status=final, extra=noted, rollback=rollback,
@@ -233,24 +236,23 @@ def _finish(loaded: LoadedConfig, run: RunDir, record: dict, outcome: Outcome, *
     return outcome
 
 
-def _infer_k6_end(run: RunDir, record: dict, did: list[str]) -> dict:
+def _infer_k6_end(run: RunDir, record: RunRecord, did: list[str]) -> RunRecord:
     """How k6 ended, read from the files k6 itself left, since perfctl died before it saw k6 end
-    (pipeline._record_k6_end records what it saw). Nothing is guessed: k6's exit code
+    (run/execute._record_k6_end records what it saw). Nothing is guessed: k6's exit code
     stays unknown (None, so the verdict is inconclusive at best) unless k6's own last lines
     prove the end, and a run that was cut short is failed-incomplete."""
-    if record.get("end") is not None and "k6_exit_code" in record:
+    if record.end is not None and record.k6_end is not None:
         did.append("k6 had ended and perfctl recorded it; the verdict was missing")
         return record
-    count = int(record.get("instances") or 1)
+    count = record.identity.instances
     files = k6_files(run, count)
     if count > 1 and not run.file("summary.json").exists():
         merge_instance_summaries(run, count)  # the numbers for the report; not a proof of anything
     # The window ends when k6 last wrote, never when perfctl wrote (the merge above, run.json).
     end = max((t for t in (_mtime(path) for pair in files for path in pair) if t is not None), default=None)
-    end = end or record["start"]
+    end = end or record.start
     numbers = [read_summary(summary) for _, summary in files]
     said = [last_words(log) for log, _ in files]
-    changes: dict = {"status": EVALUATING, "end": end}
 
     stopped = []  # why k6 (or which instance) did not complete its plan, in k6's words
     for index, ((log, summary), number, words) in enumerate(zip(files, numbers, said)):
@@ -268,23 +270,23 @@ def _infer_k6_end(run: RunDir, record: dict, did: list[str]) -> dict:
         # that it ran short of the plan is then its own doing.
         by_thresholds = stopped and all(numbers) and all(w.threshold_abort for w in said if w.stopped)
         k6_exit = 99 if by_thresholds else None
-        changes.update(k6_exit_code=k6_exit, k6_lost=lost, final_status=FAILED_INCOMPLETE)
+        k6_end = K6End(exit_code=k6_exit, lost=lost, final_status=FAILED_INCOMPLETE)
         if count == 1 and numbers[0] is None:
             did.append(f"k6 died mid-run (no summary.json; last output {iso(end)}): failed-incomplete")
         else:
             did.append(f"k6 did not complete: {lost} (last output {iso(end)}): failed-incomplete")
     elif all(w.completed for w in said):
         k6_exit = 99 if thresholds_crossed else 0
-        changes.update(k6_exit_code=k6_exit, k6_exit_inferred="k6's last lines (every scenario done) and its summary",
+        k6_end = K6End(exit_code=k6_exit, exit_inferred="k6's last lines (every scenario done) and its summary",
                        final_status=FINISHED)
         did.append(f"k6 had finished (its log ends with every scenario done, summary written {iso(end)}); "
                    "perfctl had died before the verdict")
     else:
         lost = ("k6's exit code is unknown: perfctl died before k6 ended, and k6's log does not show the test "
                 "completing (no final progress line with every scenario done)")
-        changes.update(k6_exit_code=None, k6_lost=lost, final_status=FINISHED)
+        k6_end = K6End(exit_code=None, lost=lost, final_status=FINISHED)
         did.append(f"{lost}; the verdict can be inconclusive at best")
-    return run.update(**changes)
+    return run.write(lambda now: replace(now, status=EVALUATING, window=Window(now.start, end), k6_end=k6_end))
 
 
 def _mtime(path: Path) -> float | None:
@@ -294,10 +296,10 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def _covered_too_little(record: dict, numbers: list, said: list[K6LastWords]) -> str | None:
+def _covered_too_little(record: RunRecord, numbers: list, said: list[K6LastWords]) -> str | None:
     """A line when k6 ran clearly shorter than the plan, by its own clock (summary, else its log)."""
-    planned = record.get("expected_seconds")
-    if record.get("script") or not isinstance(planned, (int, float)) or planned <= 0:
+    planned = record.plan.expected_seconds
+    if record.identity.script or not isinstance(planned, (int, float)) or planned <= 0:
         # A hand-written script's expected_seconds is k6 inspect's totalDuration, which includes
         # the graceful stop: an upper bound, not the plan. Iteration-based plans have no duration.
         return None
@@ -311,10 +313,10 @@ def _covered_too_little(record: dict, numbers: list, said: list[K6LastWords]) ->
     return None
 
 
-def _has_thresholds(loaded: LoadedConfig, record: dict) -> bool:
-    if "has_thresholds" in record:
-        return bool(record["has_thresholds"])
-    scenario = loaded.config.scenarios.get(record.get("scenario", ""))
+def _has_thresholds(loaded: LoadedConfig, record: RunRecord) -> bool:
+    if record.plan.has_thresholds is not None:
+        return record.plan.has_thresholds
+    scenario = loaded.config.scenarios.get(record.scenario)
     return bool(scenario and scenario.thresholds)
 
 
@@ -322,12 +324,12 @@ def _recovered_note(did: list[str]) -> dict:
     return {"at": iso(time.time()), "by": ProcessRef.of(os.getpid()).as_dict(), "did": list(did)}
 
 
-def _wait_until(done, what: str, record: dict) -> None:
+def _wait_until(done, what: str, record: RunRecord) -> None:
     console.info(f"waiting for {what} (Ctrl-C stops waiting, not the run)")
     last = time.monotonic()
     while not done():
         if time.monotonic() - last >= WAIT_REPORT_EVERY:
             last = time.monotonic()
-            elapsed = f"{time.time() - record['start']:.0f}s since start" if record.get("start") else "still running"
+            elapsed = f"{time.time() - record.start:.0f}s since start" if record.start else "still running"
             console.info(f"  {what}: {elapsed}")
         time.sleep(0.5)

@@ -66,10 +66,10 @@ def _rebuild(run: RunDir, suffix: str, fmt: str, loaded) -> str:
     from orchestrator.run.instances import as_recorded
     from orchestrator.monitoring.stack import ensure_prometheus, prometheus_for
 
-    record = run.run_record()
+    record = run.record()
     ensure_prometheus(loaded)  # the configured runtime's Prometheus, with the run's data
     config = as_recorded(loaded, record).config  # native histograms when the run used them
-    window = gate.Window(start=record["start"], end=record["end"])
+    window = gate.Window(start=record.start, end=record.end)
     data = report_html.collect(
         config, prometheus_for(loaded), gate.objectives_for(config, scenario), run_id=run_id, window=window,
         record=record, run_path=run.path,

@@ -13,12 +13,14 @@ from __future__ import annotations
 import shutil
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from orchestrator import console
 from orchestrator.ledger.runstate import k6_processes, perfctl_alive, perfctl_process
 from orchestrator.config.model import load_config
 from orchestrator.errors import PerfctlError, UsageError
+from orchestrator.ledger.record import RunRecord
 from orchestrator.ledger.store import FINAL_STATES, Ledger, iso, results_root
 from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.runtimes import runtime_classes
@@ -35,7 +37,7 @@ def rollback(config_path: Path | None, run_id: str | None, *, results: Path | No
     run = ledger.get(run_id) if run_id else ledger.latest()
     if run is None:
         raise UsageError(f"no runs in {ledger.root}")
-    record = run.run_record()
+    record = run.record()
     did: list[str] = []
 
     if perfctl_alive(record):
@@ -47,20 +49,22 @@ def rollback(config_path: Path | None, run_id: str | None, *, results: Path | No
         if ref.alive():
             ref.terminate(grace=K6_GRACE, sig=signal.SIGINT)  # k6's graceful stop: it still writes its summary
             did.append(f"stopped k6 (pid {ref.pid})")
-    session = Session.from_record(record.get("tmux"))
+    session = Session.from_record(record.tmux)
     if session is not None and session.kill():
         did.append(f"removed tmux session {session.name}")
     did += _monitoring(loaded, record, purge, busy=_other_live_runs(ledger, run.id))
     for runtime in runtime_classes():
-        did += runtime.rollback_run(run, record, purge)
+        did += runtime.rollback_run(run, record.to_json(), purge)  # the runtimes' hooks read run.json's keys
 
-    record = run.run_record()  # perfctl may have finished it meanwhile
+    note = {"at": iso(time.time()), "purge": purge, "did": did}
     if did:
-        run.update(rolled_back={"at": iso(time.time()), "purge": purge, "did": did})
+        record = run.write(lambda now: replace(now, rolled_back=note))
+    else:
+        record = run.record()  # perfctl may have finished it meanwhile
     for line in did or ["nothing of this run was running"]:
         print(f"{run.id}: {line}")
-    if record.get("status") not in FINAL_STATES:
-        console.info(f"run {run.id} is unfinished ({record.get('status')}): `perfctl recover {run.id}` records its verdict")
+    if record.status not in FINAL_STATES:
+        console.info(f"run {run.id} is unfinished ({record.status}): `perfctl recover {run.id}` records its verdict")
     console.info(f"results kept in {run.path}")
     return 0
 
@@ -69,19 +73,19 @@ def _other_live_runs(ledger: Ledger, run_id: str) -> list[str]:
     live = []
     for other in ledger.runs():
         try:
-            record = other.run_record()
+            record = other.record()
         except PerfctlError:
             continue
-        if other.id != run_id and record.get("status") not in FINAL_STATES and (
+        if other.id != run_id and record.status not in FINAL_STATES and (
             perfctl_alive(record) or any(ref.alive() for ref in k6_processes(record))
         ):
             live.append(other.id)
     return live
 
 
-def _monitoring(loaded, record: dict, purge: bool, *, busy: list[str]) -> list[str]:
+def _monitoring(loaded, record: RunRecord, purge: bool, *, busy: list[str]) -> list[str]:
     prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
-    started = bool((record.get("started") or {}).get("prometheus"))
+    started = record.identity.started_prometheus
     if not started:
         if purge:
             console.info("--purge: the monitoring stack was not started by this run; its data is left as it is")

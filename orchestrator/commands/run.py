@@ -1,5 +1,5 @@
 """`perfctl run SCENARIO`: the checks before any load (inputs, health gate, Prometheus, the
-objectives' queries, readiness), then the run itself (orchestrator/run/pipeline.py)."""
+objectives' queries, readiness), then the run itself (orchestrator/run/execute.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from orchestrator.run.health import wait_healthy
 from orchestrator.run.instances import with_native_histograms
 from orchestrator.ledger.store import Ledger, results_root
 from orchestrator.monitoring.stack import ensure_prometheus, prometheus_for
-from orchestrator.run.pipeline import RunOptions, execute, prepare
+from orchestrator.run.execute import execute
+from orchestrator.run.options import RunOptions
+from orchestrator.run.prepare import prepare
 from orchestrator.monitoring.readiness import wait_ready
 from orchestrator.runtimes import check_choice
 

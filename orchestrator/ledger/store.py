@@ -16,14 +16,14 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from orchestrator.errors import LedgerError, NoSpace, UsageError
+from orchestrator.ledger.record import RUN_SCHEMA, SCHEMA_VERSION, RunRecord
 
-RUN_SCHEMA = "perfctl.run/v1"
 # \Z, not $: `$` also matches before a final newline, and "id\n" is no safe folder name.
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
@@ -230,24 +230,36 @@ class RunDir:
     def locked(self) -> contextlib.AbstractContextManager[None]:
         return _flocked(self.path / ".lock")
 
-    def update(self, **changes: Any) -> dict:
-        """Merge `changes` into run.json under the run's lock; returns the new record.
-        A full disk ends the run (end_on_no_space) once the lock is released."""
+    def record(self) -> RunRecord:
+        """The run's record, typed (ledger/record.py); LedgerError if absent, torn or foreign."""
+        return RunRecord.from_json(self.run_record())
+
+    def write(self, change: Callable[[RunRecord], RunRecord]) -> RunRecord:
+        """The one writer of run.json: `change` (a `dataclasses.replace` of the record read
+        under the run's lock) is written atomically, whole. A full disk ends the run
+        (end_on_no_space) once the lock is released."""
         try:
             with self.locked():
                 outer, _quiet.active = getattr(_quiet, "active", False), True
                 try:
-                    record = self.run_record()
-                    record.update(changes)
-                    record["updated"] = iso(time.time())
-                    write_json(self.file("run.json"), record)
+                    record = self._store(change(self.record()))
                 finally:
                     _quiet.active = outer
         except NoSpace as exc:
             self.end_on_no_space(exc)
             raise
-        if record.get("status") in FINAL_STATES:
+        if record.status in FINAL_STATES:
             self.release_reserve()  # the run's record is final: the reserve has done its job
+        return record
+
+    def update(self, **changes: Any) -> dict:
+        """Set run.json keys (its flat JSON names) through `write`; returns the new record as JSON."""
+        return self.write(lambda record: record.merged(changes)).to_json()
+
+    def _store(self, record: RunRecord) -> RunRecord:
+        """Write `record` (the caller holds the lock, or the folder is new), stamped `updated`."""
+        record = replace(record, updated=iso(time.time()), schema_version=SCHEMA_VERSION)
+        write_json(self.file("run.json"), record.to_json())
         return record
 
     def end_on_no_space(self, problem: NoSpace) -> None:
@@ -259,13 +271,11 @@ class RunDir:
         try:
             with contextlib.suppress(NoSpace, LedgerError, OSError):
                 # `evaluating` stays: k6 is done and `recover` finishes it once there is space again.
-                if self.run_record().get("status") == RUNNING:
+                if self.record().status == RUNNING:
                     self.release_reserve()
                     with self.locked():
-                        record = self.run_record()
-                        record.update(status=ERROR, error=problem.message, finished=iso(time.time()),
-                                      updated=iso(time.time()))
-                        write_json(self.file("run.json"), record)
+                        self._store(self.record().merged({"status": ERROR, "error": problem.message,
+                                                          "finished": iso(time.time())}))
         finally:
             _quiet.active = False
 
@@ -282,8 +292,12 @@ class Ledger:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
-    def create(self, run_id: str, record: dict) -> RunDir:
+    def create(self, run_id: str, record: RunRecord | dict) -> RunDir:
+        """A new run folder with its first record (a RunRecord, or run.json's keys as a dict)."""
         check_run_id(run_id, source="run id")
+        if isinstance(record, dict):
+            record = RunRecord.from_json({**record, "id": run_id})
+        record = replace(record, id=run_id)
         path = self.root / run_id
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -298,7 +312,7 @@ class Ledger:
         try:
             # The reserve first: the space that a full disk's last record (status, error) needs.
             write_atomic(run.file(SPACE_RESERVE), b"\0" * SPACE_RESERVE_BYTES)
-            write_json(run.file("run.json"), {"schema": RUN_SCHEMA, "id": run_id, **record, "updated": iso(time.time())})
+            run._store(record)
         except NoSpace:
             for leftover in path.iterdir():
                 leftover.unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from orchestrator.report import k6_tables
 from orchestrator.verdict import slo
 from orchestrator.config.model import Config, Objective
 from orchestrator.errors import PerfctlError
+from orchestrator.ledger.record import RunRecord
 from orchestrator.percent import percent_text
 from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.report.svg_chart import (  # noqa: F401 - the chart's colours are the report's
@@ -50,7 +51,7 @@ class ReportData:
 
 
 def collect(config: Config, prom: Prometheus, objectives: list[Objective], *, run_id: str, window: gate.Window,
-            record: dict | None = None, run_path: Path | None = None) -> ReportData:
+            record: RunRecord | None = None, run_path: Path | None = None) -> ReportData:
     """The charts' series from Prometheus; `record` (run.json) gives the settings table and
     `run_path` the folder where k6 may have left its dashboard export."""
     until = max([window.end] + [gate.measure_time(o, window) for o in objectives])
@@ -67,28 +68,29 @@ def collect(config: Config, prom: Prometheus, objectives: list[Objective], *, ru
     charts, load = drawn[: len(objectives)], drawn[len(objectives):]
     dashboard = "dashboard.html" if run_path is not None and (run_path / "dashboard.html").is_file() else None
     return ReportData(run_id=run_id, start=window.start, end=window.end, until=until, objectives=charts, load=load,
-                      settings=run_settings(record or {}), dashboard=dashboard)
+                      settings=run_settings(record), dashboard=dashboard)
 
 
-def run_settings(record: dict) -> tuple[tuple[str, str], ...]:
+def run_settings(record: RunRecord | None) -> tuple[tuple[str, str], ...]:
     """What was run, from run.json: enough to tell two reports apart without opening files."""
-    rows = [("scenario", str(record.get("scenario", "")))]
-    for part in record.get("load") or ():
+    if record is None:
+        return (("scenario", ""),)
+    who, plan = record.identity, record.plan
+    rows = [("scenario", who.scenario)]
+    for part in plan.parts:
         rows.append((f"load: {part.get('part')}", f"{part.get('executor')}: {part.get('shape')}"))
-    if record.get("script"):
-        rows.append(("script", f"hand-written: {record['script']}"))
-    overrides = record.get("overrides") or {}
-    if overrides:
-        rows.append(("overrides", ", ".join(f"{k}={v}" for k, v in overrides.items())))
-    planned = record.get("expected_seconds")
-    if isinstance(planned, (int, float)):
-        rows.append(("planned", units.duration(planned)))
-    for key, label in (("k6_version", "k6"), ("runtime", "runtime"), ("instances", "k6 instances"),
-                       ("perfctl_version", "perfctl"), ("created", "started")):
-        if record.get(key) not in (None, ""):
-            rows.append((label, str(record[key])))
-    if record.get("config_digest"):
-        rows.append(("config", f"{record.get('config', '')} (sha256 {str(record['config_digest'])[:12]})"))
+    if who.script:
+        rows.append(("script", f"hand-written: {who.script}"))
+    if who.overrides:
+        rows.append(("overrides", ", ".join(f"{k}={v}" for k, v in who.overrides.items())))
+    if plan.expected_seconds is not None:
+        rows.append(("planned", units.duration(plan.expected_seconds)))
+    for value, label in ((who.k6_version, "k6"), (who.runtime, "runtime"), (who.instances, "k6 instances"),
+                         (who.perfctl_version, "perfctl"), (who.created, "started")):
+        if value not in (None, ""):
+            rows.append((label, str(value)))
+    if who.config_digest:
+        rows.append(("config", f"{who.config or ''} (sha256 {who.config_digest[:12]})"))
     return tuple(rows)
 
 

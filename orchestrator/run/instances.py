@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.config.model import LoadedConfig
+from orchestrator.ledger.record import RunRecord
 from orchestrator.ledger.store import RunDir, write_json
 from orchestrator.runtimes.segments import instance_log, instance_summary
 from orchestrator.k6.summary import load_summaries, merge_summaries
@@ -23,10 +24,10 @@ def with_native_histograms(loaded: LoadedConfig) -> LoadedConfig:
     return loaded.model_copy(update={"config": loaded.config.model_copy(update={"k6": k6})})
 
 
-def as_recorded(loaded: LoadedConfig, record: dict) -> LoadedConfig:
+def as_recorded(loaded: LoadedConfig, record: RunRecord) -> LoadedConfig:
     """The config as the run used it: a multi-instance run sent native histograms whatever
     perfctl.yaml says, so re-evaluating it must read them too."""
-    return with_native_histograms(loaded) if record.get("k6_native_histograms") else loaded
+    return with_native_histograms(loaded) if record.identity.k6_native_histograms else loaded
 
 
 def k6_files(run: RunDir, count: int) -> list[tuple[Path, Path]]:

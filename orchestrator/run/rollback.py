@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestrator import console
 from orchestrator.config.model import Config, RollbackAction
@@ -130,7 +130,7 @@ def run_rollback(loaded, run: RunDir, result: str, *, interrupted: bool) -> dict
     trigger = trigger_for(loaded.config, result, interrupted)
     if trigger is None:
         return None
-    if run.run_record().get("rollback"):
+    if run.record().rollback:
         return None  # done already (a recover after a crash must not undo twice)
     def stop_monitoring() -> bool:
         if loaded.config.prometheus.runtime == "docker":
@@ -140,7 +140,7 @@ def run_rollback(loaded, run: RunDir, result: str, *, interrupted: bool) -> dict
         return LocalPrometheus.for_config(loaded.config, loaded.path).stop()
 
     outcome = run_actions(loaded.config, run, trigger=trigger, result=result, stop_monitoring=stop_monitoring)
-    run.update(rollback=outcome)
+    run.write(lambda record: replace(record, rollback=outcome))
     if not outcome["ok"]:
         console.info(f"rollback: not every action succeeded; see {run.path / 'rollback'}")
     return outcome

@@ -15,30 +15,13 @@ because nothing but such criteria had weight. That is how the first run starts t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-
 from orchestrator.ledger import pins
 from orchestrator.errors import LedgerError, UsageError
+from orchestrator.ledger.record import Baseline
 from orchestrator.ledger.store import Ledger, RunDir
 
 LAST_PASS = "last-pass"
 PINNED = "pinned"
-
-
-@dataclass(frozen=True)
-class Baseline:
-    spec: str  # what the user asked for: a run id, "last-pass" or "pinned"
-    runs: tuple[str, ...]  # the runs whose values were used, newest first
-    values: dict[str, float] = field(default_factory=dict)  # objective name -> mean value
-
-    def as_dict(self) -> dict:
-        return {"spec": self.spec, "runs": list(self.runs), "values": dict(self.values)}
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "Baseline | None":
-        if not data:
-            return None
-        return cls(spec=data.get("spec", ""), runs=tuple(data.get("runs", ())), values=dict(data.get("values", {})))
 
 
 def resolve(ledger: Ledger, spec: str, *, scenario: str, runs_wanted: int, exclude: str | None = None) -> Baseline:
@@ -108,8 +91,8 @@ def last_passing(ledger: Ledger, *, scenario: str, count: int, exclude: str | No
         if run.id == exclude:
             continue
         try:
-            record = run.run_record()
-            if record.get("scenario") != scenario or record.get("result") not in (None, "pass", "inconclusive"):
+            record = run.record()
+            if record.scenario != scenario or record.outcome.result not in (None, "pass", "inconclusive"):
                 continue
             verdict = _verdict(run)
         except LedgerError:

@@ -13,7 +13,7 @@ from orchestrator.verdict import gate
 from orchestrator.verdict import guards
 from orchestrator.report import formats as report
 from orchestrator.verdict import slo
-from orchestrator.verdict.baseline import Baseline
+from orchestrator.ledger.record import Baseline, K6End, RunRecord
 from orchestrator.config.model import LoadedConfig
 from orchestrator.run.instances import as_recorded
 from orchestrator.errors import ExitCode
@@ -85,28 +85,28 @@ def judge_run(
     run: RunDir,
     prom: Prometheus,
     *,
-    record: dict,
+    record: RunRecord,
     baselines: dict[str, float] | None = None,
     has_thresholds: bool = False,
     suffix: str = "",
     baseline: Baseline | None = None,
 ) -> Judgement:
     """`suffix` names a re-evaluation's files (`verdict-<time>.json`) so the first stay as they were."""
-    window = gate.Window(start=record["start"], end=record["end"])
+    window = gate.Window(start=record.start, end=record.end)
     # The run's own baseline (recorded when it started) unless the caller names another.
-    baseline = baseline or Baseline.from_dict(record.get("baseline"))
+    baseline = baseline or record.baseline
     if baselines is None and baseline is not None:
         baselines = baseline.values
-    _wait_for_drain(loaded, record["scenario"], window)
+    _wait_for_drain(loaded, record.scenario, window)
     result = gate.evaluate(
-        as_recorded(loaded, record).config, prom, run_id=record["id"], scenario=record["scenario"], window=window, baselines=baselines,
-        require_baseline=True if record.get("require_baseline") else None,  # `--require-baseline`, kept for `evaluate`
+        as_recorded(loaded, record).config, prom, run_id=record.id, scenario=record.scenario, window=window, baselines=baselines,
+        require_baseline=True if record.require_baseline else None,  # `--require-baseline`, kept for `evaluate`
     )
-    live_stop = record.get("live_gate")
-    has_thresholds = has_thresholds or bool(record.get("has_thresholds"))  # `evaluate` reads it from run.json
+    live_stop = record.live_gate
+    has_thresholds = has_thresholds or bool(record.plan.has_thresholds)  # `evaluate` reads it from run.json
+    k6_end = record.k6_end or K6End()
     extra_grades = k6_grades(
-        record.get("k6_exit_code"), record.get("interrupted_by"), has_thresholds, live_stop=live_stop,
-        lost=record.get("k6_lost"),
+        k6_end.exit_code, k6_end.interrupted_by, has_thresholds, live_stop=live_stop, lost=k6_end.lost,
     )
     extra_grades += _traffic_grades(run, prom, record, window, loaded)
     verdict = result.verdict
@@ -116,7 +116,7 @@ def judge_run(
             pass_percent=loaded.config.gate.pass_percent,
             warning_percent=loaded.config.gate.warning_percent,
         )
-    guards_off = guards.note(loaded.config, record["scenario"])
+    guards_off = guards.note(loaded.config, record.scenario)
     said = guards_off or guards.explain(verdict)
     if said:
         verdict = replace(verdict, reasons=verdict.reasons + (said,))
@@ -125,15 +125,15 @@ def judge_run(
     window_dict = {"start": iso(window.start), "end": iso(window.end), "seconds": round(window.seconds, 3)}
     document = report.verdict_to_dict(
         verdict,
-        run_id=record["id"],
-        scenario=record["scenario"],
+        run_id=record.id,
+        scenario=record.scenario,
         window=window_dict,
         queries=result.queries,
         extra={
             "evaluated_at": iso(time.time()),
             "config_digest": loaded.digest,
-            "k6_exit_code": record.get("k6_exit_code"),
-            "interrupted_by": record.get("interrupted_by"),
+            "k6_exit_code": k6_end.exit_code,
+            "interrupted_by": k6_end.interrupted_by,
             "summary": summary.as_dict() if summary else None,
             "baseline": baseline.as_dict() if baseline is not None else None,
             "live_gate": live_stop,
@@ -152,24 +152,24 @@ def judge_run(
     write_json(files["verdict"], document)
     write_atomic(
         files["junit"],
-        report.junit_xml(verdict, run_id=record["id"], scenario=record["scenario"], duration_seconds=window.seconds),
+        report.junit_xml(verdict, run_id=record.id, scenario=record.scenario, duration_seconds=window.seconds),
     )
     markdown = report.markdown(
-        verdict, run_id=record["id"], scenario=record["scenario"], window_seconds=window.seconds, results_path=str(run.path)
+        verdict, run_id=record.id, scenario=record.scenario, window_seconds=window.seconds, results_path=str(run.path)
     ) + _k6_markdown(k6_numbers)
     write_atomic(files["markdown"], markdown)
     write_atomic(files["html"], _html_report(loaded, prom, record, verdict, window, document, run))
     _append_step_summary(markdown)
-    exit_code = ExitCode.INTERRUPTED if record.get("interrupted_by") else RESULT_EXIT[verdict.result]
+    exit_code = ExitCode.INTERRUPTED if record.interrupted_by else RESULT_EXIT[verdict.result]
     return Judgement(verdict=verdict, queries=result.queries, exit_code=exit_code, files=files, k6=k6_numbers)
 
 
-def _k6_breakdown(loaded: LoadedConfig, prom: Prometheus, record: dict, run: RunDir, window) -> dict:
+def _k6_breakdown(loaded: LoadedConfig, prom: Prometheus, record: RunRecord, run: RunDir, window) -> dict:
     """k6's headline (its summary file) and one row per named request (Prometheus), for every report."""
     from orchestrator.k6 import breakdown as k6_breakdown
 
     config = as_recorded(loaded, record).config
-    ctx = gate.QueryContext(record["id"], window, config.prometheus.scrape_interval, config.k6.push_interval)
+    ctx = gate.QueryContext(record.id, window, config.prometheus.scrape_interval, config.k6.push_interval)
     numbers = k6_breakdown.headline(run.file("summary.json"))
     rows = k6_breakdown.per_request(prom, ctx.fill, at=window.end, native_histograms=config.k6.native_histograms,
                                     summary_path=run.file("summary.json"))
@@ -185,26 +185,26 @@ def _k6_markdown(k6_numbers: dict) -> str:
     return k6_tables.markdown(k6_breakdown.Headline(**numbers) if numbers else None, rows, report.md_cell)
 
 
-def _traffic_grades(run: RunDir, prom: Prometheus, record: dict, window, loaded: LoadedConfig) -> list[slo.Grade]:
+def _traffic_grades(run: RunDir, prom: Prometheus, record: RunRecord, window, loaded: LoadedConfig) -> list[slo.Grade]:
     """k6 sent no requests at all: never a pass, whatever the objectives say (orchestrator/verdict/guards.py)."""
     sent = guards.sent_in_summary(run.file("summary.json"))
     from_summary = sent is not None
     if sent is None:
         settings = loaded.config
-        ctx = gate.QueryContext(record["id"], window, settings.prometheus.scrape_interval, settings.k6.push_interval)
+        ctx = gate.QueryContext(record.id, window, settings.prometheus.scrape_interval, settings.k6.push_interval)
         sent = guards.sent_in_prometheus(prom, ctx)
     grade = guards.no_traffic_grade(sent, from_summary=from_summary)
     return [grade] if grade is not None else []
 
 
-def _html_report(loaded: LoadedConfig, prom: Prometheus, record: dict, verdict: slo.Verdict, window, document: dict,
+def _html_report(loaded: LoadedConfig, prom: Prometheus, record: RunRecord, verdict: slo.Verdict, window, document: dict,
                  run: RunDir) -> str:
     from orchestrator.report import html as report_html
 
     config = as_recorded(loaded, record).config  # native histograms when the run used them
-    objectives = gate.objectives_for(config, record["scenario"])
+    objectives = gate.objectives_for(config, record.scenario)
     return report_html.render(
-        report_html.collect(config, prom, objectives, run_id=record["id"], window=window, record=record,
+        report_html.collect(config, prom, objectives, run_id=record.id, window=window, record=record,
                             run_path=run.path),
         verdict, document,
     )
