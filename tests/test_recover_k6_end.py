@@ -106,12 +106,12 @@ def test_a_run_to_the_end_is_recognised_from_k6s_last_lines(k6_runs):
 
     run = _record(k6_runs["full"][0])
     did: list[str] = []
-    record = _infer_k6_end(run, run.run_record(), did)
+    record = _infer_k6_end(run, run.record(), did).to_json()
     assert record["k6_exit_code"] == 0 and record["final_status"] == "finished", record
     assert "k6 had finished" in did[0]
 
     run = _record(k6_runs["thresholds"][0])
-    record = _infer_k6_end(run, run.run_record(), [])
+    record = _infer_k6_end(run, run.record(), []).to_json()
     assert record["k6_exit_code"] == 99 and record["final_status"] == "finished", record
 
 
@@ -129,7 +129,7 @@ def test_a_run_cut_short_after_perfctl_died_is_never_taken_for_finished(k6_runs,
 
     run = _record(folder)
     did: list[str] = []
-    record = _infer_k6_end(run, run.run_record(), did)
+    record = _infer_k6_end(run, run.record(), did).to_json()
     # Unknown exit code: judge.k6_grades makes k6_completed inconclusive, so the verdict is at best 98.
     assert record["k6_exit_code"] is None and record["final_status"] == "failed-incomplete", record
     assert says in record["k6_lost"] and f"of the planned {PLANNED:g}s" in record["k6_lost"], record
@@ -141,7 +141,7 @@ def test_a_run_cut_short_after_perfctl_died_is_never_taken_for_finished(k6_runs,
 def test_k6_stopping_itself_on_an_abort_on_fail_threshold_is_a_failed_gate(k6_runs):
     # k6 said why it stopped and exits 99 for it: a failed gate, cut short.
     run = _record(k6_runs["abort_on_fail"][0])
-    record = _infer_k6_end(run, run.run_record(), [])
+    record = _infer_k6_end(run, run.record(), []).to_json()
     assert record["k6_exit_code"] == 99 and record["final_status"] == "failed-incomplete", record
     assert "abortOnFail" in record["k6_lost"]
 
@@ -154,7 +154,7 @@ def test_without_k6s_last_lines_the_exit_code_stays_unknown(k6_runs, tmp_path):
     (folder / "k6.log").write_text("running (01.0s), 2/2 VUs, 8 complete and 0 interrupted iterations\n")
     run = _record(folder)
     did: list[str] = []
-    record = _infer_k6_end(run, run.run_record(), did)
+    record = _infer_k6_end(run, run.record(), did).to_json()
     assert record["k6_exit_code"] is None and "unknown" in record["k6_lost"], record
     assert "inconclusive at best" in did[0]
 
@@ -165,7 +165,7 @@ def test_a_missing_instance_summary_means_the_run_did_not_complete(k6_runs):
     k6_written = max((folder / f).stat().st_mtime for f in ("k6-0.log", "k6-1.log", "summary-0.json"))
     run = _record(folder, instances=2, k6={"instances": [{"pid": 1, "start": 1}, {"pid": 2, "start": 2}]})
     did: list[str] = []
-    record = _infer_k6_end(run, run.run_record(), did)
+    record = _infer_k6_end(run, run.record(), did).to_json()
     assert record["k6_exit_code"] is None and record["final_status"] == "failed-incomplete", record
     assert "instance 1 (k6-1.log) ended without writing its summary" in record["k6_lost"], record
     assert "instance 0" not in record["k6_lost"]

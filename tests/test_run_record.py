@@ -35,7 +35,7 @@ def _copy(shape: str, tmp_path: Path) -> RunDir:
 
 
 def test_every_shape_of_today_is_a_fixture():
-    assert {"local", "instances", "ssh-hosts", "k8s", "recovered", "local-k6-killed"} <= set(SHAPES)
+    assert {"local", "docker", "detached", "instances", "ssh-hosts", "k8s", "recovered", "local-k6-killed"} <= set(SHAPES)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -79,6 +79,14 @@ def test_one_process_entry_for_every_runtime(tmp_path):
     two = _record("instances", tmp_path / "b")
     assert [p.kind for p in two.k6.processes] == ["local", "local"] and two.identity.instances == 2
     assert len(k6_processes(two)) == 2 and len({p.pid for p in two.k6.processes}) == 2
+
+    docker = _record("docker", tmp_path / "e")
+    (container,) = docker.k6.processes
+    assert container.kind == "docker" and container.container and container.pid and docker.k6.image
+    assert docker.to_json()["k6"]["container"] == container.container
+
+    detached = _record("detached", tmp_path / "f")
+    assert detached.tmux["session"] == f"perfctl-{detached.id}" and detached.k6.kind == "local"
 
     hosts = _record("ssh-hosts", tmp_path / "c")
     assert [(p.kind, p.host) for p in hosts.k6.processes] == [("ssh", "load@h1"), ("ssh", "load@h2")]

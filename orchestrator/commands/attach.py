@@ -20,13 +20,13 @@ def attach(config_path: Path | None, run_id: str | None, *, results: Path | None
 
 
 def _named(ledger: Ledger, run_id: str) -> tuple[str, Session]:
-    record = ledger.get(run_id).run_record()
-    session = Session.from_record(record.get("tmux"))
+    record = ledger.get(run_id).record()
+    session = Session.from_record(record.tmux)
     if session is None:
         raise UsageError(f"run {run_id} was not started with --detach: it has no tmux session",
                          hint=f"its results: {ledger.root / run_id}")
     if not session.exists():
-        raise UsageError(f"the tmux session of run {run_id} is gone (run status: {record.get('status')})",
+        raise UsageError(f"the tmux session of run {run_id} is gone (run status: {record.status})",
                          hint=f"`perfctl recover {run_id}` finishes an unfinished run; results in {ledger.root / run_id}")
     return run_id, session
 
@@ -36,12 +36,12 @@ def _latest(ledger: Ledger) -> tuple[str, Session]:
     candidates = []
     for run in reversed(ledger.runs()):
         try:
-            record = run.run_record()
+            record = run.record()
         except LedgerError:
             continue
-        session = Session.from_record(record.get("tmux"))
+        session = Session.from_record(record.tmux)
         if session is not None:
-            candidates.append((record.get("status") in FINAL_STATES, run.id, session))
+            candidates.append((record.status in FINAL_STATES, run.id, session))
     for finished in (False, True):
         for is_final, run_id, session in candidates:
             if is_final == finished and session.exists():

@@ -20,7 +20,7 @@ def _ledger(config_path: Path | None, results: Path | None) -> Ledger:
 def pin(config_path: Path | None, run_id: str, *, results: Path | None, force: bool) -> int:
     ledger = _ledger(config_path, results)
     run = ledger.get(run_id)
-    scenario = run.run_record().get("scenario")
+    scenario = run.record().scenario or None
     verdict = run.read_json("verdict.json")
     if verdict is None:
         raise UsageError(f"baseline pin {run_id}: the run has no verdict.json", hint=f"perfctl evaluate {run_id}")

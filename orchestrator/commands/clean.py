@@ -55,7 +55,7 @@ def _tmux_sockets(ledger: Ledger) -> set[str]:
     sockets = set()
     for run in ledger.runs():
         with contextlib.suppress(LedgerError):
-            session = Session.from_record(run.run_record().get("tmux"))
+            session = Session.from_record(run.record().tmux)
             if session is not None:
                 sockets.add(session.socket)
     return sockets

@@ -101,13 +101,13 @@ def dashboard_url(config_path: Path | None, run_id: str | None, *, results: Path
     loaded = load_config(config_path)
     ledger = Ledger(results_root(loaded, results))
     run = ledger.get(run_id) if run_id is not None else ledger.latest()
-    record = run.run_record() if run else None
+    record = run.record() if run else None
     grafana_url = loaded.config.grafana.url
     if not grafana_module.answers(grafana_url):
         raise EnvironmentProblem(f"no Grafana answers at {redact_url(grafana_url)}", hint=_without_grafana_hint(run))
-    testid = record["id"] if record else None
-    start = int(record["start"] * 1000) - 5000 if record and record.get("start") else None
-    end = int(record["end"] * 1000) + 5000 if record and record.get("end") else None
+    testid = record.id if record else None
+    start = int(record.start * 1000) - 5000 if record and record.start else None
+    end = int(record.end * 1000) + 5000 if record and record.end else None
     print(redact_url(grafana_module.dashboard_url(grafana_url, testid=testid, start_ms=start, end_ms=end)))
     if testid is None:
         console.info("no run in the ledger yet: the link shows the last hour")

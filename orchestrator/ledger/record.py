@@ -161,6 +161,8 @@ class K6Run:
         if self.kind == "ssh":
             hosts = [{"host": p.host, "session": p.session, "directory": p.directory} for p in self.processes]
             return {"hosts": hosts, **argv, **self.extra}
+        if not self.processes:  # a runtime that reported no process (yet): its facts as they were
+            return {**argv, **self.extra}
         if len(self.processes) == 1:
             p = self.processes[0]
             docker = {"container": p.container, "image": self.image} if p.kind == "docker" else {}

@@ -349,10 +349,10 @@ class Ledger:
                     found.append((_creation_key(entry.name, Path(entry.path)), entry.name))
         return [RunDir(self.root / name) for _, name in sorted(found)]
 
-    def latest(self, *, predicate=None) -> RunDir | None:
+    def latest(self, *, predicate: Callable[[RunRecord], bool] | None = None) -> RunDir | None:
         for run in reversed(self.runs()):
             try:
-                record = run.run_record()
+                record = run.record()
             except LedgerError:
                 continue
             if predicate is None or predicate(record):

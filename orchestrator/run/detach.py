@@ -111,10 +111,10 @@ def _finished_exit(session: Session, run: RunDir) -> int:
     if status is not None:
         return status
     try:
-        recorded = (run.read_json("run.json") or {}).get("exit_code")
+        recorded = run.record().outcome.exit_code
     except LedgerError:
         recorded = None
-    if isinstance(recorded, int) and not isinstance(recorded, bool):
+    if recorded is not None:
         return recorded
     return int(ExitCode.INCONCLUSIVE)
 
@@ -134,10 +134,9 @@ def _wait_started(session: Session, run: RunDir, *, timeout: float) -> str:
 
 def _k6_started(run: RunDir) -> bool:
     try:
-        record = run.read_json("run.json")
+        return run.record().k6 is not None  # recorded once k6 started, under any runtime
     except LedgerError:
         return False
-    return bool(record and record.get("k6"))
 
 
 def _report_early_death(session: Session, run_id: str) -> int:
