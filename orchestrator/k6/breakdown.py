@@ -109,7 +109,10 @@ def named_thresholds(summary_path: Path) -> dict[str, tuple[Threshold, ...]]:
         match = _NAMED_SUBMETRIC.match(key)
         if not match or not isinstance(entry, dict):
             continue
-        for text, failed in (entry.get("thresholds") or {}).items():
+        thresholds = entry.get("thresholds")
+        if not isinstance(thresholds, dict):  # a foreign or hand-edited summary: no thresholds to show
+            continue
+        for text, failed in thresholds.items():
             # --summary-export marks a threshold true when it failed.
             found.setdefault(match["name"], []).append(
                 Threshold(match["metric"], text, failed if isinstance(failed, bool) else None))

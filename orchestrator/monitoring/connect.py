@@ -55,6 +55,8 @@ class ConnectQueries:
                                                     step=fields["step"], params=params)
         except PrometheusApiClientException as exc:
             return self._on_answer(fields["query"], _answer_of(exc))
+        except requests.exceptions.JSONDecodeError:  # a 200 that is not JSON (also a RequestException)
+            return self._on_answer(fields["query"], Answer(200, b""))
         except requests.RequestException as exc:
             raise EnvironmentProblem(
                 f"Prometheus at {redact_url(self.url)} is unreachable ({type(exc).__name__})",
