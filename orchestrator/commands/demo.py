@@ -14,7 +14,7 @@ from pathlib import Path
 from orchestrator import console
 from orchestrator.commands.init import EXAMPLES
 from orchestrator.run.pipeline import RunOptions, execute, prepare
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.config.durations import parse_duration
 from orchestrator.errors import UsageError
 from orchestrator.ledger.store import write_atomic

@@ -19,7 +19,8 @@ from typing import Callable
 
 from orchestrator import __version__, console
 from orchestrator.k6 import memo as k6_memo
-from orchestrator.config.model import LoadedConfig, missing_runtime_env, redact_url
+from orchestrator.config.env import missing_runtime_env, redact_url
+from orchestrator.config.model import LoadedConfig
 from orchestrator.run.detach import detached_session
 from orchestrator.errors import ExitCode, PerfctlError, UsageError
 from orchestrator.run.interrupts import recorded_signals
