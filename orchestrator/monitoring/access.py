@@ -3,7 +3,8 @@
 Managed stores want more than a URL: Grafana Mimir and Cortex a tenant (`X-Scope-OrgID`),
 Grafana Cloud and a Thanos Receive behind a gateway a token, often a private CA. One set of
 settings (`prometheus:` in perfctl.yaml) serves both sides: the gate's queries
-(prometheus.py) and k6's remote write (K6_PROMETHEUS_RW_* in k6's environment).
+(prometheus.py) and k6's remote write (K6_PROMETHEUS_RW_* in k6's environment). The settings
+and the checks of what cannot work together: orchestrator/config/prometheus_settings.py.
 
 Values written as `${VAR}` stay so in the config objects; they are filled in here, in memory,
 when a client or k6's environment is made, and never written anywhere: generated files
