@@ -14,6 +14,7 @@ from orchestrator.config.prometheus_settings import PrometheusSettings
 from orchestrator.config.scenario import Scenario
 from orchestrator.config.settings import GrafanaSettings, K6Settings, K8sSettings, RollbackSettings, Target
 
+
 class Config(Model):
     version: Literal[1] = 1
     name: Name = "perfctl"

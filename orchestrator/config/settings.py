@@ -14,6 +14,7 @@ from orchestrator.config.k6_terms import TREND_STAT_PATTERN, K6SystemTag
 from orchestrator.config.limits import MAX_K8S_RUNNERS
 from orchestrator.config.types import Headers, shown, url_problem
 
+
 class Target(Model):
     base_url: str = Field("http://127.0.0.1:8080", description="where the load goes (http or https)")
     ws_base_url: str | None = Field(None, description="WebSocket base URL; default: base_url with ws(s)://")
