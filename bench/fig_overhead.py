@@ -17,7 +17,7 @@ from bench.context import BenchContext, shown
 from bench.measure import run_measured
 from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
 from orchestrator.commands.demo import write_demo_config
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.k6.binary import RemoteWrite, run_env
 from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.netutil import free_port

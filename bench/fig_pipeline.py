@@ -14,7 +14,8 @@ from bench.k6bench import render_generated, throughput_config
 from bench.measure import run_measured
 from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
 from orchestrator.verdict import gate
-from orchestrator.config.model import Config, K6Settings
+from orchestrator.config.model import Config
+from orchestrator.config.settings import K6Settings
 from orchestrator.k6.binary import RemoteWrite, remote_write_env, run_argv
 from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.render.script import LEAN_SYSTEM_TAGS

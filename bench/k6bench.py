@@ -7,7 +7,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.k6.binary import detect_features
 from orchestrator.render.script import Overrides, render_scenario
 

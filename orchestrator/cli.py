@@ -100,7 +100,7 @@ def render(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of perfctl.yaml (for editor completion)."""
-    from orchestrator.config.model import dump_schema
+    from orchestrator.config.schema import dump_schema
 
     sys.stdout.write(dump_schema())
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.commands.demo import write_demo_config
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
 from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.netutil import free_port
@@ -139,7 +139,8 @@ def _schema_accepts_what_validate_accepts():
     (what editors check against): an editor must never mark a valid perfctl.yaml red."""
     import jsonschema
 
-    from orchestrator.config.model import Config, json_schema
+    from orchestrator.config.model import Config
+    from orchestrator.config.schema import json_schema
 
     validator = jsonschema.Draft202012Validator(json_schema())
     original = Config.model_validate  # BaseModel's, bound to Config

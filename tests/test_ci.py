@@ -171,7 +171,7 @@ EXAMPLE_NAMES = sorted(p.parent.name for p in (REPO / "orchestrator" / "examples
 def test_ci_init_on_every_example_takes_its_scenarios_from_the_config(tmp_path: Path, example: str):
     """`perfctl init --example NAME && perfctl ci init` works as is: the scenarios come from the config."""
     assert run_cli("init", "--example", example, cwd=tmp_path).code == 0
-    from orchestrator.config.model import load_config
+    from orchestrator.config.load import load_config
 
     known = load_config(tmp_path / "perfctl.yaml", environ={}).config.scenarios
     for provider, path, builtin in (("github", ".github/workflows/perfctl.yml", "vendor.github-workflows"),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.config.model import load_config, missing_runtime_env, runtime_env_refs
+from orchestrator.config.env import missing_runtime_env, runtime_env_refs
+from orchestrator.config.load import load_config
 from orchestrator.config.durations import k6_duration, parse_duration
 from orchestrator.errors import ConfigError, ExitCode
 from tests.conftest import write_config
@@ -114,7 +115,7 @@ def test_env_interpolation_at_load_time(tmp_path):
     # base_url stays a reference: k6 resolves it (a secret in it never lands in the script);
     # perfctl's own uses (the health gate) fill it in memory.
     assert loaded.config.target.base_url == "http://${HOST:-127.0.0.1}:${PORT}"
-    from orchestrator.config.model import expand_env
+    from orchestrator.config.env import expand_env
 
     assert expand_env(loaded.config.target.base_url, {"PORT": "9999"}) == "http://127.0.0.1:9999"
     with pytest.raises(ConfigError) as info:

@@ -22,7 +22,7 @@ import requests
 
 from orchestrator import docker_engine
 from orchestrator.commands.demo import write_demo_config
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
 from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.monitoring.stack import DockerStack

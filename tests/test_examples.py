@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from orchestrator.commands.init import EXAMPLES, available_examples
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
 from orchestrator.k6.binary import detect_features, find_k6
 from orchestrator.render.script import Overrides, render_scenario

@@ -11,7 +11,7 @@ import pytest
 from orchestrator.verdict import baseline
 from orchestrator.verdict import gate
 from orchestrator.commands import history
-from orchestrator.config.model import validate_data
+from orchestrator.config.load import validate_data
 from orchestrator.errors import ConfigError, EnvironmentProblem
 from orchestrator.ledger.store import Ledger, RunDir
 from orchestrator.verdict.live_gate import LiveGate
@@ -168,7 +168,7 @@ def test_history_of_a_scenario_reads_only_the_verdicts_it_shows(tmp_path, monkey
 
 
 def test_custom_queries_on_the_runs_k6_series_get_the_k6_gap_check():
-    from orchestrator.config.model import Objective
+    from orchestrator.config.objectives import Objective
     from orchestrator.verdict.gate import reads_k6_metrics
 
     custom_k6 = Objective(name="c", query='sum(last_over_time(k6_http_reqs_total{testid="$testid"}[$window]))', **{"pass": "> 0"})

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from orchestrator.verdict import guards
-from orchestrator.config.model import json_schema, validate_data
+from orchestrator.config.load import validate_data
+from orchestrator.config.schema import json_schema
 from orchestrator.errors import ConfigError
 from tests.answering_server import AnsweringServer
 from tests.conftest import demo_stack, run_cli

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config.model import load_config, missing_runtime_env, runtime_env_refs
+from orchestrator.config.env import missing_runtime_env, runtime_env_refs
+from orchestrator.config.load import load_config
 from orchestrator.errors import ConfigError
 from orchestrator.config.limits import MAX_CONFIG_TEXT, MAX_NESTING, MAX_VUS
 from tests.conftest import run_cli

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from orchestrator.config.model import Target
+from orchestrator.config.settings import Target
 from orchestrator.errors import ConfigError, ExitCode, HealthGateFailed
 from orchestrator.netutil import free_port
 from orchestrator.run.health import health_url, shown_url, wait_healthy

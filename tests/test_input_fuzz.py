@@ -23,7 +23,8 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.config.model import LoadedConfig, load_config
+from orchestrator.config.load import load_config
+from orchestrator.config.model import LoadedConfig
 from orchestrator.errors import PerfctlError
 from orchestrator.k6.binary import K6Features
 from orchestrator.monitoring.local import prometheus_yml

@@ -154,7 +154,7 @@ def test_websocket_connect_p95_merges_across_instances(stack):
     exact = _exact_p95_seconds([run / "samples-0.json", run / "samples-1.json"], "ws_connecting")
     assert exact / BUCKET_FACTOR <= p95["value"] <= exact * BUCKET_FACTOR, (p95["value"], exact)
     # The report's chart of it reads the merged histograms too (no trend stat exists in this run).
-    from orchestrator.config.model import load_config
+    from orchestrator.config.load import load_config
     from orchestrator.verdict.gate import QueryContext, Window, series_query
 
     config = load_config(stack.config_path).config

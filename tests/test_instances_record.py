@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.ledger.store import Ledger
 from orchestrator.run.instances import as_recorded, k6_files, merge_instance_summaries, with_native_histograms
 from tests.conftest import write_config

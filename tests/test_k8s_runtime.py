@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.k6.binary import find_k6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.report.plan_summary import describe_plan, shape
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.render.script import K6Features, render_scenario
 from tests.conftest import plan_of, write_config
 

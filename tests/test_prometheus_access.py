@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.config.model import ConfigError, load_config, validate_data
+from orchestrator.config.load import load_config, validate_data
+from orchestrator.errors import ConfigError
 from orchestrator.monitoring.access import k6_env, k6_env_references, resolve
 from tests.prometheus_proxy import GuardedProxy, self_signed_certificate
 

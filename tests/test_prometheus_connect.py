@@ -157,7 +157,7 @@ def test_answer_of_reads_prometheus_api_clients_message(text, expected):
 def test_through_prometheus_a_foreign_200_is_not_json_not_unreachable(recorder):
     # What the user sees: the same message as with the default client (before the fix it said
     # "unreachable (JSONDecodeError)", pointing at the wrong problem).
-    from orchestrator.config.model import PrometheusSettings
+    from orchestrator.config.prometheus_settings import PrometheusSettings
     from orchestrator.monitoring.prometheus import Prometheus
 
     Recorder.script = [(200, b"<html>not prometheus</html>")]

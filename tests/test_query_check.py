@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from orchestrator.commands.demo import write_demo_config
-from orchestrator.config.model import load_config, validate_data
+from orchestrator.config.load import load_config, validate_data
 from orchestrator.verdict.gate import QueryContext, Window
 from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.netutil import free_port

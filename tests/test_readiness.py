@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.commands.demo import write_demo_config
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.demo.backend import BackendSettings, RunningBackend
 from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.netutil import free_port

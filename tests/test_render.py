@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.errors import ConfigError, UsageError
 from orchestrator.k6.binary import detect_features, find_k6, inspect_script
 from orchestrator.render.script import K6Features, Overrides, hand_written, render_scenario

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from orchestrator.commands.init import EXAMPLES
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.k6.binary import find_k6, inspect_script
 from orchestrator.render.script import K6Features, render_scenario
 from tests.conftest import REPO

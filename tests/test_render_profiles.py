@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.config import profiles
-from orchestrator.config.model import Profile, Scenario, validate_data
+from orchestrator.config.load import validate_data
+from orchestrator.config.profiles import Profile
+from orchestrator.config.scenario import Scenario
 from orchestrator.errors import ConfigError
 
 REQ = [{"name": "home", "path": "/"}]

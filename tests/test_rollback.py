@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from orchestrator.config.model import validate_data
+from orchestrator.config.load import validate_data
 from orchestrator.run.rollback import trigger_for
 from orchestrator.run.tmux import Session
 from tests.test_survive_support import (  # noqa: F401  (private_tmux is a fixture)

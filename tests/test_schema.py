@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from orchestrator.commands.init import EXAMPLES
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from tests.conftest import run_cli
 
 EXAMPLE_CONFIGS = sorted(EXAMPLES.glob("*/perfctl.yaml"))

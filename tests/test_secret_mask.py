@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.k6.log_writer import started, wait_complete
 from orchestrator.secret_mask import Masker, secret_values
 from tests.conftest import write_config

@@ -82,7 +82,9 @@ def test_secret_in_target_url_is_used_but_never_recorded(stack_factory, monkeypa
 
 
 def test_target_url_variable_must_be_set_and_keeps_the_url_shape_check(tmp_path):
-    from orchestrator.config.model import ConfigError, expand_env, load_config, missing_runtime_env, runtime_env_refs
+    from orchestrator.config.env import expand_env, missing_runtime_env, runtime_env_refs
+    from orchestrator.config.load import load_config
+    from orchestrator.errors import ConfigError
 
     path = write_config(tmp_path / "perfctl.yaml", """
         version: 1
@@ -121,7 +123,7 @@ def test_env_reference_in_k6_extra_args_is_refused(tmp_path):
 
 
 def test_redact_url():
-    from orchestrator.config.model import redact_url
+    from orchestrator.config.env import redact_url
 
     assert redact_url("http://user:pa55@prom.example:9090/x?y=1") == "http://user:***@prom.example:9090/x?y=1"
     assert redact_url("http://127.0.0.1:9090") == "http://127.0.0.1:9090"

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator import units
 from orchestrator.verdict import gate
-from orchestrator.config.model import Sli as SliName
+from orchestrator.config.objectives import Sli as SliName
 from orchestrator.sli import NAMES, SLIS, Sli
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "slis.md"

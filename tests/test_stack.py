@@ -17,7 +17,7 @@ import yaml
 from orchestrator.monitoring import dashboards
 from orchestrator.monitoring import grafana
 from orchestrator.commands.stack import generated_files
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.monitoring.stack import container_options
 from orchestrator.monitoring.services import (
     GRAFANA_DASHBOARDS,
@@ -256,7 +256,7 @@ def test_dashboard_url_filters_by_test_id():
 
 @pytest.mark.parametrize("image", ["grafana/k6", "grafana/k6:latest", "registry:5000/k6"])
 def test_floating_images_are_refused_by_name(image):
-    from orchestrator.config.model import validate_data
+    from orchestrator.config.load import validate_data
     from orchestrator.errors import ConfigError
 
     data = {"scenarios": {"s": {"requests": [{"name": "r", "path": "/"}], "duration": "1s", "vus": 1}}}

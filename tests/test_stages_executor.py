@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.errors import ConfigError
 from orchestrator.k6.binary import detect_features, find_k6, inspect_script
 from orchestrator.render.script import render_scenario

@@ -218,7 +218,7 @@ def test_the_detached_command_is_the_same_run(tmp_path, monkeypatch):
     """The inner command of --detach carries every option, with absolute paths, and no --detach."""
     from orchestrator.commands.demo import write_demo_config
     from orchestrator.run.options import RunOptions
-    from orchestrator.config.model import load_config
+    from orchestrator.config.load import load_config
     from orchestrator.run.detach import inner_argv
     from orchestrator.netutil import free_port
     from orchestrator.render.script import Overrides
@@ -247,7 +247,7 @@ def test_detach_answers_with_the_exit_code_of_a_run_that_already_ended(tmp_path,
     from orchestrator.run import detach
     from orchestrator.commands.demo import write_demo_config
     from orchestrator.run.options import RunOptions
-    from orchestrator.config.model import load_config
+    from orchestrator.config.load import load_config
     from orchestrator.netutil import free_port
 
     config = write_demo_config(tmp_path, backend_port=free_port(), prometheus_port=free_port(), example="demo")

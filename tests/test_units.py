@@ -7,7 +7,7 @@ import typing
 import pytest
 
 from orchestrator import units
-from orchestrator.config.model import Sli, Unit
+from orchestrator.config.objectives import Sli, Unit
 from tests.conftest import REPO
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.errors import LedgerError, UsageError
 from orchestrator.ledger.store import FINAL_STATES, Ledger, results_root
 from orchestrator.run.tmux import Session

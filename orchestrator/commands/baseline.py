@@ -8,7 +8,7 @@ from pathlib import Path
 from orchestrator import console
 from orchestrator.ledger import pins
 from orchestrator.verdict.baseline import mean_values, why_not_a_baseline
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.errors import LedgerError, UsageError
 from orchestrator.ledger.store import Ledger, results_root
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from orchestrator import console
 from orchestrator.ci import templates as ci_templates
-from orchestrator.config.model import DEFAULT_CONFIG_NAME, load_config
+from orchestrator.config.load import DEFAULT_CONFIG_NAME, load_config
 from orchestrator.errors import PerfctlError, UsageError
 from orchestrator.ledger.store import write_output
 

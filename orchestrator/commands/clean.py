@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.ledger.store import Ledger, results_root
 from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.pids import start_ticks

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from orchestrator.verdict import noise
 from orchestrator.verdict import slo
-from orchestrator.config.model import DEFAULT_CONFIG_NAME, CompareSettings, load_config
+from orchestrator.config.load import DEFAULT_CONFIG_NAME, load_config
+from orchestrator.config.objectives import CompareSettings
 from orchestrator.errors import ExitCode, UsageError
 from orchestrator.ledger.store import Ledger, RunDir, results_root
 from orchestrator.verdict.noise import Floors

@@ -16,7 +16,7 @@ from orchestrator.commands.init import EXAMPLES
 from orchestrator.run.execute import execute
 from orchestrator.run.options import RunOptions
 from orchestrator.run.prepare import prepare
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.config.durations import parse_duration
 from orchestrator.errors import UsageError
 from orchestrator.ledger.store import write_atomic

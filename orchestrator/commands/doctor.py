@@ -47,7 +47,7 @@ def _prometheus_binary(config) -> Check:
 
 
 def _prometheus_reachable(config) -> Check:
-    from orchestrator.config.model import redact_url
+    from orchestrator.config.env import redact_url
     from orchestrator.monitoring.prometheus import Prometheus
 
     from orchestrator.errors import PerfctlError
@@ -67,7 +67,7 @@ def _prometheus_reachable(config) -> Check:
 def _target(config) -> Check:
     import requests
 
-    from orchestrator.config.model import redact_url
+    from orchestrator.config.env import redact_url
     from orchestrator.run.health import health_url
 
     url = health_url(config.target)
@@ -109,7 +109,7 @@ def _docker(_config) -> Check:
 
 
 def doctor(config_path: Path | None, *, json_output: bool) -> int:
-    from orchestrator.config.model import load_config
+    from orchestrator.config.load import load_config
 
     checks: list[Check] = []
     config = None

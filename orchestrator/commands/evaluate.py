@@ -11,7 +11,7 @@ from pathlib import Path
 from orchestrator import console
 from orchestrator.report import formats as report
 from orchestrator.verdict.baseline import resolve
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.errors import UsageError
 from orchestrator.ledger.store import Ledger, results_root
 from orchestrator.run.finish import finish

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.errors import LedgerError, UsageError
 from orchestrator.ledger.store import Ledger, RunDir, check_results_root, results_root
 from orchestrator.percent import percent_text

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config.model import K8sSettings, load_config
+from orchestrator.config.load import load_config
+from orchestrator.config.settings import K8sSettings
 from orchestrator.errors import UsageError
 from orchestrator.k6.binary import detect_features, find_k6, inspect_script
 from orchestrator.runtimes.kubectl import TestRunPlan, build_manifests, dump_manifests, warnings_for

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config.model import load_config, redact_url
+from orchestrator.config.env import redact_url
+from orchestrator.config.load import load_config
 from orchestrator.ledger.store import Ledger, results_root
 from orchestrator.monitoring import grafana as grafana_module
 from orchestrator.errors import EnvironmentProblem, UsageError

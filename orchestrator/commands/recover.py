@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Iterator
 
 from orchestrator import console
-from orchestrator.config.model import LoadedConfig, load_config
+from orchestrator.config.load import load_config
+from orchestrator.config.model import LoadedConfig
 from orchestrator.errors import ExitCode, LedgerError, PerfctlError
 from orchestrator.run.instances import k6_files, merge_instance_summaries
 from orchestrator.k6.binary import read_summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.errors import UsageError
 from orchestrator.k6.binary import detect_features, find_k6, inspect_script
 from orchestrator.ledger.store import write_output

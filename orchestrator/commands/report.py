@@ -14,7 +14,7 @@ from pathlib import Path
 from orchestrator.verdict import gate
 from orchestrator.report import formats as report
 from orchestrator.report import html as report_html
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.errors import LedgerError, UsageError
 from orchestrator.ledger.store import Ledger, RunDir, results_root, write_output
 

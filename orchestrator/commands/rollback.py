@@ -18,7 +18,7 @@ from pathlib import Path
 
 from orchestrator import console
 from orchestrator.ledger.runstate import k6_processes, perfctl_alive, perfctl_process
-from orchestrator.config.model import load_config
+from orchestrator.config.load import load_config
 from orchestrator.errors import PerfctlError, UsageError
 from orchestrator.ledger.record import RunRecord
 from orchestrator.ledger.store import FINAL_STATES, Ledger, iso, results_root

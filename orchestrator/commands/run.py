@@ -4,7 +4,9 @@ objectives' queries, readiness), then the run itself (orchestrator/run/execute.p
 from __future__ import annotations
 
 from orchestrator import console
-from orchestrator.config.model import LoadedConfig, load_config, redact_url
+from orchestrator.config.env import redact_url
+from orchestrator.config.load import load_config
+from orchestrator.config.model import LoadedConfig
 from orchestrator.errors import UsageError
 from orchestrator.run.health import wait_healthy
 from orchestrator.run.instances import with_native_histograms
@@ -91,7 +93,7 @@ def _with_hosts(opts: RunOptions, loaded: LoadedConfig) -> RunOptions:
         return opts
     import dataclasses
 
-    from orchestrator.config.model import runtime_env_refs
+    from orchestrator.config.env import runtime_env_refs
 
     if opts.runtime != "local":
         raise UsageError(f"--hosts: runs k6 over ssh; not with --runtime {opts.runtime}")

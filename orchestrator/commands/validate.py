@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.config.model import load_config, missing_runtime_env
+from orchestrator.config.env import missing_runtime_env
+from orchestrator.config.load import load_config
 from orchestrator.errors import ConfigError, PerfctlError
 from orchestrator.verdict.guards import describe as describe_guards
 from orchestrator.k6.binary import detect_features, find_k6, inspect_script
@@ -42,7 +43,7 @@ def validate(config_path: Path | None) -> int:
 
 def _check_queries(loaded) -> None:
     """Custom objectives' PromQL: names k6 will send, and the syntax by Prometheus when it answers."""
-    from orchestrator.config.model import redact_url
+    from orchestrator.config.env import redact_url
     from orchestrator.monitoring.stack import prometheus_for
     from orchestrator.verdict.query_check import check_queries, custom_objectives
 

@@ -1,4 +1,4 @@
-"""Named load shapes -> k6 executor settings. Pure functions, no I/O.
+"""Named load shapes -> k6 executor settings: the Profile model, and pure functions (no I/O).
 
 A scenario says `profile: spike` (or `profile: {name: spike, peak_vus: 500, hold: 2m}`);
 `expand` turns that into the executor, VUs, stages, rates and (for breakpoint) the
@@ -31,8 +31,54 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
-from orchestrator.config.model import Profile, Scenario, Stage, Threshold
+from pydantic import BaseModel, Field
+
+from orchestrator.config.base import Duration, Model, PositiveDuration
+from orchestrator.config.k6_terms import Stage, Threshold
+from orchestrator.config.limits import MAX_VUS
+from orchestrator.config.types import Count, CountOrZero, Vus, VusOrZero
+
+# A config Scenario: orchestrator/config/scenario.py builds on this module, so it is not named here.
+ScenarioModel = TypeVar("ScenarioModel", bound=BaseModel)
+
+ProfileName = Literal[
+    "smoke", "load", "spike", "soak", "stress", "breakpoint", "throughput", "per-vu-iterations", "shared-iterations"
+]
+
+
+class Profile(Model):
+    """A named load shape; orchestrator/config/profiles.py expands it into executor options.
+    Which numbers each profile takes, and their defaults, is written there."""
+
+    name: ProfileName
+    vus: Vus | None = None
+    start_vus: VusOrZero | None = None
+    peak_vus: Vus | None = None
+    levels: list[Vus] = Field(default_factory=list, description="load: VU plateaus, in order")
+    steps: int | None = Field(None, gt=0, le=1000, description="stress: plateaus up to peak_vus")
+    duration: PositiveDuration | None = None
+    ramp_up: Duration | None = None
+    hold: Duration | None = None
+    ramp_down: Duration | None = None
+    recover: Duration | None = None
+    iterations: Count | None = None
+    rate: Count | None = Field(None, description="throughput: iterations per time_unit")
+    start_rate: CountOrZero | None = None
+    peak_rate: Count | None = Field(None, description="breakpoint: the rate reached at the end of the ramp")
+    time_unit: PositiveDuration | None = None
+    pre_allocated_vus: Vus | None = None
+    max_vus: Vus | None = None
+    iteration_time: PositiveDuration | None = Field(None, description="expected seconds per iteration, sizes the VU pool")
+    abort_error_rate: float | None = Field(None, gt=0, le=1, description="breakpoint: abort above this error ratio")
+    abort_p95: PositiveDuration | None = Field(None, description="breakpoint: abort above this p95 latency")
+    abort_delay: Duration | None = Field(None, description="breakpoint: no abort before this much time")
+
+    @classmethod
+    def from_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
 
 # profile -> the numbers it takes (anything else set under it is a mistake worth naming)
 ACCEPTS: dict[str, frozenset[str]] = {
@@ -74,21 +120,20 @@ class Expansion:
     thresholds: dict = field(default_factory=dict)
 
 
-def check_scenario(scenario: Scenario) -> None:
-    """Config-time check of a scenario with a profile; ValueError lines name the field."""
-    clashing = [f for f in EXECUTOR_FIELDS if f in scenario.model_fields_set]
+def check_scenario(profile: Profile, scenario_fields: set[str], think_time: float) -> None:
+    """Config-time check of a scenario with a profile (`scenario_fields`: the fields the scenario
+    sets itself); ValueError lines name the field."""
+    clashing = [f for f in EXECUTOR_FIELDS if f in scenario_fields]
     if clashing:
         raise ValueError(
-            f"{clashing[0]}: set by profile '{scenario.profile.name}'; give the numbers under profile "
-            f"(it takes {', '.join(sorted(ACCEPTS[scenario.profile.name]))})"
+            f"{clashing[0]}: set by profile '{profile.name}'; give the numbers under profile "
+            f"(it takes {', '.join(sorted(ACCEPTS[profile.name]))})"
         )
-    _check_vus(expand(scenario.profile, think_time=scenario.think_time))
+    _check_vus(expand(profile, think_time=think_time))
 
 
 def _check_vus(expansion: Expansion) -> None:
     """The VUs a profile works out (a VU pool sized from a rate) stay within what k6 can hold."""
-    from orchestrator.config.limits import MAX_VUS
-
     fields = expansion.fields
     counts = {name: fields.get(name) for name in ("vus", "start_vus", "pre_allocated_vus", "max_vus")}
     if fields.get("executor") == "ramping-vus":
@@ -110,7 +155,7 @@ def expand(profile: Profile, *, think_time: float = 0.0) -> Expansion:
     return _EXPANDERS[name](profile, think_time)
 
 
-def resolve(scenario: Scenario) -> Scenario:
+def resolve(scenario: ScenarioModel) -> ScenarioModel:
     """The scenario with its profile expanded (unchanged if it has none)."""
     if scenario.profile is None:
         return scenario

@@ -1,6 +1,6 @@
 """Value types of perfctl.yaml with the ranges k6 and Prometheus accept (orchestrator/config/limits.py):
 a value either of them would refuse at run time, or read differently, is refused at load time
-with the field named. The config models (config.py) use these; messages come from its table.
+with the field named. The config models use these; messages come from config/messages.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Managed stores want more than a URL: Grafana Mimir and Cortex a tenant (`X-Scope-OrgID`),
 Grafana Cloud and a Thanos Receive behind a gateway a token, often a private CA. One set of
 settings (`prometheus:` in perfctl.yaml) serves both sides: the gate's queries
-(prometheus.py) and k6's remote write (K6_PROMETHEUS_RW_* in k6's environment).
+(prometheus.py) and k6's remote write (K6_PROMETHEUS_RW_* in k6's environment). The settings
+and the checks of what cannot work together: orchestrator/config/prometheus_settings.py.
 
 Values written as `${VAR}` stay so in the config objects; they are filled in here, in memory,
 when a client or k6's environment is made, and never written anywhere: generated files
@@ -17,46 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.config.model import ENV_REF, expand_env
+from orchestrator.config.env import ENV_REF, expand_env, redact_url
+from orchestrator.config.prometheus_settings import PrometheusSettings
 from orchestrator.errors import ConfigError
 
 if TYPE_CHECKING:
     import ssl
 
-    from orchestrator.config.model import PrometheusSettings
-
-# RFC 9110 token characters: what may stand before the colon of a header line.
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-ONLY_A_REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 K6_HEADER_PREFIX = "K6_PROMETHEUS_RW_HEADERS_"  # k6 takes the rest of the variable's name as the header name
 INSECURE_WARNING = (
     "prometheus.insecure_skip_verify is on: the certificate of {url} is not checked, on queries and on remote write"
 )
-
-
-def settings_problems(settings: PrometheusSettings) -> list[str]:
-    """`field: message` lines for what cannot work together (config validation calls this)."""
-    problems = []
-    for name in settings.headers:
-        if not HEADER_NAME.match(name):
-            problems.append(f"headers: {name!r} is not an HTTP header name (letters, digits, '-')")
-        elif name.lower() == "authorization" and settings.bearer_token is not None:
-            problems.append("headers.Authorization: not with bearer_token (both would be the Authorization header)")
-    if settings.bearer_token is not None:
-        if not ONLY_A_REFERENCE.match(settings.bearer_token):
-            problems.append(
-                'bearer_token: must be "${VAR}", read from the environment when used (a token written in '
-                "perfctl.yaml would be a secret in a file)"
-            )
-        elif "@" in settings.url.split("://", 1)[-1].split("/", 1)[0]:
-            problems.append("bearer_token: not with credentials in url (both would be the Authorization header)")
-    https = settings.url.lower().startswith("https://")
-    if settings.ca_file and settings.insecure_skip_verify:
-        problems.append("insecure_skip_verify: not with ca_file (ca_file checks the certificate, this skips the check)")
-    elif (settings.ca_file or settings.insecure_skip_verify) and not https:
-        which = "ca_file" if settings.ca_file else "insecure_skip_verify"
-        problems.append(f"{which}: applies to https only, and url is '{settings.url}'")
-    return problems
 
 
 @dataclass(frozen=True)
@@ -177,6 +149,4 @@ def _reference_text(text: str, style: str, names: list[str]) -> str:
 
 
 def _origin(url: str) -> str:
-    from orchestrator.config.model import redact_url
-
     return redact_url(url.rstrip("/"))

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timezone
 from typing import Callable
 
-from orchestrator.config.model import redact_url
+from orchestrator.config.env import redact_url
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.http_client import RETRY_PAUSE, RETRY_STATUSES, Answer
 

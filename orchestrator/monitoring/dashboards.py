@@ -13,7 +13,8 @@ import json
 
 from orchestrator import units
 from orchestrator.verdict import slo
-from orchestrator.config.model import Config, Objective
+from orchestrator.config.model import Config
+from orchestrator.config.objectives import Objective
 from orchestrator.monitoring.grafana import OBJECTIVES_DASHBOARD_UID as OBJECTIVES_UID
 from orchestrator.sli import SLIS
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from orchestrator.config.model import Config, redact_url
+from orchestrator.config.env import redact_url
+from orchestrator.config.model import Config
 from orchestrator.config.durations import k6_duration
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.pids import ProcessRef

@@ -7,7 +7,7 @@ import math
 import threading
 from dataclasses import dataclass
 
-from orchestrator.config.model import redact_url
+from orchestrator.config.env import redact_url
 from orchestrator.errors import EnvironmentProblem, UsageError
 
 # The smallest valid remote-write request: a snappy block of an empty WriteRequest (one zero

@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass
 
 from orchestrator import console
-from orchestrator.config.model import Config, redact_url
+from orchestrator.config.env import redact_url
+from orchestrator.config.model import Config
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.monitoring.prometheus import Prometheus
 

@@ -348,7 +348,7 @@ def compose_yaml(config: Config) -> str:
 
 def compose_config() -> Config:
     """The config compose is generated from: the packaged demo example with its defaults."""
-    from orchestrator.config.model import load_config
+    from orchestrator.config.load import load_config
 
     example = Path(__file__).resolve().parents[1] / "examples" / "demo" / "perfctl.yaml"
     return load_config(example, environ={}).config

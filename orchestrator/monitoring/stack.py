@@ -15,7 +15,8 @@ from pathlib import Path
 from orchestrator import console, docker_engine
 from orchestrator.monitoring import dashboards
 from orchestrator.monitoring import grafana
-from orchestrator.config.model import LoadedConfig, redact_url
+from orchestrator.config.env import redact_url
+from orchestrator.config.model import LoadedConfig
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.monitoring.local import LocalPrometheus, state_dir
 from orchestrator.monitoring.prometheus import Prometheus

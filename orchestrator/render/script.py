@@ -28,7 +28,10 @@ from pathlib import Path
 
 from orchestrator import __version__
 from orchestrator.config import profiles
-from orchestrator.config.model import Config, LoadedConfig, Scenario, Threshold, runtime_env_refs
+from orchestrator.config.env import runtime_env_refs
+from orchestrator.config.k6_terms import Threshold
+from orchestrator.config.model import Config, LoadedConfig
+from orchestrator.config.scenario import Scenario
 from orchestrator.config.durations import k6_duration
 from orchestrator.errors import ConfigError, UsageError
 
@@ -272,7 +275,7 @@ def apply_overrides(scenario: Scenario, overrides: Overrides) -> Scenario:
     """The scenario with command-line numbers in place. Ramps keep their shape: --vus scales
     every stage so the peak is N, --duration stretches the stages to the new total, --rate
     sets (or scales, for ramping-arrival-rate) the arrival rate, --stage replaces the stages."""
-    from orchestrator.config.model import Stage
+    from orchestrator.config.k6_terms import Stage
 
     changes: dict = {}
     stages = list(scenario.stages)
@@ -357,7 +360,7 @@ def system_tags(configured: list[str] | None, thresholds: dict[str, list]) -> li
     threshold such as `http_req_duration{url:...}` still sees its samples."""
     from typing import get_args
 
-    from orchestrator.config.model import K6SystemTag
+    from orchestrator.config.k6_terms import K6SystemTag
 
     known = set(get_args(K6SystemTag))
     tags = list(configured if configured is not None else LEAN_SYSTEM_TAGS)
@@ -563,7 +566,7 @@ def _count_rows(text: str, kind: str, where: str) -> int:
 
 
 def _default_websocket():
-    from orchestrator.config.model import WebSocketFlow
+    from orchestrator.config.scenario import WebSocketFlow
 
     return WebSocketFlow()
 

@@ -22,7 +22,8 @@ from orchestrator.verdict import gate
 from orchestrator.k6 import breakdown as k6_breakdown
 from orchestrator.report import k6_tables
 from orchestrator.verdict import slo
-from orchestrator.config.model import Config, Objective
+from orchestrator.config.model import Config
+from orchestrator.config.objectives import Objective
 from orchestrator.errors import PerfctlError
 from orchestrator.ledger.record import RunRecord
 from orchestrator.percent import percent_text

@@ -13,7 +13,8 @@ import time
 from dataclasses import replace
 
 from orchestrator import __version__, console
-from orchestrator.config.model import LoadedConfig, redact_url
+from orchestrator.config.model import LoadedConfig
+from orchestrator.config.env import redact_url
 from orchestrator.k6.binary import RemoteWrite, describe_exit, run_argv, run_env
 from orchestrator.ledger.record import Identity, K6End, K6Run, LoadPlan, RunRecord, Window
 from orchestrator.ledger.store import (

@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from orchestrator import console
-from orchestrator.config.model import LoadedConfig, redact_url
+from orchestrator.config.model import LoadedConfig
+from orchestrator.config.env import redact_url
 from orchestrator.errors import ExitCode, PerfctlError
 from orchestrator.ledger.record import Outcome, RunRecord
 from orchestrator.ledger.store import RunDir, iso

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 import urllib.parse
 
-from orchestrator.config.model import Target, expand_env, redact_url
+from orchestrator.config.env import expand_env, redact_url
+from orchestrator.config.settings import Target
 from orchestrator.errors import HealthGateFailed, UsageError
 
 

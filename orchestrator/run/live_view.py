@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from orchestrator import console, units
 from orchestrator.verdict import gate
 from orchestrator.verdict import slo
-from orchestrator.config.model import Config, Objective
+from orchestrator.config.model import Config
+from orchestrator.config.objectives import Objective
 from orchestrator.errors import PerfctlError
 from orchestrator.sli import SLIS
 

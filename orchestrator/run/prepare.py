@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.config.model import LoadedConfig, missing_runtime_env
+from orchestrator.config.model import LoadedConfig
+from orchestrator.config.env import missing_runtime_env
 from orchestrator.errors import UsageError
 from orchestrator.k6 import memo as k6_memo
 from orchestrator.k6.binary import find_k6

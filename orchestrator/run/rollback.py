@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass, replace
 
 from orchestrator import console
-from orchestrator.config.model import Config, RollbackAction
+from orchestrator.config.model import Config
+from orchestrator.config.settings import RollbackAction
 from orchestrator.ledger.store import RunDir, iso
 
 KILL_GRACE = 5.0

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Iterable
 
 from orchestrator import docker_engine
-from orchestrator.config.model import LoadedConfig, runtime_env_refs
+from orchestrator.config.env import runtime_env_refs
+from orchestrator.config.model import LoadedConfig
 from orchestrator.console import Progress
 from orchestrator.errors import ConfigError, EnvironmentProblem
 from orchestrator.pids import ProcessRef

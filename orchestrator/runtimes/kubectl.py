@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from orchestrator.config.model import Config, K8sSettings, redact_url, runtime_env_refs
+from orchestrator.config.env import redact_url, runtime_env_refs
+from orchestrator.config.model import Config
+from orchestrator.config.settings import K8sSettings
 from orchestrator.errors import ConfigError
 from orchestrator.errors import UsageError
 from orchestrator.k6.binary import RemoteWrite, remote_write_env

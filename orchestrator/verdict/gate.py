@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from orchestrator import units
 from orchestrator.verdict import slo
-from orchestrator.config.model import Config, Objective
+from orchestrator.config.model import Config
+from orchestrator.config.objectives import Objective
 from orchestrator.config.durations import k6_duration
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.monitoring.prometheus import Prometheus, QueryRejected

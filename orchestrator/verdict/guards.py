@@ -19,7 +19,8 @@ import re
 from pathlib import Path
 
 from orchestrator.verdict import slo
-from orchestrator.config.model import Config, Objective
+from orchestrator.config.model import Config
+from orchestrator.config.objectives import Objective
 from orchestrator.sli import SLIS
 
 HTTP_GUARD = "guard:errors"  # ':' cannot occur in a user's objective name, so a guard never clashes with one

@@ -17,7 +17,8 @@ from typing import Callable
 from orchestrator import console
 from orchestrator.verdict import gate
 from orchestrator.verdict import slo
-from orchestrator.config.model import Config, Objective
+from orchestrator.config.model import Config
+from orchestrator.config.objectives import Objective
 from orchestrator.errors import PerfctlError
 from orchestrator.monitoring.prometheus import Prometheus
 

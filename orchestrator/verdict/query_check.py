@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-from orchestrator.config.model import Config, Objective
+from orchestrator.config.model import Config
+from orchestrator.config.objectives import Objective
 from orchestrator.errors import ConfigError, EnvironmentProblem, UsageError
 from orchestrator.verdict.gate import PLACEHOLDERS, QueryContext, Window
 

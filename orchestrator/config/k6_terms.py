@@ -1,0 +1,69 @@
+"""What k6 itself defines and perfctl.yaml writes in k6's terms: executors, stages, thresholds,
+custom metric types, system tags and trend stats (k6 refuses anything else at run time)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Discriminator, Field, Tag
+
+from orchestrator.config.base import Duration, Model
+from orchestrator.config.types import CountOrZero
+
+Executor = Literal[
+    "constant-vus",
+    "ramping-vus",
+    "constant-arrival-rate",
+    "ramping-arrival-rate",
+    "per-vu-iterations",
+    "shared-iterations",
+]
+MetricType = Literal["counter", "trend", "rate", "gauge"]
+
+
+# Every system tag k6 knows (k6 refuses others in `systemTags`).
+K6SystemTag = Literal[
+    "proto", "subproto", "status", "method", "url", "name", "group", "check", "error", "error_code",
+    "tls_version", "scenario", "service", "expected_response", "vu", "iter", "ip", "ocsp_status",
+]
+
+
+# The trend stats k6's remote-write output takes (K6_PROMETHEUS_RW_TREND_STATS).
+TREND_STAT_PATTERN = r"^(avg|min|max|med|count|sum|p\((100|\d{1,2}(\.\d+)?)\))$"
+
+
+class Stage(Model):
+    duration: Duration
+    target: CountOrZero = Field(description="VUs (ramping-vus) or iterations per time_unit (ramping-arrival-rate)")
+
+
+# k6's threshold grammar: aggregation, operator, number (`p(95)<500`, `rate<0.01`, `count>=100`).
+K6_THRESHOLD = re.compile(r"^\s*(avg|min|max|med|count|rate|value|p\(\d+(\.\d+)?\))\s*(<=|>=|===|==|!=|<|>)\s*-?\d+(\.\d+)?\s*$")
+
+
+def _check_threshold_text(text: str) -> str:
+    if not K6_THRESHOLD.match(text):
+        raise ValueError(f"'{text}' is not a k6 threshold (e.g. p(95)<500, rate<0.01, count>=100)")
+    return text
+
+
+ThresholdText = Annotated[str, AfterValidator(_check_threshold_text)]
+# Names of the two branches of a threshold item; messages.describe leaves them out of a field's path.
+THRESHOLD_TEXT_TAG, THRESHOLD_OBJECT_TAG = "threshold-text", "threshold-mapping"
+
+
+class Threshold(Model):
+    """A k6 threshold object: stop the test early when it fails (`abortOnFail`)."""
+
+    threshold: ThresholdText
+    abort_on_fail: bool = Field(False, description="k6 stops the whole test when this fails")
+    delay_abort_eval: Duration | None = Field(None, description="let the test run this long before aborting")
+
+
+# One branch per shape (text or mapping): an invalid item gets one message, not one per branch.
+ThresholdItem = Annotated[
+    Annotated[ThresholdText, Tag(THRESHOLD_TEXT_TAG)] | Annotated[Threshold, Tag(THRESHOLD_OBJECT_TAG)],
+    Discriminator(lambda value: THRESHOLD_TEXT_TAG if isinstance(value, str) else THRESHOLD_OBJECT_TAG),
+]
+Thresholds = dict[str, list[ThresholdItem]]

@@ -1,0 +1,151 @@
+"""The package's import graph: no circle, and no import from a lower layer to a higher one.
+
+Read from the source with ast, so every dependency counts: top-level imports, imports inside
+functions (still a dependency, only a later one) and imports under `if TYPE_CHECKING:` (a
+module named in a type is one this module knows about).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "orchestrator"
+
+# The flow's lower layers: they must not reach up into where runs are started and driven.
+LOWER = ("orchestrator.config", "orchestrator.verdict", "orchestrator.ledger", "orchestrator.k6", "orchestrator.report")
+HIGHER = ("orchestrator.runtimes", "orchestrator.commands", "orchestrator.cli", "orchestrator.run")
+
+# Edges that break a rule today and are being removed by another part of issue 13; the lead
+# empties this list when those land. Each entry: (importer, imported) -> why it is still here.
+KNOWN: dict[tuple[str, str], str] = {
+    ("orchestrator.verdict.judge", "orchestrator.run.instances"):
+        "judge reads the recorded instances through run/instances.py (-> runtimes.segments); being moved down",
+    ("orchestrator.ledger.runstate", "orchestrator.run.tmux"):
+        "a run's state names its tmux Session; the Session record belongs with the ledger's typed run record",
+}
+# `python -m orchestrator` is the command line too.
+CLI_FACES = ("orchestrator.cli", "orchestrator.__main__")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """Every orchestrator module `path` imports (absolute imports; `from pkg import module` names the module)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # `from orchestrator.config import profiles` imports the module config.profiles.
+            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module for a in node.names]
+        else:
+            assert not (isinstance(node, ast.ImportFrom) and node.level), f"{path}: relative import; use orchestrator.*"
+            continue
+        for name in names:
+            # `import orchestrator.config.model` depends on the module itself (its packages are only on the way).
+            while name not in known and "." in name:
+                name = name.rsplit(".", 1)[0]
+            if name in known and name.startswith("orchestrator"):
+                found.add(name)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    names = set(mods)
+    return {name: imports_of(path, names) - {name} for name, path in mods.items()}
+
+
+def within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Each strongly connected group of more than one module (Tarjan), as a sorted list."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def broken_rules(edges: dict[str, set[str]]) -> list[str]:
+    problems = []
+    for importer, imported_set in sorted(edges.items()):
+        for imported in sorted(imported_set):
+            if (importer, imported) in KNOWN:
+                continue
+            if within(importer, LOWER) and within(imported, HIGHER):
+                problems.append(f"{importer} -> {imported}: a lower layer imports a higher one")
+            elif imported == "orchestrator.cli" and importer not in CLI_FACES:
+                problems.append(f"{importer} -> {imported}: only cli.py is the command line")
+            elif within(imported, ("orchestrator.commands",)) and not (
+                importer == "orchestrator.cli" or within(importer, ("orchestrator.commands",))
+            ):
+                problems.append(f"{importer} -> {imported}: commands are called by cli.py only")
+    return problems
+
+
+def test_the_graph_is_read_from_every_module():
+    edges = graph()
+    assert "orchestrator.config.model" in edges and "orchestrator.cli" in edges
+    # `from orchestrator.config import profiles` is an edge to the module, not to the package.
+    assert "orchestrator.config.profiles" in edges["orchestrator.render.script"]
+
+
+def test_no_import_circle():
+    edges = graph()
+    for importer, imported in KNOWN:
+        edges[importer].discard(imported)
+    assert cycles(edges) == []
+
+
+def test_lower_layers_do_not_import_higher_ones():
+    assert broken_rules(graph()) == []
+
+
+def test_the_known_edges_still_exist():
+    # An edge fixed elsewhere must leave the list, or the list would hide a new one later.
+    edges = graph()
+    assert [pair for pair in KNOWN if pair[1] not in edges.get(pair[0], set())] == []
+
+
+def test_the_checks_can_fail():
+    edges = {"orchestrator.a": {"orchestrator.b"}, "orchestrator.b": {"orchestrator.a"}, "orchestrator.c": set()}
+    assert cycles(edges) == [["orchestrator.a", "orchestrator.b"]]
+    upward = {"orchestrator.verdict.gate": {"orchestrator.run.pipeline"}, "orchestrator.report.html": {"orchestrator.cli"}}
+    assert len(broken_rules(upward)) == 2
