@@ -42,7 +42,7 @@ def test_every_shape_of_today_is_a_fixture():
 def test_old_records_open_and_a_round_trip_keeps_them(shape, tmp_path):
     run = _copy(shape, tmp_path)
     before = json.loads(run.file("run.json").read_text())
-    record = RunRecord.read(run.path)
+    record = RunDir(run.path).record()
     assert "schema_version" not in before and record.schema_version == 1
     assert record.id == before["id"] and record.scenario == before["scenario"]
     assert record.status == before["status"]
@@ -62,12 +62,12 @@ def test_old_records_open_and_a_round_trip_keeps_them(shape, tmp_path):
             assert after[key] == value, key
     # What the writer adds beyond the old keys: the version, and nulls that read as absent.
     assert {k for k in set(after) - set(before) if after[k] is not None} == {"schema_version"}
-    again = RunRecord.read(run.path)
+    again = RunDir(run.path).record()
     assert replace(again, updated=None, schema_version=1) == replace(record, updated=None)
 
 
 def _record(shape, tmp_path) -> RunRecord:
-    return RunRecord.read(_copy(shape, tmp_path).path)
+    return _copy(shape, tmp_path).record()
 
 
 def test_one_process_entry_for_every_runtime(tmp_path):
@@ -115,7 +115,7 @@ def test_a_change_is_a_replace_written_once_and_unknown_keys_stay(tmp_path):
     run.write(lambda r: replace(r, k6_end=replace(r.k6_end, lost="a note")))
     after = json.loads(run.file("run.json").read_text())
     assert after["k6_lost"] == "a note" and after["written_by_a_later_perfctl"] == {"x": 1}
-    assert RunRecord.read(run.path).k6_end == K6End(exit_code=0, final_status="finished", lost="a note")
+    assert RunDir(run.path).record().k6_end == K6End(exit_code=0, final_status="finished", lost="a note")
 
 
 def test_the_ledgers_readers_open_old_folders(tmp_path):

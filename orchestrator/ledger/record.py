@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from orchestrator.pids import ProcessRef
@@ -248,13 +247,6 @@ class RunRecord:
         return self.k6.local() if self.k6 else []
 
     # ---- reading and writing ---------------------------------------------------------------
-
-    @classmethod
-    def read(cls, run_dir: Path) -> "RunRecord":
-        """The record of the run folder `run_dir`; LedgerError if absent, torn or foreign."""
-        from orchestrator.ledger.store import RunDir
-
-        return RunDir(Path(run_dir)).record()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "RunRecord":
