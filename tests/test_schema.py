@@ -45,6 +45,17 @@ def test_auth_steps_may_omit_their_name(schema_validator):
     assert list(schema_validator.iter_errors(config)) == []
 
 
+def test_a_profile_by_name_alone_passes_both(schema_validator):
+    # `profile: smoke` is shorthand for `profile: {name: smoke}`: validate takes it, so must the schema.
+    from orchestrator.config.load import validate_data
+
+    for profile in ("smoke", {"name": "smoke"}):
+        config = {"scenarios": {"s": {"profile": profile, "requests": [{"name": "r", "path": "/"}]}}}
+        assert list(schema_validator.iter_errors(config)) == []
+        assert validate_data(config).scenarios["s"].profile.name == "smoke"
+    assert list(schema_validator.iter_errors({"scenarios": {"s": {"profile": "nap"}}}))
+
+
 def test_schema_still_rejects_what_validate_rejects(schema_validator):
     # The schema is not a blank cheque: an unknown key or a wrong type stays red.
     assert list(schema_validator.iter_errors({"scenarioz": {}}))

@@ -11,7 +11,7 @@ from orchestrator.config import profiles
 from orchestrator.config.base import Duration, Ident, Model, Name, PositiveDuration
 from orchestrator.config.k6_terms import Executor, MetricType, Stage, Thresholds
 from orchestrator.config.limits import MAX_VUS
-from orchestrator.config.profiles import Profile
+from orchestrator.config.profiles import Profile, ProfileName
 from orchestrator.config.types import Count, HeaderName, HeaderValue, Headers, HttpStatus, UrlPath, Vus, VusOrZero
 
 METRIC_FEED_PATTERN = r"^(duration|success|failure|always|json:.+)$"
@@ -131,7 +131,8 @@ class Scenario(Model):
     description: str = ""
     protocol: Literal["http", "websocket"] = "http"
     include: list[Name] = Field(default_factory=list, description="run these scenarios together, each its own k6 scenario")
-    profile: Annotated[Profile | None, BeforeValidator(Profile.from_shorthand)] = Field(
+    # The schema says what the validator takes: a profile's name alone is shorthand for {name: ...}.
+    profile: Annotated[Profile | None, BeforeValidator(Profile.from_shorthand, json_schema_input_type=Profile | ProfileName | None)] = Field(
         None, description="a named load shape (smoke, load, spike, soak, stress, breakpoint, throughput, ...)"
     )
     executor: Executor = "constant-vus"
