@@ -254,7 +254,7 @@ def test_detach_answers_with_the_exit_code_of_a_run_that_already_ended(tmp_path,
     results = tmp_path / "results"
     stand_in = (
         "import json, pathlib, sys; run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True); "
-        "(run / 'run.json').write_text(json.dumps({'k6': {'pid': 1, 'start': 1}, 'exit_code': 99})); sys.exit(99)"
+        "(run / 'run.json').write_text(json.dumps({'schema': 'perfctl.run/v1', 'k6': {'pid': 1, 'start': 1}, 'exit_code': 99})); sys.exit(99)"
     )
     monkeypatch.setattr(detach, "inner_argv", lambda opts, loaded, run_id: [sys.executable, "-c", stand_in,
                                                                             str(results / run_id)])
