@@ -48,6 +48,27 @@ def test_help_does_not_import_heavy_modules():
     assert "HEAVY=\n" in proc.stderr, proc.stderr[-500:]
 
 
+def test_version_answers_before_typer_is_imported():
+    # `perfctl --version` is the cheapest start there is: not even the CLI framework is loaded.
+    code = (
+        "import sys\n"
+        "from orchestrator import cli\n"
+        "try:\n    cli.main(['--version'])\nexcept SystemExit as exc:\n    print('CODE=%s' % exc.code, file=sys.stderr)\n"
+        "loaded = sorted(m for m in sys.modules if m == 'typer' or m.startswith(('typer.', 'orchestrator.cli.')))\n"
+        "print('LOADED=' + ','.join(loaded), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == f"perfctl {__version__}", proc.stdout
+    assert "CODE=0\n" in proc.stderr and "LOADED=\n" in proc.stderr, proc.stderr[-500:]
+
+
+def test_version_with_other_arguments_still_goes_through_the_app(tmp_path):
+    # Only a lone --version takes the short way; with anything else Typer parses as before.
+    assert run_cli("--version", "--nope", cwd=tmp_path).code == 2
+    both = run_cli("--version", "status", cwd=tmp_path)
+    assert both.code == 0 and both.stdout.strip() == f"perfctl {__version__}"
+
+
 def test_init_example_then_validate(tmp_path):
     result = run_cli("init", "--example", "demo", cwd=tmp_path)
     assert result.code == 0, result.output
