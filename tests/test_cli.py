@@ -231,3 +231,31 @@ def test_machine_settings_come_from_perfctl_environment_variables(tmp_path):
     assert url.code == 0 and url.stdout.strip() == "http://127.0.0.1:19090"
     bad = run_cli("prometheus-url", cwd=tmp_path, env={"PERFCTL_PROMETHEUS_URL": "ftp:/x"})
     assert bad.code == 2 and "prometheus.url" in bad.stderr
+
+
+def test_one_command_app_answers_like_the_whole_app():
+    # `perfctl NAME ...` builds only NAME (cli/app.py make_app); its help and usage errors must
+    # be the whole app's, word for word.
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.app import NAMES, make_app
+
+    runner = CliRunner()
+    whole = make_app()
+    for name in sorted(NAMES):
+        for args in ([name, "--help"], [name, "--bogus"]):
+            alone = runner.invoke(make_app(only=name), args, prog_name="perfctl", env={"NO_COLOR": "1"})
+            full = runner.invoke(whole, args, prog_name="perfctl", env={"NO_COLOR": "1"})
+            assert (alone.exit_code, alone.output) == (full.exit_code, full.output), args
+            assert name in full.output
+
+
+def test_a_run_does_not_build_the_other_commands():
+    code = (
+        "import sys\n"
+        "from orchestrator import cli\n"
+        "try:\n    cli.main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED=' + ','.join(sorted(m for m in sys.modules if m.startswith('orchestrator.cli.'))), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "LOADED=orchestrator.cli.app,orchestrator.cli.options,orchestrator.cli.runs\n" in proc.stderr, proc.stderr[-500:]

@@ -18,14 +18,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
 
     import errno
+    import os
 
     import typer
 
-    from orchestrator.cli.app import app
+    from orchestrator.cli.app import NAMES, make_app
     from orchestrator.errors import ExitCode, PerfctlError
     from orchestrator.secret_mask import install_console
 
     install_console()  # every line perfctl prints has its secret values masked
+    # `perfctl NAME ...` needs only NAME's command built; shell completion and the root's
+    # options (--help lists every command) need them all.
+    completing = "_PERFCTL_COMPLETE" in os.environ
+    app = make_app(only=args[0] if args and args[0] in NAMES and not completing else None)
 
     try:
         # prog_name: `python -m orchestrator` completes (and names itself) as the perfctl it is.

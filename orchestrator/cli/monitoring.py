@@ -115,3 +115,20 @@ def demo_target(
     from orchestrator.commands import demo as command
 
     exit_with(command.target(port=port, fault=fault))
+
+
+def demo_group() -> typer.Typer:
+    group = typer.Typer(
+        help="The reference backend and a demo run, all on this machine.",
+        invoke_without_command=True,
+        rich_markup_mode=None,
+    )
+    group.callback()(demo)
+    group.command("target")(demo_target)
+    return group
+
+
+def stack_group() -> typer.Typer:
+    group = typer.Typer(help="The monitoring stack definition (orchestrator/monitoring/services.py).", no_args_is_help=True)
+    group.command("compose")(stack_compose)
+    return group

@@ -145,3 +145,16 @@ def k8s_render(
     exit_with(command.render(config, scenario, output=output, parallelism=parallelism, separate=separate,
                              cleanup=cleanup, run_id=run_id, overrides=Overrides(vus=vus, duration=seconds),
                              force=force, json_output=json_output))
+
+
+def ci_group() -> typer.Typer:
+    group = typer.Typer(help="Scheduled CI jobs that run perfctl and gate on its verdict.", no_args_is_help=True)
+    group.command("init")(ci_init)
+    group.command("annotate")(ci_annotate)
+    return group
+
+
+def k8s_group() -> typer.Typer:
+    group = typer.Typer(help="k6-operator on Kubernetes: TestRun manifests.", no_args_is_help=True)
+    group.command("render")(k8s_render)
+    return group

@@ -128,3 +128,14 @@ def baseline_show(
     from orchestrator.commands import baseline as command
 
     exit_with(command.show(config, results=results, json_output=json_output))
+
+
+def baseline_group() -> typer.Typer:
+    group = typer.Typer(
+        help="The baseline pinned per scenario: relative criteria (<= +10%) are judged against it by default.",
+        no_args_is_help=True, rich_markup_mode=None,
+    )
+    group.command("pin")(baseline_pin)
+    group.command("unpin")(baseline_unpin)
+    group.command("show")(baseline_show)
+    return group

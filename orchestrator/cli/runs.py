@@ -130,6 +130,11 @@ def named_run(scenario: str, doc: str):
     return command
 
 
+run_websocket = named_run("websocket", "Run the `websocket` scenario (streamed chat over WebSocket).")
+run_health = named_run("health", "Run the `health` scenario.")
+run_comprehensive = named_run("comprehensive", "Run the `comprehensive` scenario (all parts at once).")
+
+
 def attach(run_id: RunArg = None, config: ConfigOpt = None, results: ResultsOpt = None) -> None:
     """Attach to a detached run's tmux session (default: the latest running one)."""
     from orchestrator.commands import attach as command
