@@ -259,3 +259,18 @@ def test_a_run_does_not_build_the_other_commands():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "LOADED=orchestrator.cli.app,orchestrator.cli.options,orchestrator.cli.runs\n" in proc.stderr, proc.stderr[-500:]
+
+
+def test_the_listing_app_shows_what_the_whole_app_shows():
+    # `perfctl` and `perfctl --help` list stand-ins (cli/app.py make_app(listing=True)):
+    # the page must be the whole app's, word for word.
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.app import make_app
+
+    runner = CliRunner()
+    for args in ([], ["--help"], ["-h"]):
+        listing = runner.invoke(make_app(listing=True), args, prog_name="perfctl", env={"NO_COLOR": "1"})
+        full = runner.invoke(make_app(), args, prog_name="perfctl", env={"NO_COLOR": "1"})
+        assert (listing.exit_code, listing.output) == (full.exit_code, full.output), args
+        assert "Commands:" in full.output and " k8s " in full.output

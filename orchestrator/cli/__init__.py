@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     # `perfctl NAME ...` needs only NAME's command built; shell completion and the root's
     # options (--help lists every command) need them all.
     completing = "_PERFCTL_COMPLETE" in os.environ
-    app = make_app(only=args[0] if args and args[0] in NAMES and not completing else None)
+    listing = args in ([], ["--help"], ["-h"]) and not completing
+    app = make_app(only=args[0] if args and args[0] in NAMES and not completing else None, listing=listing)
 
     try:
         # prog_name: `python -m orchestrator` completes (and names itself) as the perfctl it is.
