@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     from orchestrator.secret_mask import install_console
 
     install_console()  # every line perfctl prints has its secret values masked
-    # `perfctl NAME ...` needs only NAME's command built; shell completion and the root's
-    # options (--help lists every command) need them all.
+    # Typer builds every registered command on each start. `perfctl NAME ...` needs only NAME;
+    # `perfctl [--help]` only names and first help lines (stand-ins); shell completion and
+    # anything else at the root (a typo, --version with more) get the whole app.
     completing = "_PERFCTL_COMPLETE" in os.environ
     listing = args in ([], ["--help"], ["-h"]) and not completing
     app = make_app(only=args[0] if args and args[0] in NAMES and not completing else None, listing=listing)
