@@ -48,6 +48,27 @@ def test_help_does_not_import_heavy_modules():
     assert "HEAVY=\n" in proc.stderr, proc.stderr[-500:]
 
 
+def test_version_answers_before_typer_is_imported():
+    # `perfctl --version` is the cheapest start there is: not even the CLI framework is loaded.
+    code = (
+        "import sys\n"
+        "from orchestrator import cli\n"
+        "try:\n    cli.main(['--version'])\nexcept SystemExit as exc:\n    print('CODE=%s' % exc.code, file=sys.stderr)\n"
+        "loaded = sorted(m for m in sys.modules if m == 'typer' or m.startswith(('typer.', 'orchestrator.cli.')))\n"
+        "print('LOADED=' + ','.join(loaded), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == f"perfctl {__version__}", proc.stdout
+    assert "CODE=0\n" in proc.stderr and "LOADED=\n" in proc.stderr, proc.stderr[-500:]
+
+
+def test_version_with_other_arguments_still_goes_through_the_app(tmp_path):
+    # Only a lone --version takes the short way; with anything else Typer parses as before.
+    assert run_cli("--version", "--nope", cwd=tmp_path).code == 2
+    both = run_cli("--version", "status", cwd=tmp_path)
+    assert both.code == 0 and both.stdout.strip() == f"perfctl {__version__}"
+
+
 def test_init_example_then_validate(tmp_path):
     result = run_cli("init", "--example", "demo", cwd=tmp_path)
     assert result.code == 0, result.output
@@ -210,3 +231,46 @@ def test_machine_settings_come_from_perfctl_environment_variables(tmp_path):
     assert url.code == 0 and url.stdout.strip() == "http://127.0.0.1:19090"
     bad = run_cli("prometheus-url", cwd=tmp_path, env={"PERFCTL_PROMETHEUS_URL": "ftp:/x"})
     assert bad.code == 2 and "prometheus.url" in bad.stderr
+
+
+def test_one_command_app_answers_like_the_whole_app():
+    # `perfctl NAME ...` builds only NAME (cli/app.py make_app); its help and usage errors must
+    # be the whole app's, word for word.
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.app import NAMES, make_app
+
+    runner = CliRunner()
+    whole = make_app()
+    for name in sorted(NAMES):
+        for args in ([name, "--help"], [name, "--bogus"]):
+            alone = runner.invoke(make_app(only=name), args, prog_name="perfctl", env={"NO_COLOR": "1"})
+            full = runner.invoke(whole, args, prog_name="perfctl", env={"NO_COLOR": "1"})
+            assert (alone.exit_code, alone.output) == (full.exit_code, full.output), args
+            assert name in full.output
+
+
+def test_a_run_does_not_build_the_other_commands():
+    code = (
+        "import sys\n"
+        "from orchestrator import cli\n"
+        "try:\n    cli.main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED=' + ','.join(sorted(m for m in sys.modules if m.startswith('orchestrator.cli.'))), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "LOADED=orchestrator.cli.app,orchestrator.cli.options,orchestrator.cli.runs\n" in proc.stderr, proc.stderr[-500:]
+
+
+def test_the_listing_app_shows_what_the_whole_app_shows():
+    # `perfctl` and `perfctl --help` list stand-ins (cli/app.py make_app(listing=True)):
+    # the page must be the whole app's, word for word.
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.app import make_app
+
+    runner = CliRunner()
+    for args in ([], ["--help"], ["-h"]):
+        listing = runner.invoke(make_app(listing=True), args, prog_name="perfctl", env={"NO_COLOR": "1"})
+        full = runner.invoke(make_app(), args, prog_name="perfctl", env={"NO_COLOR": "1"})
+        assert (listing.exit_code, listing.output) == (full.exit_code, full.output), args
+        assert "Commands:" in full.output and " k8s " in full.output

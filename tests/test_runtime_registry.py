@@ -10,7 +10,7 @@ from orchestrator.runtimes.base import RuntimeBase
 
 
 def test_the_cli_offers_exactly_the_registrys_choices():
-    from orchestrator.cli import Runtime
+    from orchestrator.cli.options import Runtime
 
     assert tuple(r.value for r in Runtime) == runtimes.CHOICES == ("local", "docker", "k8s")
 
