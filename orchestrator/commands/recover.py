@@ -36,7 +36,7 @@ from typing import Iterator
 from orchestrator import console
 from orchestrator.config.model import LoadedConfig, load_config
 from orchestrator.errors import ExitCode, LedgerError, PerfctlError
-from orchestrator.run.instances import k6_files, merge_instance_summaries
+from orchestrator.k6.summary import k6_files, merge_instance_summaries
 from orchestrator.k6.binary import read_summary
 from orchestrator.k6.log import K6LastWords, last_words
 from orchestrator.ledger.store import (

@@ -166,11 +166,11 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
 
 # What the verdict needs, imported while k6 runs (see _warm_up) rather than after it.
 VERDICT_MODULES = ("orchestrator.verdict.gate", "orchestrator.verdict.judge", "orchestrator.report.formats", "orchestrator.report.html",
-                   "orchestrator.run.rollback", "orchestrator.run.instances")
+                   "orchestrator.run.rollback", "orchestrator.k6.summary")
 
 
 def _end_of_run(prepared: Prepared, opts: RunOptions, run: RunDir, outcome, start: float, end: float) -> int:
-    from orchestrator.run.instances import merge_instance_summaries
+    from orchestrator.k6.summary import merge_instance_summaries
 
     if (opts.instances > 1 or opts.hosts) and opts.runtime == "local":
         for problem in merge_instance_summaries(run, opts.instances):

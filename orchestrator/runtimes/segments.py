@@ -23,6 +23,7 @@ from orchestrator.k6 import log_writer as k6_log_writer
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.k6.binary import api_address, segment_argv, with_api_address
+from orchestrator.k6.summary import instance_file
 from orchestrator.pids import ProcessRef
 from orchestrator.runtimes.base import (
     K6Outcome, LogFollower, OnStarted, RunContext, RuntimeBase, Watch, follow_processes, stop_processes,
@@ -31,14 +32,6 @@ from orchestrator.runtimes.base import (
 
 # k6 outputs that write a file (`--out json=PATH`, `--out csv=PATH`).
 FILE_OUTPUTS = ("json=", "csv=")
-
-
-def instance_log(log_path: Path, index: int) -> Path:
-    return log_path.with_name(f"{log_path.stem}-{index}{log_path.suffix}")
-
-
-def instance_summary(summary_path: Path, index: int) -> Path:
-    return summary_path.with_name(f"{summary_path.stem}-{index}{summary_path.suffix}")
 
 
 def instance_argv(argv: list[str], index: int, count: int) -> list[str]:
@@ -51,11 +44,11 @@ def instance_argv(argv: list[str], index: int, count: int) -> list[str]:
     for at in range(len(rest) - 1):
         flag, value = rest[at], rest[at + 1]
         if flag == "--summary-export":
-            rest[at + 1] = str(instance_summary(Path(value), index))
+            rest[at + 1] = str(instance_file(Path(value), index))
         elif flag in ("-o", "--out") and value.startswith(FILE_OUTPUTS):
             # N processes writing one sample file would clobber it: each gets its own.
             kind, _, path = value.partition("=")
-            rest[at + 1] = f"{kind}={instance_summary(Path(path), index)}"
+            rest[at + 1] = f"{kind}={instance_file(Path(path), index)}"
     return out + rest
 
 
@@ -64,8 +57,7 @@ def instance_env(env: dict[str, str], index: int) -> dict[str, str]:
     export = env.get("K6_WEB_DASHBOARD_EXPORT")
     if not export:
         return env
-    path = Path(export)
-    return {**env, "K6_WEB_DASHBOARD_EXPORT": str(path.with_name(f"{path.stem}-{index}{path.suffix}"))}
+    return {**env, "K6_WEB_DASHBOARD_EXPORT": str(instance_file(Path(export), index))}
 
 
 def combined_exit_code(codes: list[int]) -> int:
@@ -102,7 +94,7 @@ class SegmentsRuntime(RuntimeBase):
         """`on_started` gets every instance's pid and start, in instance order. `watch` is
         polled while they run (the live gate); a reason it returns stops all of them gracefully."""
         with _started(argv, env, log_path, cwd, self.count) as (procs, sinks):
-            followers = [LogFollower(instance_log(log_path, i)) for i in range(self.count)]
+            followers = [LogFollower(instance_file(log_path, i)) for i in range(self.count)]
             interrupted_by, stopped_by = follow_processes(
                 procs, sinks, lambda shown: _follow(followers, shown), progress=progress, watch=watch,
                 announce=lambda: on_started(
@@ -144,7 +136,7 @@ def _started(argv, env, log_path: Path, cwd: Path, count: int) -> Iterator[tuple
             masker = secret_mask.active()
             for index in range(count):
                 # Each instance's output reaches its log through a masking writer (see runtimes/local.py).
-                sink = sinks.enter_context(k6_log_writer.started(instance_log(log_path, index), masker))
+                sink = sinks.enter_context(k6_log_writer.started(instance_file(log_path, index), masker))
                 started_sinks.append(sink)
                 try:
                     procs.append(
@@ -166,5 +158,5 @@ def _started(argv, env, log_path: Path, cwd: Path, count: int) -> Iterator[tuple
 def _write_index(log_path: Path, codes: list[int]) -> None:
     # k6.log stays the one place to look first: it says where each instance logged.
     k6_log_writer.append(log_path, "".join(
-        f"perfctl: instance {index} exited with code {code}; its log is {instance_log(log_path, index).name}\n"
+        f"perfctl: instance {index} exited with code {code}; its log is {instance_file(log_path, index).name}\n"
         for index, code in enumerate(codes)))

@@ -15,7 +15,7 @@ from orchestrator.report import formats as report
 from orchestrator.verdict import slo
 from orchestrator.verdict.baseline import Baseline
 from orchestrator.config.model import LoadedConfig
-from orchestrator.run.instances import as_recorded
+from orchestrator.k6.native_histograms import as_recorded
 from orchestrator.errors import ExitCode
 from orchestrator.k6.binary import K6_THRESHOLDS_FAILED, describe_exit, read_summary
 from orchestrator.ledger.store import RunDir, iso, write_atomic, write_json
