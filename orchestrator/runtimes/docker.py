@@ -27,7 +27,7 @@ from orchestrator.config.model import LoadedConfig, runtime_env_refs
 from orchestrator.console import Progress
 from orchestrator.errors import ConfigError, EnvironmentProblem
 from orchestrator.pids import ProcessRef
-from orchestrator.render.script import K6Features
+from orchestrator.k6.features import K6Features
 from orchestrator.run.interrupts import recorded_signals
 from orchestrator.runtimes.base import K6Outcome, LogFollower, OnStarted, RunContext, RuntimeBase, Watch
 from orchestrator.monitoring.services import K6_RESULTS, K6_SCRIPTS, LABEL_RUN_ID, LABEL_STACK, k6_service
