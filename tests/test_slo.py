@@ -8,19 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.verdict.slo import (
-    Criteria,
-    Criterion,
-    Grade,
-    ObjectiveSpec,
-    Result,
-    criteria_hold,
-    decide,
-    relative_change,
-    format_value,
-    grade,
-    parse_criteria,
-)
+from orchestrator.verdict.criteria import Criteria, Criterion, criteria_hold, parse_criteria, relative_change
+from orchestrator.verdict.slo import Grade, ObjectiveSpec, Result, decide, format_value, grade
 
 # ---- helpers ------------------------------------------------------------------------------------------
 

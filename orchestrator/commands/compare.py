@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from orchestrator.verdict import noise
+from orchestrator.verdict import criteria
 from orchestrator.verdict import slo
 from orchestrator.config.model import DEFAULT_CONFIG_NAME, CompareSettings, load_config
 from orchestrator.errors import ExitCode, UsageError
@@ -198,7 +199,7 @@ def k6_direction(metric: str, stat: str) -> str | None:
 def criterion_direction(text: str) -> str | None:
     """`< 0.01` -> lower is better, `>= 95` -> higher; `between`, `==` have no direction."""
     try:
-        parts = slo.parse_criteria(text).parts
+        parts = criteria.parse_criteria(text).parts
     except ValueError:
         return None
     ops = {p.op for p in parts}

@@ -21,6 +21,7 @@ from orchestrator import units
 from orchestrator.verdict import gate
 from orchestrator.k6 import breakdown as k6_breakdown
 from orchestrator.report import k6_tables
+from orchestrator.verdict import criteria
 from orchestrator.verdict import slo
 from orchestrator.config.model import Config, Objective
 from orchestrator.errors import PerfctlError
@@ -112,7 +113,7 @@ def criterion_lines(grade: slo.Grade) -> tuple[Line, ...]:
         if not text:
             continue
         try:
-            parts = slo.parse_criteria(text).parts
+            parts = criteria.parse_criteria(text).parts
         except ValueError:
             continue
         for part in parts:

@@ -137,7 +137,7 @@ class LogFollower:
                 progress.message("k6: " + line.strip())
 
 
-# ---- k6 as processes of this machine (the local and segments runtimes) ----------------------
+# ---- k6 as processes of this machine (the local runtime, 1 or N of them) --------------------
 
 
 def follow_processes(procs: list[subprocess.Popen], sinks: list, show: Callable[["Progress"], None], *,

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from orchestrator import units
+from orchestrator.verdict import criteria
 from orchestrator.verdict import slo
 from orchestrator.config.model import Config, Objective
 from orchestrator.config.durations import k6_duration
@@ -135,8 +136,8 @@ def drain_deadline(objectives: list[Objective], window: Window, scrape_interval:
 def spec_of(obj: Objective) -> slo.ObjectiveSpec:
     return slo.ObjectiveSpec(
         name=obj.name,
-        pass_criteria=slo.parse_criteria(obj.pass_),
-        warning_criteria=slo.parse_criteria(obj.warning) if obj.warning else None,
+        pass_criteria=criteria.parse_criteria(obj.pass_),
+        warning_criteria=criteria.parse_criteria(obj.warning) if obj.warning else None,
         weight=obj.weight,
         key=obj.key,
         unit=units.sli_unit(obj.sli, obj.unit),
