@@ -365,7 +365,7 @@ def clean_leftovers(known_run_ids: set[str] | None) -> list[str]:
 def rollback_run(run, record: dict, purge: bool) -> list[str]:
     """Stop (gracefully: SIGINT, the summary is written) and remove a run's k6 container."""
     container_id = (record.get("k6") or {}).get("container")
-    if record.get("runtime") != "docker" or not container_id:
+    if record.get("runtime") != DockerRuntime.name or not container_id:
         return []
     from docker.errors import NotFound
 

@@ -54,7 +54,7 @@ class K8sRuntime(RuntimeBase):
 
     @classmethod
     def ran_elsewhere(cls, record: dict) -> str | None:
-        if record.get("runtime") == "k8s" or record.get("k8s"):
+        if record.get("runtime") == cls.name or record.get(cls.record_key):
             return "in Kubernetes (k6-operator)"
         return None
 
