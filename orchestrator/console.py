@@ -20,7 +20,7 @@ def use_color(stream=None) -> bool:
 
 def info(message: str) -> None:
     """Status lines go to stderr, so `--json` output on stdout stays machine-readable."""
-    with _terminal_may_be_gone():
+    with terminal_may_be_gone():
         print(message, file=sys.stderr, flush=True)
 
 
@@ -35,12 +35,12 @@ class Progress:
         self._drawn = False
 
     def update(self, line: str) -> None:
-        with _terminal_may_be_gone():
+        with terminal_may_be_gone():
             self._update(line)
 
     def _update(self, line: str) -> None:
         if self.tty:
-            width = max(20, _columns() - 1)
+            width = max(20, columns() - 1)
             self.stream.write("\r\x1b[K" + line[:width])
             self.stream.flush()
             self._drawn = True
@@ -51,20 +51,20 @@ class Progress:
 
     def message(self, line: str) -> None:
         self.clear()
-        with _terminal_may_be_gone():
+        with terminal_may_be_gone():
             self.stream.write(line + "\n")
             self.stream.flush()
 
     def clear(self) -> None:
         if self._drawn:
             self._drawn = False
-            with _terminal_may_be_gone():
+            with terminal_may_be_gone():
                 self.stream.write("\r\x1b[K")
                 self.stream.flush()
 
 
 @contextlib.contextmanager
-def _terminal_may_be_gone():
+def terminal_may_be_gone():
     # A dropped SSH connection makes writes fail (EIO) just before SIGHUP arrives: progress is
     # not worth stopping a run for; the run folder has everything.
     try:
@@ -73,7 +73,7 @@ def _terminal_may_be_gone():
         pass
 
 
-def _columns() -> int:
+def columns() -> int:
     try:
         return os.get_terminal_size().columns
     except OSError:

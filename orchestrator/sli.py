@@ -189,3 +189,8 @@ _RECORDS = (
 
 SLIS: dict[str, Sli] = {record.name: record for record in _RECORDS}
 NAMES: tuple[str, ...] = tuple(SLIS)
+
+
+def rate_range_seconds(scrape_interval: float) -> float:
+    """The range of rate() over scraped counters: four scrapes, at least 2 s."""
+    return max(2.0, 4 * scrape_interval)

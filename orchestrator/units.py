@@ -12,7 +12,6 @@ import re
 
 from orchestrator.percent import percent_text
 from orchestrator.sli import SLIS
-from orchestrator.verdict.slo import format_value
 
 # The units a value can have; `unit:` on a custom objective names one of them.
 UNITS = ("s", "ms", "ratio", "percent", "req/s", "Hz", "messages", "iterations", "requests", "count", "bytes", "none")
@@ -32,7 +31,7 @@ def sli_unit(sli: str | None, declared: str | None = None) -> str:
 
 
 def number(value: float, digits: int = 3) -> str:
-    """Compact, as slo.format_value prints (`0.0123`, `95.2`, `12,345`), but small numbers
+    """Compact, as format_value prints (`0.0123`, `95.2`, `12,345`), but small numbers
     without an exponent: 1.2e-05 reads worse than 0.000012 in a report."""
     text = format_value(value, digits=digits)
     if "e" in text and math.isfinite(value) and 0 < abs(value) < 1:
@@ -101,3 +100,29 @@ def criterion(text: str, unit: str) -> str:
     if unit in ("none", "count", ""):
         return text
     return _ABSOLUTE_NUMBER.sub(lambda m: quantity(float(m.group(1)), unit, digits=6), text)
+
+
+def format_value(value: float | None, *, digits: int = 3) -> str:
+    """Compact, for people: `0.0123`, `95.2`, `12,345`, `1.2e-05`, `—` for no value.
+
+    `digits` significant digits below 1000; from 1000 on, thousands separators and at
+    most one decimal (a request count or a latency in ms reads better as 12,345).
+    """
+    if value is None:
+        return "—"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "0"  # also -0.0
+    magnitude = abs(value)
+    if magnitude >= 1e15:
+        return f"{value:.{digits}g}"
+    # From here on `g` would switch to an exponent (999.7 → 1e+03), so use separators.
+    if magnitude >= 10 ** digits - 0.5:
+        if magnitude >= 10_000:
+            return f"{value:,.0f}"
+        text = f"{value:,.1f}"
+        return text[:-2] if text.endswith(".0") else text
+    return f"{value:.{digits}g}"

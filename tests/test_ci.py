@@ -16,7 +16,8 @@ import yaml
 from orchestrator.ci import templates as ci_templates
 from orchestrator.commands.ci import junit_annotations
 from orchestrator.report.formats import junit_xml
-from orchestrator.verdict.slo import ObjectiveSpec, decide, grade, parse_criteria
+from orchestrator.criteria import parse_criteria
+from orchestrator.verdict.slo import ObjectiveSpec, decide, grade
 from tests.conftest import REPO, run_cli, write_config
 
 CONFIG = """

@@ -1,4 +1,4 @@
-"""orchestrator/run/instances.py on a real run folder: native histograms forced on for a
+"""orchestrator/k6/native_histograms.py and k6/summary.py on a real run folder: native histograms forced on for a
 multi-instance run (and when re-reading one), which files each k6 wrote, and the merged
 summary.json with what is missing listed in it."""
 
@@ -8,7 +8,8 @@ import json
 
 from orchestrator.config.load import load_config
 from orchestrator.ledger.store import Ledger
-from orchestrator.run.instances import as_recorded, k6_files, merge_instance_summaries, with_native_histograms
+from orchestrator.k6.native_histograms import as_recorded, with_native_histograms
+from orchestrator.k6.summary import k6_files, merge_instance_summaries
 from tests.conftest import write_config
 
 CONFIG = """

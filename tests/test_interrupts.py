@@ -1,4 +1,4 @@
-"""orchestrator/run/interrupts.py with real signals: a child process installs the handlers and
+"""orchestrator/interrupts.py with real signals: a child process installs the handlers and
 this test sends it SIGTERM / SIGHUP / SIGINT. Outside the k6 phase they unwind like Ctrl-C
 (finally blocks run); while k6 runs they are recorded in order; SIGHUP sends output meant for
 the lost terminal to /dev/null; the previous handlers come back afterwards."""
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.run.interrupts import signals_interrupt
+from orchestrator.interrupts import signals_interrupt
 
 REPO = Path(__file__).resolve().parents[1]
 
 UNWIND = r"""
 import json, os, signal, sys, time
-from orchestrator.run.interrupts import signals_interrupt
+from orchestrator.interrupts import signals_interrupt
 out = sys.argv[1]
 report = {}
 try:
@@ -44,7 +44,7 @@ sys.exit(130 if "interrupted_by" in report else 0)
 
 RECORD = r"""
 import json, signal, sys, time
-from orchestrator.run.interrupts import recorded_signals
+from orchestrator.interrupts import recorded_signals
 out = sys.argv[1]
 counts = []
 with recorded_signals(on_signal=counts.append) as received:

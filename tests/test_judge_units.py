@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from orchestrator import criteria
 from orchestrator.verdict import slo
-from orchestrator.verdict.judge import k6_grades
+from orchestrator.run.judge import k6_grades
 
 
 def _objectives(passing: int, failing: int) -> list[slo.Grade]:
-    spec = lambda n: slo.ObjectiveSpec(name=f"o{n}", pass_criteria=slo.parse_criteria("< 1"))  # noqa: E731
+    spec = lambda n: slo.ObjectiveSpec(name=f"o{n}", pass_criteria=criteria.parse_criteria("< 1"))  # noqa: E731
     return [slo.grade(spec(i), 0.5) for i in range(passing)] + [slo.grade(spec(100 + i), 2.0) for i in range(failing)]
 
 

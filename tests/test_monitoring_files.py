@@ -50,7 +50,7 @@ def test_promtool_accepts_the_rules_and_a_generated_config(tmp_path):
 RUNS = (
     ("chat-http", ("--duration", "3s"), {"http"}),
     ("websocket", ("--duration", "3s"), {"websocket"}),
-    # Two k6 processes: native histograms instead of trend stats (orchestrator/run/instances.py).
+    # Two k6 processes: native histograms instead of trend stats (orchestrator/k6/native_histograms.py).
     ("demo", ("--duration", "3s", "--instances", "2"), {"http", "websocket"}),
 )
 # SLIs whose panel, at the run's end, shows exactly the value the gate graded (cumulative ones).

@@ -12,7 +12,8 @@ import yaml
 from orchestrator.config.load import load_config
 from orchestrator.errors import ConfigError, UsageError
 from orchestrator.k6.binary import detect_features, find_k6, inspect_script
-from orchestrator.render.script import K6Features, Overrides, hand_written, render_scenario
+from orchestrator.k6.features import K6Features
+from orchestrator.render.script import Overrides, hand_written, render_scenario
 
 V1_1, V1_6, V2 = K6Features((1, 1, 0)), K6Features((1, 6, 0)), K6Features((2, 0, 0))
 

@@ -10,7 +10,8 @@ import pytest
 from orchestrator.commands.init import EXAMPLES
 from orchestrator.config.load import load_config
 from orchestrator.k6.binary import find_k6, inspect_script
-from orchestrator.render.script import K6Features, render_scenario
+from orchestrator.k6.features import K6Features
+from orchestrator.render.script import render_scenario
 from tests.conftest import REPO
 
 SCRIPTS = sorted((REPO / "k6-scripts").glob("*.js"))

@@ -21,7 +21,8 @@ from orchestrator.report.formats import (
     verdict_from_dict,
     verdict_to_dict,
 )
-from orchestrator.verdict.slo import Grade, ObjectiveSpec, Result, Verdict, decide, grade, parse_criteria
+from orchestrator.criteria import parse_criteria
+from orchestrator.verdict.slo import Grade, ObjectiveSpec, Result, Verdict, decide, grade
 
 ANSI = re.compile(r"\x1b\[")
 NASTY = 'p95 <&"\'> | ]]> x'

@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from orchestrator.report import html as report_html
+from orchestrator import criteria
 from orchestrator.verdict import slo
 from orchestrator.report import svg_chart
 from orchestrator.report.html import ReportData
@@ -143,7 +144,7 @@ def test_a_chart_without_data_says_so():
 
 def test_not_evaluated_objective_is_shown_grey_with_its_note_and_no_relative_line():
     grades = [grade("abs", "pass", 3, "< 5"),
-              slo.grade(slo.ObjectiveSpec("rel", slo.parse_criteria("<= +10%")), 0.12)]
+              slo.grade(slo.ObjectiveSpec("rel", criteria.parse_criteria("<= +10%")), 0.12)]
     v = verdict(grades)
     html = report_html.render(data(["abs", "rel"]), v, {"scenario": "s"})
     assert v.result is slo.Result.PASS and "NOT_EVALUATED" in html

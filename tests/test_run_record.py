@@ -19,7 +19,7 @@ import pytest
 
 from orchestrator.commands.history import run_rows
 from orchestrator.ledger.record import SCHEMA_VERSION, K6End, RunRecord
-from orchestrator.ledger.runstate import k6_processes, run_states
+from orchestrator.run.runstate import k6_processes, run_states
 from orchestrator.ledger.store import Ledger, RunDir
 
 FIXTURES = Path(__file__).parent / "data" / "run_records"

@@ -1,4 +1,4 @@
-"""orchestrator/ledger/runstate.py with real processes: a recorded process counts as alive only
+"""orchestrator/run/runstate.py with real processes: a recorded process counts as alive only
 while that very process runs (pid and kernel start time), not after it ended, not when its pid
 names another process; and the status rows built from a real ledger folder."""
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from orchestrator.ledger import runstate
+from orchestrator.run import runstate
 from orchestrator.ledger.store import Ledger, new_run_id
 from orchestrator.pids import ProcessRef
 

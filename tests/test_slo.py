@@ -8,19 +8,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.verdict.slo import (
-    Criteria,
-    Criterion,
-    Grade,
-    ObjectiveSpec,
-    Result,
-    criteria_hold,
-    decide,
-    relative_change,
-    format_value,
-    grade,
-    parse_criteria,
-)
+from orchestrator.criteria import Criteria, Criterion, criteria_hold, parse_criteria, relative_change
+from orchestrator.verdict.slo import Grade, ObjectiveSpec, Result, decide, grade
+from orchestrator.units import format_value
 
 # ---- helpers ------------------------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ def _run(scenario: str, config: Optional[Path], **options) -> None:
         runtime=options.pop("runtime").value,
         **options,
     )
-    from orchestrator.run.interrupts import signals_interrupt
+    from orchestrator.interrupts import signals_interrupt
 
     with signals_interrupt():  # SIGTERM/SIGHUP outside k6 end the run like Ctrl-C: exit 130, cleaned up
         code = command.run(opts)

@@ -16,8 +16,9 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from orchestrator.units import format_value
 from orchestrator.verdict import noise
-from orchestrator.verdict import slo
+from orchestrator import criteria
 from orchestrator.config.load import DEFAULT_CONFIG_NAME, load_config
 from orchestrator.config.objectives import CompareSettings
 from orchestrator.errors import ExitCode, UsageError
@@ -88,7 +89,7 @@ def compare(config_path: Path | None, run_a: str, run_b: str, *, results: Path |
         }, indent=2))
     else:
         print(table(rows, a.id, b.id, verdict_a, verdict_b, tolerance))
-        print(f"{len(regressions)} regression(s) beyond {slo.format_value(tolerance)}% and the noise floors "
+        print(f"{len(regressions)} regression(s) beyond {format_value(tolerance)}% and the noise floors "
               f"({floors.describe()})" + (": " + ", ".join(r.name for r in regressions) if regressions else ""))
         if noisy:
             print(f"{len(noisy)} moved within noise (~): " + ", ".join(r.name for r in noisy))
@@ -199,7 +200,7 @@ def k6_direction(metric: str, stat: str) -> str | None:
 def criterion_direction(text: str) -> str | None:
     """`< 0.01` -> lower is better, `>= 95` -> higher; `between`, `==` have no direction."""
     try:
-        parts = slo.parse_criteria(text).parts
+        parts = criteria.parse_criteria(text).parts
     except ValueError:
         return None
     ops = {p.op for p in parts}
@@ -236,7 +237,7 @@ def table(rows: list[Row], id_a: str, id_b: str, verdict_a: dict, verdict_b: dic
         return percent_text(v, signed=True, threshold=threshold)
 
     def delta(v: float | None) -> str:
-        return "—" if v is None else ("+" if v > 0 else "") + slo.format_value(v)
+        return "—" if v is None else ("+" if v > 0 else "") + format_value(v)
 
     header = ("", "name", "A", "B", "delta", "delta %", "")
     lines = [header]
@@ -244,7 +245,7 @@ def table(rows: list[Row], id_a: str, id_b: str, verdict_a: dict, verdict_b: dic
         mark = "REGRESSION" if r.regression else ("better" if r.improvement else ("~ noise" if r.noise else ""))
         if r.kind == "objective" and r.result_a != r.result_b:
             mark = (mark + f" ({r.result_a or '—'} -> {r.result_b or '—'})").strip()
-        lines.append((r.kind, r.name, slo.format_value(r.a), slo.format_value(r.b), delta(r.delta), pct(r.delta_percent), mark))
+        lines.append((r.kind, r.name, format_value(r.a), format_value(r.b), delta(r.delta), pct(r.delta_percent), mark))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     out = [
         f"A: {id_a} ({verdict_a.get('result')}, {_score(verdict_a)})",

@@ -10,7 +10,7 @@ from orchestrator.config.load import load_config
 from orchestrator.errors import LedgerError, UsageError
 from orchestrator.ledger.store import Ledger, RunDir, check_results_root, results_root
 from orchestrator.percent import percent_text
-from orchestrator.verdict.slo import format_value
+from orchestrator.units import format_value
 
 
 def run_rows(ledger: Ledger, *, scenario: str | None, limit: int) -> list[dict]:

@@ -15,7 +15,7 @@ from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.monitoring.local import LocalPrometheus, state_dir
 from orchestrator.monitoring.stack import DockerStack, prometheus_for
 from orchestrator.monitoring.readiness import wait_ready
-from orchestrator.ledger.runstate import run_states
+from orchestrator.run.runstate import run_states
 
 
 def _prometheus(config_path: Path | None) -> LocalPrometheus:

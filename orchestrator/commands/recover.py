@@ -37,7 +37,7 @@ from orchestrator import console
 from orchestrator.config.load import load_config
 from orchestrator.config.model import LoadedConfig
 from orchestrator.errors import ExitCode, LedgerError, PerfctlError
-from orchestrator.run.instances import k6_files, merge_instance_summaries
+from orchestrator.k6.summary import k6_files, merge_instance_summaries
 from orchestrator.k6.binary import read_summary
 from orchestrator.k6.log import K6LastWords, last_words
 from orchestrator.ledger.record import K6End, RunRecord, Window
@@ -46,7 +46,7 @@ from orchestrator.ledger.store import (
 )
 from orchestrator.pids import ProcessRef
 from orchestrator.run.finish import Ending, finish
-from orchestrator.ledger.runstate import k6_processes, live_k6, perfctl_alive
+from orchestrator.run.runstate import k6_processes, live_k6, perfctl_alive
 from orchestrator.runtimes import ran_elsewhere
 from orchestrator.run.tmux import Session
 

@@ -63,7 +63,7 @@ def _rebuild(run: RunDir, suffix: str, fmt: str, loaded) -> str:
     if fmt == "junit":
         return report.junit_xml(verdict, run_id=run_id, scenario=scenario, duration_seconds=seconds)
     # html: the charts need the run's series from Prometheus.
-    from orchestrator.run.instances import as_recorded
+    from orchestrator.k6.native_histograms import as_recorded
     from orchestrator.monitoring.stack import ensure_prometheus, prometheus_for
 
     record = run.record()

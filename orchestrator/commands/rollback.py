@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.ledger.runstate import k6_processes, perfctl_alive, perfctl_process
+from orchestrator.run.runstate import k6_processes, perfctl_alive, perfctl_process
 from orchestrator.config.load import load_config
 from orchestrator.errors import PerfctlError, UsageError
 from orchestrator.ledger.record import RunRecord

@@ -9,7 +9,7 @@ from orchestrator.config.load import load_config
 from orchestrator.config.model import LoadedConfig
 from orchestrator.errors import UsageError
 from orchestrator.run.health import wait_healthy
-from orchestrator.run.instances import with_native_histograms
+from orchestrator.k6.native_histograms import with_native_histograms
 from orchestrator.ledger.store import Ledger, results_root
 from orchestrator.monitoring.stack import ensure_prometheus, prometheus_for
 from orchestrator.run.execute import execute

@@ -55,12 +55,12 @@ class Objective(Model):
             raise ValueError(f"drain_seconds: only for sli {' or '.join(DRAIN_SLIS)} or a custom query")
         if self.live and any(p.relative for p in _criteria_parts(self.pass_)):
             raise ValueError("live: a live objective needs absolute criteria (no baseline exists mid-run)")
-        from orchestrator.verdict import slo  # the criteria grammar lives with the math
+        from orchestrator.criteria import parse_criteria
 
         for label, text in (("pass", self.pass_), ("warning", self.warning)):
             if text is not None:
                 try:
-                    slo.parse_criteria(text)
+                    parse_criteria(text)
                 except ValueError as exc:
                     raise ValueError(f"{label}: {exc}") from None
         return self
@@ -70,10 +70,10 @@ class Objective(Model):
 
 
 def _criteria_parts(text: str):
-    from orchestrator.verdict import slo
+    from orchestrator.criteria import parse_criteria
 
     try:
-        return slo.parse_criteria(text).parts
+        return parse_criteria(text).parts
     except ValueError:
         return ()  # reported by the pass/warning check
 

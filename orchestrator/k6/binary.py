@@ -14,7 +14,7 @@ from pathlib import Path
 
 from orchestrator.errors import ConfigError, EnvironmentProblem
 from orchestrator.procs import CommandFailed, run_command
-from orchestrator.render.script import K6Features
+from orchestrator.k6.features import K6Features
 
 # k6's own exit codes (errext/exitcodes), the ones perfctl treats specially.
 K6_THRESHOLDS_FAILED = 99

@@ -16,7 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from orchestrator.k6.binary import K6Features, detect_features, inspect_script
+from orchestrator.k6.binary import detect_features, inspect_script
+from orchestrator.k6.features import K6Features
 from orchestrator.user_cache import cache_dir
 
 ACCEPTED_KEPT = 200  # scripts remembered per binary, the most recent ones

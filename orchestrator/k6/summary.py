@@ -12,9 +12,49 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.ledger.store import RunDir
 
 # Gauges whose instances add up: each instance runs its own VUs.
 ADDITIVE_GAUGES = ("vus", "vus_max")
+
+
+def instance_file(path: Path, index: int) -> Path:
+    """The file instance `index` writes instead of `path`: k6.log -> k6-1.log, summary.json ->
+    summary-1.json (also its sample outputs and web-dashboard report)."""
+    return path.with_name(f"{path.stem}-{index}{path.suffix}")
+
+
+def k6_files(run: "RunDir", count: int) -> list[tuple[Path, Path]]:
+    """(log, summary) that each k6 process of the run wrote itself, one pair per instance.
+
+    With several instances k6.log and summary.json are perfctl's (an index, the merge), so
+    they say nothing about when or how k6 ended."""
+    log, summary = run.file("k6.log"), run.file("summary.json")
+    if count <= 1:
+        return [(log, summary)]
+    return [(instance_file(log, i), instance_file(summary, i)) for i in range(count)]
+
+
+def merge_instance_summaries(run: "RunDir", count: int) -> list[str]:
+    """summary-<i>.json -> summary.json; returns one line per instance summary that is missing.
+
+    The merge is written as soon as one instance summary exists (its numbers are worth
+    keeping), so summary.json is no proof that the run completed: the returned lines (also
+    under `perfctl.missing` in the file) are."""
+    from orchestrator.ledger.store import write_json
+
+    paths = [instance_file(run.file("summary.json"), i) for i in range(count)]
+    summaries, problems = load_summaries(paths)
+    if summaries and count == 1:
+        write_json(run.file("summary.json"), summaries[0])  # one instance (one --hosts host): nothing to merge
+    elif summaries:
+        merged = merge_summaries(summaries)
+        merged["perfctl"]["missing"] = problems
+        write_json(run.file("summary.json"), merged)
+    return problems
 
 
 def load_summaries(paths: list[Path]) -> tuple[list[dict], list[str]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from orchestrator import units
-from orchestrator.verdict import slo
+from orchestrator import criteria
 from orchestrator.config.model import Config
 from orchestrator.config.objectives import Objective
 from orchestrator.monitoring.grafana import OBJECTIVES_DASHBOARD_UID as OBJECTIVES_UID
@@ -58,9 +58,9 @@ def grafana_query(obj: Objective) -> str:
     return expr
 
 
-def _absolute_parts(text: str | None) -> list[slo.Criterion]:
+def _absolute_parts(text: str | None) -> list[criteria.Criterion]:
     # Relative parts (`<= +10%`) depend on a baseline run: no fixed line to draw.
-    return [] if text is None else [p for p in slo.parse_criteria(text).parts if not p.relative]
+    return [] if text is None else [p for p in criteria.parse_criteria(text).parts if not p.relative]
 
 
 def threshold_steps(obj: Objective) -> list[dict]:
@@ -72,9 +72,9 @@ def threshold_steps(obj: Objective) -> list[dict]:
         return [{"color": "blue", "value": None}]
 
     def grade(value: float) -> str:
-        if all(slo.criterion_holds(p, value, None) for p in passing):
+        if all(criteria.criterion_holds(p, value, None) for p in passing):
             return PASS
-        if warning and all(slo.criterion_holds(p, value, None) for p in warning):
+        if warning and all(criteria.criterion_holds(p, value, None) for p in warning):
             return WARNING
         return FAIL
 

@@ -42,8 +42,7 @@ class JobNeed:
 
 def job_needs(config: Config, scenario: str | None = None) -> list[JobNeed]:
     """Every configured scrape job, and every job an objective (of `scenario`, or of any) reads."""
-    from orchestrator.verdict.gate import rate_range_seconds
-    from orchestrator.sli import SLIS
+    from orchestrator.sli import SLIS, rate_range_seconds
 
     settings = config.prometheus
     objectives = [o for o in config.objectives if scenario is None or o.applies_to(scenario)]

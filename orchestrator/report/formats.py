@@ -17,7 +17,8 @@ from typing import Any
 
 from orchestrator import units
 from orchestrator.percent import percent_text
-from orchestrator.verdict.slo import Grade, Result, Verdict, format_value
+from orchestrator.units import format_value
+from orchestrator.verdict.slo import Grade, Result, Verdict
 
 SCHEMA = "perfctl.verdict/v1"
 

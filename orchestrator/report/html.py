@@ -17,10 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from orchestrator.units import format_value
 from orchestrator import units
 from orchestrator.verdict import gate
 from orchestrator.k6 import breakdown as k6_breakdown
 from orchestrator.report import k6_tables
+from orchestrator import criteria
 from orchestrator.verdict import slo
 from orchestrator.config.model import Config
 from orchestrator.config.objectives import Objective
@@ -115,7 +117,7 @@ def criterion_lines(grade: slo.Grade) -> tuple[Line, ...]:
         if not text:
             continue
         try:
-            parts = slo.parse_criteria(text).parts
+            parts = criteria.parse_criteria(text).parts
         except ValueError:
             continue
         for part in parts:
@@ -145,7 +147,7 @@ def render(data: ReportData, verdict: slo.Verdict, document: dict) -> str:
         f"<style>{_CSS}</style></head><body>",
         f'<header class="verdict" style="background:{colour}">',
         f'<h1>{_e(result.upper())}</h1><p class="score">score {_e(percent_text(verdict.percent if verdict.max_score else None))}'
-        f" ({_e(slo.format_value(verdict.score))}/{_e(slo.format_value(verdict.max_score))})</p>",
+        f" ({_e(format_value(verdict.score))}/{_e(format_value(verdict.max_score))})</p>",
         f"<p>run <code>{_e(data.run_id)}</code> · scenario <code>{_e(str(document.get('scenario', '')))}</code>"
         f" · {_e(units.duration(data.end - data.start))}</p></header>",
     ]

@@ -27,7 +27,7 @@ from orchestrator.pids import ProcessRef
 from orchestrator.report.plan_summary import describe_plan
 from orchestrator.run.detach import detached_session
 from orchestrator.run.finish import finish, print_verdict
-from orchestrator.run.interrupts import recorded_signals
+from orchestrator.interrupts import recorded_signals
 from orchestrator.run.options import RunOptions
 from orchestrator.run.prepare import Prepared
 from orchestrator.runtimes import chosen, make_runtime
@@ -70,13 +70,13 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
 
 
 # What the verdict needs, imported while k6 runs (see _warm_up) rather than after it.
-VERDICT_MODULES = ("orchestrator.verdict.gate", "orchestrator.verdict.judge", "orchestrator.report.formats", "orchestrator.report.html",
-                   "orchestrator.run.rollback", "orchestrator.run.instances")
+VERDICT_MODULES = ("orchestrator.verdict.gate", "orchestrator.run.judge", "orchestrator.report.formats", "orchestrator.report.html",
+                   "orchestrator.run.rollback", "orchestrator.k6.summary")
 
 
 def _end_of_run(prepared: Prepared, opts: RunOptions, run: RunDir, outcome, window: Window,
                 live_stop: dict | None) -> int:
-    from orchestrator.run.instances import merge_instance_summaries
+    from orchestrator.k6.summary import merge_instance_summaries
 
     if (opts.instances > 1 or opts.hosts) and opts.runtime == "local":
         for problem in merge_instance_summaries(run, opts.instances):

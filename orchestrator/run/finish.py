@@ -60,7 +60,7 @@ def finish(
     hint      said with a gate that cannot be evaluated (Prometheus gone)
     """
     from orchestrator.verdict.gate import await_last_scrapes, objectives_for
-    from orchestrator.verdict.judge import RESULT_EXIT, judge_run
+    from orchestrator.run.judge import RESULT_EXIT, judge_run
     from orchestrator.run.rollback import run_rollback
 
     if ensure is not None:

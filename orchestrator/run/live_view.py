@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from orchestrator import console, units
 from orchestrator.verdict import gate
+from orchestrator import criteria
 from orchestrator.verdict import slo
 from orchestrator.config.model import Config
 from orchestrator.config.objectives import Objective
@@ -219,7 +220,7 @@ class ObjectivesNow:
         for obj in self.objectives:
             spec = gate.spec_of(obj)
             value = None
-            if not any(p.relative for p in slo.parse_criteria(obj.pass_).parts):  # no baseline mid-run
+            if not any(p.relative for p in criteria.parse_criteria(obj.pass_).parts):  # no baseline mid-run
                 try:
                     value = self.prom.scalar(gate.objective_query(obj, ctx, native_histograms=self.config.k6.native_histograms),
                                              at=now)
@@ -273,13 +274,13 @@ class LiveView(console.Progress):
                     self.snapshot.vus, self.snapshot.vus_max = float(vus), float(vus_max)
 
     def message(self, line: str) -> None:
-        with self._lock, console._terminal_may_be_gone():
+        with self._lock, console.terminal_may_be_gone():
             self._erase()
             self.stream.write(line + "\n")
             self._draw()
 
     def clear(self) -> None:
-        with self._lock, console._terminal_may_be_gone():
+        with self._lock, console.terminal_may_be_gone():
             self._erase()
 
     def _loop(self) -> None:
@@ -294,7 +295,7 @@ class LiveView(console.Progress):
         if self.pushed is not None and (self.k6_api is None or self.snapshot.p95 is None):
             self.pushed.read(self.snapshot, now)
         objectives = self.objectives.read(now) if self.objectives is not None else []
-        with self._lock, console._terminal_may_be_gone():
+        with self._lock, console.terminal_may_be_gone():
             self.snapshot.elapsed = max(self.snapshot.elapsed, now - self.start)
             self.snapshot.stage = current_stage(self.stages, self.snapshot.elapsed)
             self.snapshot.objectives = objectives
@@ -309,7 +310,7 @@ class LiveView(console.Progress):
     def _draw(self) -> None:
         if not self.tty:
             return
-        lines = panel(self.snapshot, color=self.color, width=max(40, console._columns() - 1))
+        lines = panel(self.snapshot, color=self.color, width=max(40, console.columns() - 1))
         self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()
         self._drawn_lines = len(lines)

@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from orchestrator.runtimes.base import Runtime, RunContext
 
-# name -> (its class as "module:Class", chosen by --runtime). The others follow from other
-# options: --instances N (segments, N local processes), --hosts (ssh).
+# name -> (its class as "module:Class", chosen by --runtime). ssh follows from --hosts;
+# --instances N is the local runtime with N processes (or k8s runners).
 REGISTRY: dict[str, tuple[str, bool]] = {
     "local": ("orchestrator.runtimes.local:LocalRuntime", True),
     "docker": ("orchestrator.runtimes.docker:DockerRuntime", True),
     "k8s": ("orchestrator.runtimes.k8s:K8sRuntime", True),
-    "segments": ("orchestrator.runtimes.segments:SegmentsRuntime", False),
     "ssh": ("orchestrator.runtimes.ssh:SshRuntime", False),
 }
 CHOICES: tuple[str, ...] = tuple(name for name, (_, offered) in REGISTRY.items() if offered)
@@ -37,14 +36,12 @@ def check_choice(runtime: str) -> None:
 
 
 def chosen(runtime: str, *, instances: int = 1, hosts: tuple[str, ...] = ()) -> str:
-    """The runtime a run uses: --runtime, unless --hosts or --instances N make it another."""
+    """The runtime a run uses: --runtime, unless --hosts makes it ssh."""
     check_choice(runtime)
     if runtime == "k8s":
         return runtime  # the operator splits the test itself (k8s.parallelism)
     if hosts:
         return "ssh"
-    if instances > 1:
-        return "segments"
     return runtime
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from orchestrator.run.interrupts import recorded_signals
+from orchestrator.interrupts import recorded_signals
 
 if TYPE_CHECKING:
     from orchestrator.config.model import LoadedConfig
@@ -137,7 +137,7 @@ class LogFollower:
                 progress.message("k6: " + line.strip())
 
 
-# ---- k6 as processes of this machine (the local and segments runtimes) ----------------------
+# ---- k6 as processes of this machine (the local runtime, 1 or N of them) --------------------
 
 
 def follow_processes(procs: list[subprocess.Popen], sinks: list, show: Callable[["Progress"], None], *,

@@ -28,8 +28,8 @@ from orchestrator.config.model import LoadedConfig
 from orchestrator.console import Progress
 from orchestrator.errors import ConfigError, EnvironmentProblem
 from orchestrator.pids import ProcessRef
-from orchestrator.render.script import K6Features
-from orchestrator.run.interrupts import recorded_signals
+from orchestrator.k6.features import K6Features
+from orchestrator.interrupts import recorded_signals
 from orchestrator.runtimes.base import K6Outcome, LogFollower, OnStarted, RunContext, RuntimeBase, Watch
 from orchestrator.monitoring.services import K6_RESULTS, K6_SCRIPTS, LABEL_RUN_ID, LABEL_STACK, k6_service
 
@@ -366,7 +366,7 @@ def clean_leftovers(known_run_ids: set[str] | None) -> list[str]:
 def rollback_run(run, record: dict, purge: bool) -> list[str]:
     """Stop (gracefully: SIGINT, the summary is written) and remove a run's k6 container."""
     container_id = (record.get("k6") or {}).get("container")
-    if record.get("runtime") != "docker" or not container_id:
+    if record.get("runtime") != DockerRuntime.name or not container_id:
         return []
     from docker.errors import NotFound
 

@@ -24,7 +24,7 @@ from orchestrator.errors import EnvironmentProblem
 from orchestrator.runtimes.kubectl import TestRunPlan, build_manifests, dump_manifests, warnings_for
 from orchestrator.ledger.store import write_atomic
 from orchestrator.procs import run_command
-from orchestrator.run.interrupts import recorded_signals
+from orchestrator.interrupts import recorded_signals
 from orchestrator.runtimes.base import K6Outcome, OnStarted, RunContext, RuntimeBase, Watch
 from orchestrator.runtimes.segments import combined_exit_code
 
@@ -54,7 +54,7 @@ class K8sRuntime(RuntimeBase):
 
     @classmethod
     def ran_elsewhere(cls, record: dict) -> str | None:
-        if record.get("runtime") == "k8s" or record.get("k8s"):
+        if record.get("runtime") == cls.name or record.get(cls.record_key):
             return "in Kubernetes (k6-operator)"
         return None
 

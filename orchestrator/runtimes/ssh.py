@@ -26,10 +26,11 @@ from pathlib import Path
 from orchestrator.console import Progress
 from orchestrator.errors import EnvironmentProblem, UsageError
 from orchestrator.procs import run_command
-from orchestrator.run.interrupts import recorded_signals
+from orchestrator.interrupts import recorded_signals
 from orchestrator.k6.binary import with_api_address
 from orchestrator.runtimes.base import K6Outcome, OnStarted, RunContext, RuntimeBase, Watch
-from orchestrator.runtimes.segments import combined_exit_code, instance_argv, instance_log, instance_summary
+from orchestrator.k6.summary import instance_file
+from orchestrator.runtimes.segments import combined_exit_code, instance_argv
 
 HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]+)?$")
 SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
@@ -185,7 +186,7 @@ class SshRuntime(RuntimeBase):
         with _log_lines(log_path) as log:
             for inst in started:
                 log.write(f"perfctl: instance {inst.index} on {inst.host} exited with code {codes.get(inst.index)}; "
-                          f"its log is {instance_log(log_path, inst.index).name}\n")
+                          f"its log is {instance_file(log_path, inst.index).name}\n")
         known = [c for c in codes.values() if c is not None]
         code = combined_exit_code(known) if len(known) == len(started) else None
         return K6Outcome(exit_code=code, interrupted_by=interrupted_by, stopped_by=stopped_by)
@@ -254,10 +255,10 @@ class SshRuntime(RuntimeBase):
             with contextlib.suppress(EnvironmentProblem):
                 out = self.remote(inst.host, f"cat {shlex.quote(inst.directory)}/k6.log", timeout=60)
                 if out.returncode == 0:
-                    append(instance_log(log_path, inst.index), out.stdout)
+                    append(instance_file(log_path, inst.index), out.stdout)
             with contextlib.suppress(EnvironmentProblem):
                 run_command([self.scp, "-q", "-o", "BatchMode=yes", f"{inst.host}:{inst.directory}/summary.json",
-                             str(instance_summary(cwd / "summary.json", inst.index))], timeout=60, check=False)
+                             str(instance_file(cwd / "summary.json", inst.index))], timeout=60, check=False)
 
 
 @contextlib.contextmanager

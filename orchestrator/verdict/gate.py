@@ -16,13 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from orchestrator import units
+from orchestrator import criteria
 from orchestrator.verdict import slo
 from orchestrator.config.model import Config
 from orchestrator.config.objectives import Objective
 from orchestrator.config.durations import k6_duration
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.monitoring.prometheus import Prometheus, QueryRejected
-from orchestrator.sli import K6, SLIS
+from orchestrator.sli import K6, SLIS, rate_range_seconds
 
 # The built-in SLIs (their PromQL, chart series, units) are records in orchestrator/sli.py.
 
@@ -39,11 +40,6 @@ LOAD_QUERIES: dict[str, str] = {
 PLACEHOLDERS = ("$testid", "$window", "$start", "$end", "$seconds", "$job", "$rate_range", "$step", "$push_range")
 # Less than this share of the expected samples in the window is a gap.
 MIN_COVERAGE = 0.7
-
-
-def rate_range_seconds(scrape_interval: float) -> float:
-    """The range of rate() over scraped counters: four scrapes, at least 2 s."""
-    return max(2.0, 4 * scrape_interval)
 
 
 @dataclass(frozen=True)
@@ -136,8 +132,8 @@ def drain_deadline(objectives: list[Objective], window: Window, scrape_interval:
 def spec_of(obj: Objective) -> slo.ObjectiveSpec:
     return slo.ObjectiveSpec(
         name=obj.name,
-        pass_criteria=slo.parse_criteria(obj.pass_),
-        warning_criteria=slo.parse_criteria(obj.warning) if obj.warning else None,
+        pass_criteria=criteria.parse_criteria(obj.pass_),
+        warning_criteria=criteria.parse_criteria(obj.warning) if obj.warning else None,
         weight=obj.weight,
         key=obj.key,
         unit=units.sli_unit(obj.sli, obj.unit),

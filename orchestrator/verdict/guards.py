@@ -18,6 +18,7 @@ import json
 import re
 from pathlib import Path
 
+from orchestrator import criteria
 from orchestrator.verdict import slo
 from orchestrator.config.model import Config
 from orchestrator.config.objectives import Objective
@@ -164,5 +165,5 @@ def no_traffic_grade(sent: float | None, *, from_summary: bool) -> slo.Grade | N
         reason = "k6 sent no requests (its summary counts no " + ", no ".join(_SENT_METRICS.values()) + ")"
     else:
         reason = "k6 sent no requests (no summary, and no request counters of this run in Prometheus)"
-    spec = slo.ObjectiveSpec(name="k6_requests", pass_criteria=slo.parse_criteria("> 0"), weight=0.0)
+    spec = slo.ObjectiveSpec(name="k6_requests", pass_criteria=criteria.parse_criteria("> 0"), weight=0.0)
     return slo.grade(spec, None, missing_reason=reason)

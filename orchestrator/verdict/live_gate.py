@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from orchestrator.units import format_value
 from orchestrator import console
 from orchestrator.verdict import gate
 from orchestrator.verdict import slo
@@ -41,7 +42,7 @@ class LiveStop:
     def reason(self) -> str:
         return (
             f"live objective '{self.objective}' breached for {self.breached_seconds:.1f}s "
-            f"(value {slo.format_value(self.value, digits=6)}, needs {self.criteria})"
+            f"(value {format_value(self.value, digits=6)}, needs {self.criteria})"
         )
 
     def as_dict(self) -> dict:

@@ -12,10 +12,11 @@ from orchestrator import console
 from orchestrator.verdict import gate
 from orchestrator.verdict import guards
 from orchestrator.report import formats as report
+from orchestrator import criteria
 from orchestrator.verdict import slo
 from orchestrator.ledger.record import Baseline, K6End, RunRecord
 from orchestrator.config.model import LoadedConfig
-from orchestrator.run.instances import as_recorded
+from orchestrator.k6.native_histograms import as_recorded
 from orchestrator.errors import ExitCode
 from orchestrator.k6.binary import K6_THRESHOLDS_FAILED, describe_exit, read_summary
 from orchestrator.ledger.store import RunDir, iso, write_atomic, write_json
@@ -69,14 +70,14 @@ def k6_grades(
     elif k6_exit not in (0, K6_THRESHOLDS_FAILED):
         grades.append(_grade_k6_run(f"{describe_exit(k6_exit)} (code {k6_exit}) before the end of the plan"))
     if has_thresholds or k6_exit == K6_THRESHOLDS_FAILED:
-        spec = slo.ObjectiveSpec(name="k6_thresholds", pass_criteria=slo.parse_criteria("== 1"), weight=0.0, key=True)
+        spec = slo.ObjectiveSpec(name="k6_thresholds", pass_criteria=criteria.parse_criteria("== 1"), weight=0.0, key=True)
         value = None if k6_exit is None else (0.0 if k6_exit == K6_THRESHOLDS_FAILED else 1.0)
         grades.append(slo.grade(spec, value, missing_reason="k6 did not report on its thresholds"))
     return grades
 
 
 def _grade_k6_run(reason: str) -> slo.Grade:
-    spec = slo.ObjectiveSpec(name="k6_completed", pass_criteria=slo.parse_criteria("== 1"), weight=0.0)
+    spec = slo.ObjectiveSpec(name="k6_completed", pass_criteria=criteria.parse_criteria("== 1"), weight=0.0)
     return slo.grade(spec, None, missing_reason=reason)
 
 
