@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from orchestrator.config.load import load_config
+from orchestrator.ledger.record import RunRecord
 from orchestrator.ledger.store import Ledger
 from orchestrator.k6.native_histograms import as_recorded, with_native_histograms
 from orchestrator.k6.summary import k6_files, merge_instance_summaries
@@ -43,9 +44,9 @@ def test_native_histograms_are_forced_on_without_touching_the_original(tmp_path)
 
 def test_as_recorded_follows_what_the_run_wrote(tmp_path):
     config = loaded(tmp_path)
-    assert as_recorded(config, {"k6_native_histograms": True}).config.k6.native_histograms is True
-    assert as_recorded(config, {}) is config
-    assert as_recorded(config, {"k6_native_histograms": False}) is config
+    assert as_recorded(config, RunRecord.from_json({"k6_native_histograms": True})).config.k6.native_histograms is True
+    assert as_recorded(config, RunRecord.from_json({})) is config
+    assert as_recorded(config, RunRecord.from_json({"k6_native_histograms": False})) is config
 
 
 def test_k6_files_one_pair_or_one_per_instance(tmp_path):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from orchestrator.ledger.record import RunRecord
 from orchestrator.run import runstate
 from orchestrator.ledger.store import Ledger, new_run_id
 from orchestrator.pids import ProcessRef
@@ -34,55 +35,55 @@ def ended_pid() -> int:
 def test_a_live_perfctl_with_its_start_time_is_alive_and_not_once_it_ended(child):
     record = {"perfctl": ProcessRef.of(child.pid).as_dict()}
     assert record["perfctl"]["start"] is not None
-    assert runstate.perfctl_alive(record)
+    assert runstate.perfctl_alive(RunRecord.from_json(record))
     child.kill()
     child.wait()
-    assert not runstate.perfctl_alive(record)
+    assert not runstate.perfctl_alive(RunRecord.from_json(record))
 
 
 def test_a_reused_pid_is_not_the_runs_process(child):
     ref = ProcessRef.of(child.pid)
     # The same pid with another start time: what a recycled pid looks like.
-    assert not runstate.perfctl_alive({"perfctl": {"pid": child.pid, "start": ref.start - 1}})
-    assert runstate.live_k6({"k6": {"pid": child.pid, "start": ref.start + 1}}) == []
+    assert not runstate.perfctl_alive(RunRecord.from_json({"perfctl": {"pid": child.pid, "start": ref.start - 1}}))
+    assert runstate.live_k6(RunRecord.from_json({"k6": {"pid": child.pid, "start": ref.start + 1}})) == []
 
 
 def test_without_a_recorded_start_perfctl_does_not_count_as_alive(child):
-    assert not runstate.perfctl_alive({"perfctl": {"pid": child.pid}})
+    assert not runstate.perfctl_alive(RunRecord.from_json({"perfctl": {"pid": child.pid}}))
 
 
 def test_this_process_is_never_the_runs_perfctl():
     # `perfctl status` reading its own record (a run in-process) must not call itself the run's worker.
-    assert runstate.perfctl_process({"perfctl": ProcessRef.of(__import__("os").getpid()).as_dict()}) is None
+    assert runstate.perfctl_process(RunRecord.from_json({"perfctl": ProcessRef.of(__import__("os").getpid()).as_dict()})) is None
 
 
 @pytest.mark.parametrize("entry", [None, "123", {}, {"pid": "x"}, {"start": 5}])
 def test_a_malformed_perfctl_entry_is_no_process(entry):
-    assert runstate.perfctl_process({"perfctl": entry}) is None
-    assert not runstate.perfctl_alive({"perfctl": entry})
+    assert runstate.perfctl_process(RunRecord.from_json({"perfctl": entry})) is None
+    assert not runstate.perfctl_alive(RunRecord.from_json({"perfctl": entry}))
 
 
 def test_k6_processes_one_or_per_instance_skipping_malformed_entries():
-    assert runstate.k6_processes({}) == []
-    assert runstate.k6_processes({"k6": "x"}) == []
-    assert runstate.k6_processes({"k6": {"pid": 5, "start": 9}}) == [ProcessRef(5, 9)]
+    assert runstate.k6_processes(RunRecord.from_json({})) == []
+    assert runstate.k6_processes(RunRecord.from_json({"k6": "x"})) == []
+    assert runstate.k6_processes(RunRecord.from_json({"k6": {"pid": 5, "start": 9}})) == [ProcessRef(5, 9)]
     record = {"k6": {"instances": [{"pid": 1, "start": 2}, {"nopid": 1}, "junk", {"pid": "3"}]}}
-    assert runstate.k6_processes(record) == [ProcessRef(1, 2), ProcessRef(3, None)]
+    assert runstate.k6_processes(RunRecord.from_json(record)) == [ProcessRef(1, 2), ProcessRef(3, None)]
 
 
 def test_live_k6_lists_only_running_instances(child):
     dead = ended_pid()
     record = {"k6": {"instances": [ProcessRef.of(child.pid).as_dict(), {"pid": dead, "start": 1}]}}
-    assert [r.pid for r in runstate.live_k6(record)] == [child.pid]
+    assert [r.pid for r in runstate.live_k6(RunRecord.from_json(record))] == [child.pid]
 
 
 def test_liveness_note_names_who_is_at_work_or_what_to_do(child):
     me = ProcessRef.of(child.pid).as_dict()
     dead = {"pid": ended_pid(), "start": 1}
-    assert runstate.liveness_note({"id": "r1", "perfctl": me}) == f"perfctl pid {child.pid} at work"
-    assert runstate.liveness_note({"id": "r1", "perfctl": dead, "k6": me}) == \
+    assert runstate.liveness_note(RunRecord.from_json({"id": "r1", "perfctl": me})) == f"perfctl pid {child.pid} at work"
+    assert runstate.liveness_note(RunRecord.from_json({"id": "r1", "perfctl": dead, "k6": me})) == \
         f"perfctl gone, k6 pid {child.pid} still running: perfctl recover r1 --wait"
-    assert runstate.liveness_note({"id": "r1", "perfctl": dead, "k6": dead}) == "perfctl gone: perfctl recover r1"
+    assert runstate.liveness_note(RunRecord.from_json({"id": "r1", "perfctl": dead, "k6": dead})) == "perfctl gone: perfctl recover r1"
 
 
 def test_run_states_unfinished_first_then_the_last_finished_ones(tmp_path, child):

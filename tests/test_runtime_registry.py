@@ -14,7 +14,7 @@ from orchestrator.runtimes.base import Runtime, RuntimeBase
 PACKAGE = Path(orchestrator.__file__).parent
 # Lists of names that look like runtimes' but are another thing's choices: where Prometheus
 # runs (prometheus.runtime, start-monitoring --runtime) is "local" or "docker" too.
-NOT_RUNTIME_LISTS = {("config/model.py", ("local", "docker"))}
+NOT_RUNTIME_LISTS = {("config/prometheus_settings.py", ("local", "docker"))}  # where Prometheus runs, not k6
 
 
 def test_the_cli_offers_exactly_the_registrys_choices():

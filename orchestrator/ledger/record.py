@@ -28,7 +28,7 @@ from orchestrator.pids import ProcessRef
 RUN_SCHEMA = "perfctl.run/v1"  # what a perfctl run record is (`schema`); unchanged across versions
 SCHEMA_VERSION = 2  # the layout this code writes (`schema_version`; absent: 1)
 
-Kind = Literal["local", "docker", "ssh", "k8s"]
+Kind = str  # the runtime that ran the process: a name of the registry (orchestrator/runtimes)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,9 @@ class K6Process:
 
     def process(self) -> ProcessRef | None:
         """The process on this machine, when it ran on this machine."""
-        return ProcessRef(self.pid, self.start) if self.pid is not None and self.kind in ("local", "docker") else None
+        # Only processes of this machine record a pid (local, and docker's container process);
+        # ssh records a host and k8s a TestRun.
+        return ProcessRef(self.pid, self.start) if self.pid is not None else None
 
 
 @dataclass(frozen=True)
