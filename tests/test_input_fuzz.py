@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from orchestrator.config.model import LoadedConfig, load_config
 from orchestrator.errors import PerfctlError
 from orchestrator.k6.binary import K6Features
-from orchestrator.monitoring.local import prometheus_yml
+from orchestrator.monitoring.prometheus_config import prometheus_yml
 from orchestrator.render.script import describe_part, render_scenario
 from tests.conftest import run_cli
 

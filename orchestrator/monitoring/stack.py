@@ -19,6 +19,7 @@ from orchestrator.config.model import LoadedConfig, redact_url
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.monitoring.local import LocalPrometheus, state_dir
 from orchestrator.monitoring.prometheus import Prometheus
+from orchestrator.monitoring.prometheus_config import prometheus_config_text
 from orchestrator.monitoring.services import (
     LABEL_SERVICE,
     LABEL_STACK,
@@ -27,7 +28,6 @@ from orchestrator.monitoring.services import (
     Stack,
     StackPaths,
     define_stack,
-    prometheus_config_text,
     stack_id,
 )
 
