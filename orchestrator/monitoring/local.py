@@ -14,12 +14,13 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from orchestrator.config.model import Config, redact_url
+from orchestrator.config.model import Config, LoadedConfig, redact_url
 from orchestrator.errors import EnvironmentProblem, UsageError
+from orchestrator.monitoring.base import StackState, Stopped
 from orchestrator.pids import ProcessRef
 from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.monitoring.prometheus_config import prometheus_yml
@@ -56,6 +57,7 @@ def running_process(home: Path) -> ProcessRef | None:
 class LocalPrometheus:
     config: Config
     home: Path  # <state dir>/prometheus
+    _client: Prometheus | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def for_config(cls, config: Config, config_path: Path) -> "LocalPrometheus":
@@ -79,7 +81,9 @@ class LocalPrometheus:
         return self.home / "prometheus.log"
 
     def client(self) -> Prometheus:
-        return Prometheus.for_settings(self.config.prometheus)  # its headers, token and TLS too
+        if self._client is None:  # built once: its access (headers, token, TLS) and its connection
+            self._client = Prometheus.for_settings(self.config.prometheus)
+        return self._client
 
     def running_process(self) -> ProcessRef | None:
         return running_process(self.home)
@@ -232,3 +236,37 @@ class LocalPrometheus:
         except ValueError:  # the config refuses such a URL; a URL from elsewhere gets the same answer
             raise UsageError(f"prometheus.url: '{redact_url(self.url)}' must have a port in 1-65535") from None
         return ("127.0.0.1" if host == "localhost" else host), port or 9090
+
+
+class LocalStack:
+    """The local runtime's stack (monitoring/base.py's Stack): the Prometheus process above.
+    Grafana does not run as a local process."""
+
+    kind = "local"
+
+    def __init__(self, loaded: LoadedConfig):
+        self.loaded = loaded
+        self.prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
+
+    @property
+    def url(self) -> str:
+        return self.prometheus.url
+
+    def client(self) -> Prometheus:
+        return self.prometheus.client()
+
+    def ensure(self) -> bool:
+        return self.prometheus.ensure()
+
+    def stop(self, *, purge: bool = False) -> Stopped:
+        stopped = self.prometheus.stop()
+        data = self.prometheus.home / "data"
+        removed = None
+        if purge and data.exists():
+            shutil.rmtree(data)  # stopped above: nothing writes there any more
+            removed = data
+        return Stopped((f"Prometheus at {self.prometheus.url_shown}",) if stopped else (), removed)
+
+    def status(self) -> StackState:
+        ref = self.prometheus.running_process()
+        return StackState(self.prometheus.url_shown, self.client().ready(), ref.pid if ref else None)

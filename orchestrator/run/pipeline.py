@@ -29,7 +29,7 @@ from orchestrator.ledger.store import (
     write_atomic,
 )
 from orchestrator.monitoring import access as prometheus_access
-from orchestrator.monitoring.stack import prometheus_for
+from orchestrator.monitoring.select import for_config
 from orchestrator.pids import ProcessRef
 from orchestrator.report.plan_summary import describe_plan
 from orchestrator.render.script import Overrides, RenderedScript, render_scenario
@@ -63,6 +63,7 @@ class Prepared:
     k6_binary: str
     script: RenderedScript
     k6_version: str
+    runtime: object | None = None  # the runtime prepare built (docker: features, inspect), reused for the run
 
 
 def prepare(
@@ -92,7 +93,7 @@ def prepare(
                 hint="use --runtime local, or inline values (data: {pool: {values: [...]}})",
             )
         container.inspect(script.text)
-        return Prepared(loaded=loaded, k6_binary="k6", script=script, k6_version=features.text)
+        return Prepared(loaded=loaded, k6_binary="k6", script=script, k6_version=features.text, runtime=container)
     binary = find_k6(loaded.config.k6.binary)
     features = k6_memo.features(binary)
     script = render_scenario(loaded, scenario, features, overrides)
@@ -122,8 +123,10 @@ def _prepare_hand_written(loaded: LoadedConfig, scenario: str, overrides: Overri
     return Prepared(loaded=loaded, k6_binary=binary, script=script, k6_version=features.text)
 
 
-def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = False) -> int:
+def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = False, stack=None) -> int:
+    """`stack`: the run's monitoring stack (monitoring/select.py), whose client serves the whole run."""
     loaded, script = prepared.loaded, prepared.script
+    stack = stack or for_config(loaded)
     ledger = Ledger(results_root(loaded, opts.results))
     run_id = opts.run_id if opts.run_id is not None else new_run_id(opts.scenario)
     baseline = _resolve_baseline(loaded, ledger, opts, run_id)
@@ -160,8 +163,8 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
     # (a second Ctrl-C a moment too late) must not tear the run's record or its verdict,
     # which are seconds away.
     with recorded_signals():
-        outcome, start, end = _run_k6(prepared, opts, run)
-        return _end_of_run(prepared, opts, run, outcome, start, end)
+        outcome, start, end = _run_k6(prepared, opts, run, stack.client())
+        return _end_of_run(prepared, opts, run, outcome, start, end, stack)
 
 
 # What the verdict needs, imported while k6 runs (see _warm_up) rather than after it.
@@ -169,7 +172,7 @@ VERDICT_MODULES = ("orchestrator.verdict.gate", "orchestrator.verdict.judge", "o
                    "orchestrator.run.rollback", "orchestrator.run.instances")
 
 
-def _end_of_run(prepared: Prepared, opts: RunOptions, run: RunDir, outcome, start: float, end: float) -> int:
+def _end_of_run(prepared: Prepared, opts: RunOptions, run: RunDir, outcome, start: float, end: float, stack) -> int:
     from orchestrator.run.instances import merge_instance_summaries
 
     if (opts.instances > 1 or opts.hosts) and opts.runtime == "local":
@@ -181,7 +184,7 @@ def _end_of_run(prepared: Prepared, opts: RunOptions, run: RunDir, outcome, star
         prepared.loaded, run, record, has_thresholds=prepared.script.has_thresholds, status=final_status,
         show=lambda judgement: _print_verdict(judgement, run, opts.json_output), rollback=opts.rollback,
         # What k6 recorded stays; the run waits in `evaluating` for `perfctl recover` / `evaluate`.
-        hint=f"when Prometheus is back: perfctl evaluate {run.id}",
+        hint=f"when Prometheus is back: perfctl evaluate {run.id}", stack=stack,
     )
     return ending.exit_code
 
@@ -213,6 +216,7 @@ def finish(
     show: Callable[[object], None] | None = None,
     rollback: bool = False,
     hint: str | None = None,
+    stack=None,
 ) -> Ending:
     """The end of a run over its recorded window (record["start"] .. record["end"]), in this order:
 
@@ -225,15 +229,15 @@ def finish(
     show      print the verdict (after it is recorded, before rollback)
     rollback  run the configured rollback actions for the result
     hint      said with a gate that cannot be evaluated (Prometheus gone)
+    stack     the monitoring stack (monitoring/select.py) the caller holds; else the config's
     """
     from orchestrator.verdict.gate import await_last_scrapes, objectives_for
     from orchestrator.verdict.judge import RESULT_EXIT, judge_run
     from orchestrator.run.rollback import run_rollback
 
+    stack = stack or for_config(loaded)
     if ensure is not None:
-        from orchestrator.monitoring.stack import ensure_prometheus
-
-        if ensure_prometheus(loaded):  # a local process or the docker stack, as prometheus.runtime says
+        if stack.ensure():  # a local process or the docker stack, as prometheus.runtime says
             ensure(redact_url(loaded.config.prometheus.url.rstrip("/")))
     written = run.read_json("verdict.json") if keep_written else None
     if written is not None and written.get("result"):
@@ -243,7 +247,7 @@ def finish(
             RESULT_EXIT.get(_result(result), ExitCode.INCONCLUSIVE))
         ending = Ending(result, score, exit_code, None)
     else:
-        prom = prometheus_for(loaded)
+        prom = stack.client()
         if settle:
             # Right after k6 ended the last scrapes may still be due; long after, this returns at once.
             await_last_scrapes(prom, objectives_for(loaded.config, record["scenario"]), end=record["end"],
@@ -283,7 +287,7 @@ def _result(value: str):
         return None
 
 
-def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
+def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir, prom):
     loaded = prepared.loaded
     k6 = loaded.config.k6
     remote_write = RemoteWrite(loaded.config.prometheus.url, k6.push_interval, tuple(k6.trend_stats), k6.native_histograms)
@@ -299,10 +303,10 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
     runtime, started = _pick_runtime(prepared, opts, run, argv, start)
     env = run_env(remote_write, dashboard_export=run.file("dashboard.html"))
     env.update(prometheus_access.k6_env(loaded.config.prometheus))  # headers, token, TLS: k6's environment only
-    live = _live_gate(loaded, run, opts.scenario, start)
+    live = _live_gate(loaded, run, opts.scenario, start, prom)
     watch = {"watch": live.poll} if live else {}
     _warm_up(VERDICT_MODULES)
-    with _live_view(prepared, opts, run, start, argv) as view:
+    with _live_view(prepared, opts, run, start, argv, prom) as view:
         outcome = runtime.run(argv, env, run.file("k6.log"), cwd=run.path, on_started=started, progress=view, **watch)
     start, end = runtime.window(start, time.time())  # e.g. a container's own start/exit, without its set-up
     if live and live.stopped is not None:
@@ -316,17 +320,17 @@ def _pick_runtime(prepared: Prepared, opts: RunOptions, run: RunDir, argv: list[
     name = chosen(opts.runtime, instances=opts.instances, hosts=opts.hosts)
     context = RunContext(loaded=prepared.loaded, run=run, scenario=opts.scenario, script_text=prepared.script.text,
                          instances=opts.instances, hosts=opts.hosts)
-    runtime = make_runtime(name, context)
+    # The docker runtime prepare built (features, inspect) runs k6 too: built once per run.
+    runtime = prepared.runtime if prepared.runtime is not None and name == opts.runtime else make_runtime(name, context)
     return runtime, lambda facts: run.update(**{runtime.record_key: facts}, start=start)
 
 
-def _live_view(prepared: Prepared, opts: RunOptions, run: RunDir, start: float, argv: list[str]):
+def _live_view(prepared: Prepared, opts: RunOptions, run: RunDir, start: float, argv: list[str], prom):
     """The panel a person watches while k6 runs (plain lines in a CI log)."""
     from orchestrator.verdict import gate
     from orchestrator.run import live_view
 
     loaded = prepared.loaded
-    prom = prometheus_for(loaded)
     return live_view.for_run(
         loaded.config, prom, gate.objectives_for(loaded.config, opts.scenario), run_id=run.id, start=start,
         planned=prepared.script.expected_seconds, plan=prepared.script.plan,
@@ -342,13 +346,12 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
     return None
 
 
-def _live_gate(loaded: LoadedConfig, run: RunDir, scenario: str, start: float):
+def _live_gate(loaded: LoadedConfig, run: RunDir, scenario: str, start: float, prom):
     live = [o for o in loaded.config.objectives if o.live and o.applies_to(scenario)]
     if not live:
         return None
     from orchestrator.verdict.live_gate import LiveGate
 
-    prom = prometheus_for(loaded)
     return LiveGate(loaded.config, prom, live, run_id=run.id, start=start)
 
 
