@@ -9,7 +9,6 @@ named volumes and survives `stop-monitoring`; `--purge` removes it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import console, docker_engine
