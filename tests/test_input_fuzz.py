@@ -27,7 +27,7 @@ from orchestrator.config.load import load_config
 from orchestrator.config.model import LoadedConfig
 from orchestrator.errors import PerfctlError
 from orchestrator.k6.features import K6Features
-from orchestrator.monitoring.local import prometheus_yml
+from orchestrator.monitoring.prometheus_config import prometheus_yml
 from orchestrator.render.script import describe_part, render_scenario
 from tests.conftest import run_cli
 

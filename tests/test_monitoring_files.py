@@ -16,7 +16,7 @@ import requests
 
 from orchestrator.monitoring import dashboards
 from orchestrator.monitoring.prometheus import Prometheus
-from orchestrator.monitoring.services import prometheus_config_text
+from orchestrator.monitoring.prometheus_config import prometheus_config_text
 from orchestrator.config.load import load_config
 from tests.conftest import REPO
 

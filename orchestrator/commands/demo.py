@@ -20,7 +20,7 @@ from orchestrator.config.load import load_config
 from orchestrator.config.durations import parse_duration
 from orchestrator.errors import UsageError
 from orchestrator.ledger.store import write_atomic
-from orchestrator.monitoring.local import LocalPrometheus, running_process, state_dir
+from orchestrator.monitoring.local import LocalPrometheus, LocalStack, running_process, state_dir
 from orchestrator.netutil import preferred_port
 from orchestrator.monitoring.readiness import wait_ready
 from orchestrator.render.script import Overrides
@@ -62,13 +62,14 @@ def demo(*, fault: str, duration: str, results: Path | None, json_output: bool, 
 
         check_results_root(results, source="--results", create=True)
     backend_port = int(loaded.config.target.base_url.rsplit(":", 1)[1])
-    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
+    stack = LocalStack(loaded)  # the demo's own Prometheus process, whatever prometheus.runtime says elsewhere
+    prometheus = stack.prometheus
     with RunningBackend(BackendSettings(port=backend_port, fault=fault)) as backend, _prometheus(prometheus):
         console.info(f"reference backend on {backend.url} (fault: {fault}); Prometheus on {prometheus.url_shown}")
-        wait_ready(loaded.config, scenario=DEMO_SCENARIO)
+        wait_ready(loaded.config, scenario=DEMO_SCENARIO, prom=stack.client())
         opts = RunOptions(scenario=DEMO_SCENARIO, config=config_path, overrides=Overrides(duration=seconds),
                           results=results, json_output=json_output, tags={"fault": fault})
-        code = execute(prepared, opts)
+        code = execute(prepared, opts, stack=stack)
     console.info(f"the demo's config, Prometheus data and results are in {workspace}/ "
                  f"(try `perfctl history -c {config_path}`)")
     return code

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from orchestrator import console
@@ -11,42 +10,32 @@ from orchestrator.config.env import redact_url
 from orchestrator.config.load import load_config
 from orchestrator.ledger.store import Ledger, results_root
 from orchestrator.monitoring import grafana as grafana_module
-from orchestrator.errors import EnvironmentProblem, UsageError
-from orchestrator.monitoring.local import LocalPrometheus, state_dir
-from orchestrator.monitoring.stack import DockerStack, prometheus_for
+from orchestrator.errors import EnvironmentProblem
+from orchestrator.monitoring.local import state_dir
 from orchestrator.monitoring.readiness import wait_ready
+from orchestrator.monitoring.select import for_config
 from orchestrator.run.runstate import run_states
-
-
-def _prometheus(config_path: Path | None) -> LocalPrometheus:
-    loaded = load_config(config_path)
-    return LocalPrometheus.for_config(loaded.config, loaded.path)
-
-
-def _runtime(loaded, runtime: str | None) -> str:
-    return runtime or loaded.config.prometheus.runtime
 
 
 def start(config_path: Path | None, *, runtime: str | None = None, grafana: bool | None = None,
           bind: str = "127.0.0.1") -> int:
     loaded = load_config(config_path)
-    if _runtime(loaded, runtime) == "docker":
-        return _start_docker(loaded, grafana=grafana, bind=bind)
-    if bind != "127.0.0.1":
-        raise UsageError("--bind: only for --runtime docker; the local Prometheus listens where prometheus.url says")
-    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
-    started = prometheus.ensure()
+    stack = for_config(loaded, runtime=runtime, grafana=grafana, bind=bind)
+    if stack.kind == "docker":
+        return _start_docker(loaded, stack)
+    prometheus = stack.prometheus
+    started = stack.ensure()
     console.info(("started" if started else "already running:") + f" Prometheus at {prometheus.url_shown}")
-    _wait_scraped(loaded, prometheus.url)
+    _wait_scraped(loaded, stack)
     console.info("Grafana: not available as a local process; use --runtime docker, or k6's web dashboard "
                  "(K6_WEB_DASHBOARD=true; its report is saved as dashboard.html in the run's folder)")
     print(prometheus.url_shown)
     return 0
 
 
-def _start_docker(loaded, *, grafana: bool | None, bind: str) -> int:
-    stack = DockerStack(loaded, grafana_enabled=grafana, bind=bind)
-    started = stack.ensure()
+def _start_docker(loaded, stack) -> int:
+    """The whole container stack: Prometheus, and Grafana unless it is off."""
+    started = stack.start_services()
     for state in stack.states():
         if state.status == "missing":
             continue
@@ -57,42 +46,41 @@ def _start_docker(loaded, *, grafana: bool | None, bind: str) -> int:
                      "`perfctl dashboard-url` links to a run's dashboard")
     else:
         console.info("Grafana: off (--no-grafana or grafana.enabled: false)")
-    _wait_scraped(loaded, stack.prometheus_url)
+    _wait_scraped(loaded, stack)
     print(redact_url(stack.prometheus_url))
     if stack.grafana_enabled:
         print(redact_url(stack.grafana_url))
     return 0
 
 
-def _wait_scraped(loaded, url: str) -> None:
+def _wait_scraped(loaded, stack) -> None:
     """Returns once every scrape job is scraped, so a run right after has its data from the start."""
     try:
-        wait_ready(loaded.config)
+        wait_ready(loaded.config, prom=stack.client())
     except EnvironmentProblem as exc:
-        exc.lines.append(f"Prometheus itself runs at {url} (`perfctl stop-monitoring` ends it)")
+        exc.lines.append(f"Prometheus itself runs at {stack.url} (`perfctl stop-monitoring` ends it)")
         raise
 
 
 def stop(config_path: Path | None, *, runtime: str | None = None, purge: bool = False) -> int:
     loaded = load_config(config_path)
-    if _runtime(loaded, runtime) == "docker":
-        removed = DockerStack(loaded).stop(purge=purge)
-        for name in removed:
+    stack = for_config(loaded, runtime=runtime)
+    stopped = stack.stop(purge=purge)
+    if stack.kind == "docker":  # how each kind says it: containers and volumes, or a process and its folder
+        for name in stopped.removed:
             console.info(f"removed {name}")
-        if not removed:
+        if not stopped:
             console.info("no container of this config's stack was there")
         if not purge:
             console.info("the data volumes are kept (--purge removes them)")
         return 0
-    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
-    data = prometheus.home / "data"
-    if prometheus.stop():
-        console.info(f"stopped Prometheus at {prometheus.url_shown}" + ("" if purge else f"; its data is kept in {data}"))
+    data = stack.prometheus.home / "data"
+    if stopped:
+        console.info(f"stopped {stopped.removed[0]}" + ("" if purge else f"; its data is kept in {data}"))
     else:
         console.info("no Prometheus started by perfctl is running for this config")
-    if purge and data.exists():
-        shutil.rmtree(data)  # stopped above: nothing writes there any more
-        console.info(f"removed its data ({data})")
+    if stopped.data is not None:
+        console.info(f"removed its data ({stopped.data})")
     return 0
 
 
@@ -129,31 +117,32 @@ def _without_grafana_hint(run) -> str:
 
 
 def prometheus_url(config_path: Path | None) -> int:
-    print(_prometheus(config_path).url_shown)
+    print(redact_url(load_config(config_path).config.prometheus.url.rstrip("/")))
     return 0
 
 
 def status(config_path: Path | None, *, json_output: bool) -> int:
     loaded = load_config(config_path)
-    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
-    ref = prometheus.running_process()
-    ready = prometheus_for(loaded).ready()
+    stack = for_config(loaded).status()
     runs = run_states(Ledger(results_root(loaded, None)))
     state = {
-        "prometheus": {"url": prometheus.url_shown, "ready": ready, "managed_pid": ref.pid if ref else None},
+        "prometheus": {"url": stack.url, "ready": stack.ready, "managed_pid": stack.managed_pid},
         "runs": runs,
         "active_runs": [r for r in runs if r.get("note")],
     }
-    containers = _stack_states(loaded)
+    containers = None if stack.containers is None else [
+        {"service": st.name, "container": st.container, "status": st.status, "url": redact_url(st.url)}
+        for st in stack.containers
+    ]
     if containers is not None:
         state["containers"] = containers
     if json_output:
         print(json.dumps(state, indent=2))
         return 0
-    owner = f"started by perfctl, pid {ref.pid}" if ref else "not started by perfctl"
+    owner = f"started by perfctl, pid {stack.managed_pid}" if stack.managed_pid else "not started by perfctl"
     if containers:
         owner = "in container " + ", ".join(f"{c['container']} ({c['status']})" for c in containers if c["service"] == "prometheus")
-    print(f"Prometheus  {prometheus.url_shown}  {'ready' if ready else 'DOWN'}  ({owner})")
+    print(f"Prometheus  {stack.url}  {'ready' if stack.ready else 'DOWN'}  ({owner})")
     for c in containers or []:
         if c["service"] != "prometheus":
             print(f"{c['service'].capitalize():<11} {c['url']}  {c['status']}  (container {c['container']})")
@@ -174,12 +163,3 @@ def _runs_table(runs: list[dict]) -> str:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
 
-
-def _stack_states(loaded) -> list[dict] | None:
-    """The docker stack's containers, when the config's monitoring runtime is docker."""
-    if loaded.config.prometheus.runtime != "docker":
-        return None
-    return [
-        {"service": st.name, "container": st.container, "status": st.status, "url": redact_url(st.url)}
-        for st in DockerStack(loaded).states()
-    ]

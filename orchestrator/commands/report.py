@@ -64,14 +64,15 @@ def _rebuild(run: RunDir, suffix: str, fmt: str, loaded) -> str:
         return report.junit_xml(verdict, run_id=run_id, scenario=scenario, duration_seconds=seconds)
     # html: the charts need the run's series from Prometheus.
     from orchestrator.k6.native_histograms import as_recorded
-    from orchestrator.monitoring.stack import ensure_prometheus, prometheus_for
+    from orchestrator.monitoring.select import for_config
 
     record = run.record()
-    ensure_prometheus(loaded)  # the configured runtime's Prometheus, with the run's data
+    stack = for_config(loaded)
+    stack.ensure()  # the configured runtime's Prometheus, with the run's data
     config = as_recorded(loaded, record).config  # native histograms when the run used them
     window = gate.Window(start=record.start, end=record.end)
     data = report_html.collect(
-        config, prometheus_for(loaded), gate.objectives_for(config, scenario), run_id=run_id, window=window,
+        config, stack.client(), gate.objectives_for(config, scenario), run_id=run_id, window=window,
         record=record, run_path=run.path,
     )
     return report_html.render(data, verdict, document)

@@ -10,7 +10,6 @@ Results are never deleted: the run folder only gains a note of what was done.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
 from dataclasses import replace
@@ -22,7 +21,7 @@ from orchestrator.config.load import load_config
 from orchestrator.errors import PerfctlError, UsageError
 from orchestrator.ledger.record import RunRecord
 from orchestrator.ledger.store import FINAL_STATES, Ledger, iso, results_root
-from orchestrator.monitoring.local import LocalPrometheus
+from orchestrator.monitoring.select import for_config
 from orchestrator.runtimes import runtime_classes
 from orchestrator.run.tmux import Session
 
@@ -84,7 +83,6 @@ def _other_live_runs(ledger: Ledger, run_id: str) -> list[str]:
 
 
 def _monitoring(loaded, record: RunRecord, purge: bool, *, busy: list[str]) -> list[str]:
-    prometheus = LocalPrometheus.for_config(loaded.config, loaded.path)
     started = record.identity.started_prometheus
     if not started:
         if purge:
@@ -93,17 +91,11 @@ def _monitoring(loaded, record: RunRecord, purge: bool, *, busy: list[str]) -> l
     if busy:
         console.info(f"the monitoring stack this run started serves running runs ({', '.join(busy)}): left running")
         return []
-    did = []
-    if loaded.config.prometheus.runtime == "docker":
-        from orchestrator.monitoring.stack import DockerStack
-
-        removed = DockerStack(loaded).stop(purge=purge)
-        return [f"removed {name} of the monitoring stack (this run had started it)" for name in removed]
-    if prometheus.stop():
-        did.append(f"stopped Prometheus at {prometheus.url_shown} (this run had started it)")
-    if purge:
-        data = prometheus.home / "data"
-        if data.exists():
-            shutil.rmtree(data)
-            did.append(f"removed the monitoring stack's data: {data}")
+    stack = for_config(loaded)
+    stopped = stack.stop(purge=purge)
+    if stack.kind == "docker":  # containers and volumes, each by name
+        return [f"removed {name} of the monitoring stack (this run had started it)" for name in stopped.removed]
+    did = [f"stopped {what} (this run had started it)" for what in stopped.removed]
+    if stopped.data is not None:
+        did.append(f"removed the monitoring stack's data: {stopped.data}")
     return did

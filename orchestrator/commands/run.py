@@ -11,7 +11,7 @@ from orchestrator.errors import UsageError
 from orchestrator.run.health import wait_healthy
 from orchestrator.k6.native_histograms import with_native_histograms
 from orchestrator.ledger.store import Ledger, results_root
-from orchestrator.monitoring.stack import ensure_prometheus, prometheus_for
+from orchestrator.monitoring.select import for_config
 from orchestrator.run.execute import execute
 from orchestrator.run.options import RunOptions
 from orchestrator.run.prepare import prepare
@@ -29,7 +29,8 @@ def run(opts: RunOptions) -> int:
     if opts.runtime == "docker" and opts.instances > 1:
         raise UsageError("--instances: not available with --runtime docker yet")
     prepared = prepare(loaded, opts.scenario, opts.overrides, runtime=opts.runtime, script_path=opts.script)
-    queries_parsed = _check_queries(loaded, opts)
+    stack = for_config(loaded)  # this run's Prometheus: its one client, from the checks to the verdict
+    queries_parsed = _check_queries(loaded, opts, stack.client())
     from orchestrator.verdict.baseline import check_spec, default_spec
 
     # A bad --baseline is exit 2 now, not after the load.
@@ -46,24 +47,23 @@ def run(opts: RunOptions) -> int:
     checked = wait_healthy(loaded.config.target)
     if checked:
         console.info(f"health gate: {checked} answered")
-    started_prometheus = ensure_prometheus(loaded)  # a local process or a container: prometheus.runtime
+    started_prometheus = stack.ensure()  # a local process or a container: prometheus.runtime
     if started_prometheus:
         console.info(f"started Prometheus at {redact_url(loaded.config.prometheus.url)} (it keeps running; "
                      "`perfctl stop-monitoring` ends it)")
     if not queries_parsed:
-        _check_queries(loaded, opts, again=True)  # Prometheus answers now; still before any load
+        _check_queries(loaded, opts, stack.client(), again=True)  # Prometheus answers now; still before any load
     # Every scrape the objectives need, and the remote-write receiver, before k6 starts (runners
     # in a cluster write to k8s.prometheus_url, which may not be reachable from here).
-    wait_ready(loaded.config, scenario=opts.scenario, remote_write=opts.runtime != "k8s")
-    return execute(prepared, opts, started_prometheus=started_prometheus)
+    wait_ready(loaded.config, scenario=opts.scenario, remote_write=opts.runtime != "k8s", prom=stack.client())
+    return execute(prepared, opts, started_prometheus=started_prometheus, stack=stack)
 
 
-def _check_queries(loaded: LoadedConfig, opts: RunOptions, *, again: bool = False) -> bool:
+def _check_queries(loaded: LoadedConfig, opts: RunOptions, prom, *, again: bool = False) -> bool:
     """The custom objectives' PromQL before any load (orchestrator/verdict/query_check.py); True once
     Prometheus has parsed them (it may not answer yet: perfctl starts it after the health gate)."""
     from orchestrator.verdict.query_check import check_queries, check_syntax_now
 
-    prom = prometheus_for(loaded)
     if again:
         check_syntax_now(loaded.config, prom, scenario=opts.scenario)
         return True

@@ -8,7 +8,8 @@ from pathlib import Path
 from orchestrator import console
 from orchestrator.monitoring.dashboards import OBJECTIVES_FILE, objectives_dashboard_text
 from orchestrator.ledger.store import write_output
-from orchestrator.monitoring.services import compose_config, compose_yaml, prometheus_config_text
+from orchestrator.monitoring.prometheus_config import prometheus_config_text
+from orchestrator.monitoring.services import compose_config, compose_yaml
 
 COMPOSE_FILE = Path("docker-compose.yml")
 PROMETHEUS_FILE = Path("monitoring/prometheus/prometheus.yml")

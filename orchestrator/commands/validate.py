@@ -44,13 +44,13 @@ def validate(config_path: Path | None) -> int:
 def _check_queries(loaded) -> None:
     """Custom objectives' PromQL: names k6 will send, and the syntax by Prometheus when it answers."""
     from orchestrator.config.env import redact_url
-    from orchestrator.monitoring.stack import prometheus_for
+    from orchestrator.monitoring.select import for_config
     from orchestrator.verdict.query_check import check_queries, custom_objectives
 
     if not custom_objectives(loaded.config):
         return
     # Only asked, never started: validate sends nothing and leaves nothing running.
-    if check_queries(loaded.config, prometheus_for(loaded)):  # a managed store's headers and TLS too
+    if check_queries(loaded.config, for_config(loaded).client()):  # a managed store's headers and TLS too
         console.info("custom queries: Prometheus parsed every one")
     else:
         console.info(f"note: Prometheus does not answer at {redact_url(loaded.config.prometheus.url)}: "

@@ -3,7 +3,7 @@ gate's own series query with the objective's pass and warning bounds as threshol
 
 Generated, not static: the bounds are the loaded perfctl.yaml's, so a changed objective
 shows up in Grafana without editing JSON. The docker stack writes it into its state dir
-(monitoring_stack.py); `perfctl stack compose` writes the compose copy from the demo
+(monitoring/stack.py); `perfctl stack compose` writes the compose copy from the demo
 example. The static dashboards of monitoring/grafana/dashboards/ carry no objectives.
 """
 

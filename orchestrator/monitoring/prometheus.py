@@ -53,6 +53,7 @@ class Prometheus:
         self.access = access or NO_ACCESS
         self.client = client
         self._api = None
+        self._quick_api = None  # for ready() and check_remote_write(): a short timeout
         self._connect = None
         self._lock = threading.Lock()
 
@@ -68,6 +69,14 @@ class Prometheus:
         from orchestrator.http_client import HttpApi
 
         return HttpApi(self.url, timeout=timeout, headers=self.access.headers, tls=self.access.tls_context())
+
+    def _quick(self):
+        """The client of the short checks, built once: its keep-alive connection serves a
+        polling loop (a Prometheus starting, a readiness wait) instead of one connection a call."""
+        with self._lock:
+            if self._quick_api is None:
+                self._quick_api = self._new_http(min(self.timeout, 3.0))
+        return self._quick_api
 
     def _http(self):
         # Imported on first use: `perfctl --help` never needs http.client or ssl.
@@ -97,7 +106,7 @@ class Prometheus:
         from orchestrator.http_client import Unreachable
 
         try:
-            api = self._new_http(min(self.timeout, 3.0))
+            api = self._quick()
             answer = api.get("/-/ready")
             if answer.status == 404:
                 # Mimir, Cortex, Thanos serve the query API under the URL, not Prometheus's /-/ready.
@@ -119,7 +128,7 @@ class Prometheus:
         from orchestrator.http_client import Unreachable
 
         try:
-            answer = self._new_http(min(self.timeout, 3.0)).post("/api/v1/write", EMPTY_WRITE, REMOTE_WRITE_HEADERS)
+            answer = self._quick().post("/api/v1/write", EMPTY_WRITE, REMOTE_WRITE_HEADERS)
         except Unreachable as exc:
             raise EnvironmentProblem(
                 f"Prometheus at {redact_url(self.url)} is unreachable ({exc})", hint=UNREACHABLE_HINT

@@ -61,13 +61,13 @@ def job_needs(config: Config, scenario: str | None = None) -> list[JobNeed]:
 
 
 def wait_ready(config: Config, *, scenario: str | None = None, timeout: float | None = None,
-               remote_write: bool = True) -> None:
+               remote_write: bool = True, prom: Prometheus | None = None) -> None:
     """Return once Prometheus takes remote writes (unless k6 writes elsewhere: `remote_write`
     false) and has scraped every needed job; else EnvironmentProblem (exit 3) naming the job,
-    its last scrape error and the fix."""
+    its last scrape error and the fix. `prom`: the caller's client (its stack's), else one is built."""
     settings = config.prometheus
     timeout = settings.ready_timeout if timeout is None else timeout
-    prom = Prometheus.for_settings(settings)  # headers, token and TLS of a managed store too
+    prom = prom or Prometheus.for_settings(settings)  # headers, token and TLS of a managed store too
     if remote_write:
         prom.check_remote_write()
     needs = job_needs(config, scenario)

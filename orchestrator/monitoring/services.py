@@ -1,6 +1,6 @@
 """The monitoring stack, defined once: Prometheus, Grafana and k6 as plain data.
 
-The same definition drives the docker SDK (`monitoring_stack.py`, `runtimes/docker.py`)
+The same definition drives the docker SDK (`monitoring/stack.py`, `runtimes/docker.py`)
 and the top-level docker-compose.yml (`compose_yaml`, kept equal to the committed file
 by a test). Everything here is pure: no Docker, no files written.
 
@@ -352,12 +352,3 @@ def compose_config() -> Config:
 
     example = Path(__file__).resolve().parents[1] / "examples" / "demo" / "perfctl.yaml"
     return load_config(example, environ={}).config
-
-
-def prometheus_config_text(config: Config, *, rules_dir: str = PROMETHEUS_RULES) -> str:
-    """prometheus.yml for the container: the local runtime's scrape config plus the alert rules."""
-    import yaml
-
-    from orchestrator.monitoring.local import prometheus_yml
-
-    return prometheus_yml(config) + yaml.safe_dump({"rule_files": [f"{rules_dir}/*.yml"]}, sort_keys=False)

@@ -1,5 +1,5 @@
-"""The monitoring stack in containers (the docker runtime of `start-monitoring`), and the
-choice between it and the local Prometheus process.
+"""The monitoring stack in containers: the docker implementation of monitoring/base.py's Stack
+(`perfctl start-monitoring --runtime docker`, and a run's Prometheus with prometheus.runtime: docker).
 
 Containers and volumes are found by their perfctl.stack label and their names, never
 by memory, so `stop-monitoring` finds what an earlier perfctl started. Data lives on
@@ -9,7 +9,6 @@ named volumes and survives `stop-monitoring`; `--purge` removes it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import console, docker_engine
@@ -18,8 +17,10 @@ from orchestrator.monitoring import grafana
 from orchestrator.config.env import redact_url
 from orchestrator.config.model import LoadedConfig
 from orchestrator.errors import EnvironmentProblem
-from orchestrator.monitoring.local import LocalPrometheus, state_dir
+from orchestrator.monitoring.base import ServiceState, StackState, Stopped
+from orchestrator.monitoring.local import running_process, state_dir
 from orchestrator.monitoring.prometheus import Prometheus
+from orchestrator.monitoring.prometheus_config import prometheus_config_text
 from orchestrator.monitoring.services import (
     LABEL_SERVICE,
     LABEL_STACK,
@@ -28,7 +29,6 @@ from orchestrator.monitoring.services import (
     Stack,
     StackPaths,
     define_stack,
-    prometheus_config_text,
     stack_id,
 )
 
@@ -45,15 +45,9 @@ def monitoring_dir() -> Path:
     return MONITORING_DIR
 
 
-@dataclass(frozen=True)
-class ServiceState:
-    name: str
-    container: str
-    status: str  # running, exited, ... or "missing"
-    url: str
-
-
 class DockerStack:
+    kind = "docker"
+
     def __init__(self, loaded: LoadedConfig, *, grafana_enabled: bool | None = None, bind: str = LOOPBACK_BIND):
         self.loaded = loaded
         self.config = loaded.config
@@ -63,6 +57,7 @@ class DockerStack:
         self.grafana_enabled = self.config.grafana.enabled if grafana_enabled is None else grafana_enabled
         self.id = stack_id(self.config, self.state)
         self._reload_needed = False  # set when prometheus.yml changed under a running container
+        self._client: Prometheus | None = None
 
     # ---- definition ----
 
@@ -90,18 +85,48 @@ class DockerStack:
     def prometheus_url(self) -> str:
         return self.config.prometheus.url.rstrip("/")
 
+    url = prometheus_url  # base.Stack's name for it
+
     @property
     def grafana_url(self) -> str:
         return self.config.grafana.url.rstrip("/")
 
+    # ---- base.Stack ----
+
+    def client(self) -> Prometheus:
+        if self._client is None:  # built once: its access (headers, token, TLS) and its connection
+            self._client = Prometheus.for_settings(self.config.prometheus)
+        return self._client
+
+    def ensure(self) -> bool:
+        """What a run needs: Prometheus answering with this config's scrape jobs (Grafana comes
+        with `perfctl start-monitoring`, start_services). True if its container started now."""
+        if self.client().ready():
+            self.apply_config()
+            return False
+        settings = self.config.prometheus
+        if not settings.manage:
+            raise EnvironmentProblem(
+                f"Prometheus does not answer at {redact_url(settings.url)} and prometheus.manage is false",
+                hint="start it yourself, or set prometheus.manage: true",
+            )
+        return "prometheus" in self.start_services(grafana=False)
+
+    def status(self) -> StackState:
+        ref = running_process(self.state / "prometheus")  # a local one this state dir started, if any
+        return StackState(redact_url(self.prometheus_url), self.client().ready(), ref.pid if ref else None,
+                          tuple(self.states()))
+
     # ---- lifecycle ----
 
-    def ensure(self, *, wait: float = 60.0) -> list[str]:
-        """Start whatever is missing and wait until it answers. Returns the services started."""
+    def start_services(self, *, wait: float = 60.0, grafana: bool | None = None) -> list[str]:
+        """Start whatever is missing (Grafana too, unless off) and wait until it answers.
+        Returns the services started."""
         if self.bind not in (LOOPBACK_BIND, "::1", "localhost"):
             console.info(f"warning: the stack listens on {self.bind or 'all addresses'}, not only 127.0.0.1: "
                          "anyone who reaches this host can read Prometheus and try Grafana's login")
-        stack = self.definition()
+        use_grafana = self.grafana_enabled if grafana is None else grafana
+        stack = self.definition(with_grafana=use_grafana)
         client = docker_engine.connect()
         try:
             self._write_prometheus_config()
@@ -113,13 +138,13 @@ class DockerStack:
                 if self._ensure_container(client, stack, service):
                     started.append(service.name)
             self._wait_prometheus(client, stack, wait, created="prometheus" in started)
-            if self.grafana_enabled:
+            if use_grafana:
                 self._wait_grafana(client, stack, created="grafana" in started)
             return started
         finally:
             client.close()
 
-    def stop(self, *, purge: bool = False) -> list[str]:
+    def stop(self, *, purge: bool = False) -> Stopped:
         """Stop and remove this stack's containers; with purge also its volumes and password."""
         client = docker_engine.connect()
         removed = []
@@ -139,7 +164,7 @@ class DockerStack:
                 grafana.password_file(self.state).unlink(missing_ok=True)
         finally:
             client.close()
-        return removed
+        return Stopped(tuple(removed))
 
     def states(self) -> list[ServiceState]:
         stack = self.definition(with_grafana=True, names_only=True)
@@ -333,28 +358,3 @@ def container_options(service: Service) -> dict:
         options["healthcheck"] = {"test": ["CMD-SHELL", *service.healthcheck], "interval": 10_000_000_000, "retries": 5}
     return options
 
-
-# ---- which Prometheus a config uses -----------------------------------------------------------
-
-
-def prometheus_for(loaded: LoadedConfig) -> Prometheus:
-    """The client of the config's Prometheus, wherever it runs (a local process, a container, a
-    managed store): prometheus.url with its headers, token and TLS. One place for every reader."""
-    return Prometheus.for_settings(loaded.config.prometheus)
-
-
-def ensure_prometheus(loaded: LoadedConfig) -> bool:
-    """Make Prometheus answer at prometheus.url with the configured runtime. True if started now."""
-    settings = loaded.config.prometheus
-    if settings.runtime == "local":
-        return LocalPrometheus.for_config(loaded.config, loaded.path).ensure()
-    if prometheus_for(loaded).ready():
-        DockerStack(loaded, grafana_enabled=False).apply_config()
-        return False
-    if not settings.manage:
-        raise EnvironmentProblem(
-            f"Prometheus does not answer at {redact_url(settings.url)} and prometheus.manage is false",
-            hint="start it yourself, or set prometheus.manage: true",
-        )
-    # A run needs only Prometheus; Grafana comes with `perfctl start-monitoring`.
-    return "prometheus" in DockerStack(loaded, grafana_enabled=False).ensure()

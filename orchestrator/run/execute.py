@@ -22,7 +22,7 @@ from orchestrator.ledger.store import (
     write_atomic,
 )
 from orchestrator.monitoring import access as prometheus_access
-from orchestrator.monitoring.stack import prometheus_for
+from orchestrator.monitoring.select import for_config
 from orchestrator.pids import ProcessRef
 from orchestrator.report.plan_summary import describe_plan
 from orchestrator.run.detach import detached_session
@@ -34,8 +34,10 @@ from orchestrator.runtimes import chosen, make_runtime
 from orchestrator.runtimes.base import RunContext
 
 
-def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = False) -> int:
+def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = False, stack=None) -> int:
+    """`stack`: the run's monitoring stack (monitoring/select.py), whose one client serves the whole run."""
     loaded, script = prepared.loaded, prepared.script
+    stack = stack or for_config(loaded)
     ledger = Ledger(results_root(loaded, opts.results))
     run_id = opts.run_id if opts.run_id is not None else new_run_id(opts.scenario)
     baseline = _resolve_baseline(loaded, ledger, opts, run_id)
@@ -65,8 +67,8 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
     # (a second Ctrl-C a moment too late) must not tear the run's record or its verdict,
     # which are seconds away.
     with recorded_signals():
-        outcome, start, end, live_stop = _run_k6(prepared, opts, run)
-        return _end_of_run(prepared, opts, run, outcome, Window(start, end), live_stop)
+        outcome, start, end, live_stop = _run_k6(prepared, opts, run, stack.client())
+        return _end_of_run(prepared, opts, run, outcome, Window(start, end), live_stop, stack)
 
 
 # What the verdict needs, imported while k6 runs (see _warm_up) rather than after it.
@@ -75,7 +77,7 @@ VERDICT_MODULES = ("orchestrator.verdict.gate", "orchestrator.run.judge", "orche
 
 
 def _end_of_run(prepared: Prepared, opts: RunOptions, run: RunDir, outcome, window: Window,
-                live_stop: dict | None) -> int:
+                live_stop: dict | None, stack) -> int:
     from orchestrator.k6.summary import merge_instance_summaries
 
     if (opts.instances > 1 or opts.hosts) and opts.runtime == "local":
@@ -86,12 +88,12 @@ def _end_of_run(prepared: Prepared, opts: RunOptions, run: RunDir, outcome, wind
         prepared.loaded, run, record, has_thresholds=prepared.script.has_thresholds, status=record.k6_end.final_status,
         show=lambda judgement: print_verdict(judgement, run, opts.json_output), rollback=opts.rollback,
         # What k6 recorded stays; the run waits in `evaluating` for `perfctl recover` / `evaluate`.
-        hint=f"when Prometheus is back: perfctl evaluate {run.id}",
+        hint=f"when Prometheus is back: perfctl evaluate {run.id}", stack=stack,
     )
     return ending.exit_code
 
 
-def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
+def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir, prom):
     """k6 under its runtime; (outcome, start, end, the live gate's stop or None)."""
     loaded = prepared.loaded
     k6 = loaded.config.k6
@@ -108,10 +110,10 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir):
     runtime, started = _pick_runtime(prepared, opts, run, argv, start)
     env = run_env(remote_write, dashboard_export=run.file("dashboard.html"))
     env.update(prometheus_access.k6_env(loaded.config.prometheus))  # headers, token, TLS: k6's environment only
-    live = _live_gate(loaded, run, opts.scenario, start)
+    live = _live_gate(loaded, run, opts.scenario, start, prom)
     watch = {"watch": live.poll} if live else {}
     _warm_up(VERDICT_MODULES)
-    with _live_view(prepared, opts, run, start, argv) as view:
+    with _live_view(prepared, opts, run, start, argv, prom) as view:
         outcome = runtime.run(argv, env, run.file("k6.log"), cwd=run.path, on_started=started, progress=view, **watch)
     start, end = runtime.window(start, time.time())  # e.g. a container's own start/exit, without its set-up
     live_stop = None
@@ -126,7 +128,8 @@ def _pick_runtime(prepared: Prepared, opts: RunOptions, run: RunDir, argv: list[
     name = chosen(opts.runtime, instances=opts.instances, hosts=opts.hosts)
     context = RunContext(loaded=prepared.loaded, run=run, scenario=opts.scenario, script_text=prepared.script.text,
                          instances=opts.instances, hosts=opts.hosts)
-    runtime = make_runtime(name, context)
+    # The docker runtime prepare built (features, inspect) runs k6 too: built once per run.
+    runtime = prepared.runtime if prepared.runtime is not None and name == opts.runtime else make_runtime(name, context)
 
     def started(facts: dict) -> None:
         k6_run = K6Run.from_facts(runtime.record_key, facts)
@@ -135,13 +138,12 @@ def _pick_runtime(prepared: Prepared, opts: RunOptions, run: RunDir, argv: list[
     return runtime, started
 
 
-def _live_view(prepared: Prepared, opts: RunOptions, run: RunDir, start: float, argv: list[str]):
+def _live_view(prepared: Prepared, opts: RunOptions, run: RunDir, start: float, argv: list[str], prom):
     """The panel a person watches while k6 runs (plain lines in a CI log)."""
     from orchestrator.verdict import gate
     from orchestrator.run import live_view
 
     loaded = prepared.loaded
-    prom = prometheus_for(loaded)
     return live_view.for_run(
         loaded.config, prom, gate.objectives_for(loaded.config, opts.scenario), run_id=run.id, start=start,
         planned=prepared.script.expected_seconds, plan=prepared.script.plan,
@@ -157,13 +159,12 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
     return None
 
 
-def _live_gate(loaded: LoadedConfig, run: RunDir, scenario: str, start: float):
+def _live_gate(loaded: LoadedConfig, run: RunDir, scenario: str, start: float, prom):
     live = [o for o in loaded.config.objectives if o.live and o.applies_to(scenario)]
     if not live:
         return None
     from orchestrator.verdict.live_gate import LiveGate
 
-    prom = prometheus_for(loaded)
     return LiveGate(loaded.config, prom, live, run_id=run.id, start=start)
 
 

@@ -16,7 +16,7 @@ from orchestrator.config.env import redact_url
 from orchestrator.errors import ExitCode, PerfctlError
 from orchestrator.ledger.record import Outcome, RunRecord
 from orchestrator.ledger.store import RunDir, iso
-from orchestrator.monitoring.stack import prometheus_for
+from orchestrator.monitoring.select import for_config
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ def finish(
     show: Callable[[object], None] | None = None,
     rollback: bool = False,
     hint: str | None = None,
+    stack=None,
 ) -> Ending:
     """The end of a run over its recorded window (record.window), in this order:
 
@@ -58,15 +59,15 @@ def finish(
     show      print the verdict (after it is recorded, before rollback)
     rollback  run the configured rollback actions for the result
     hint      said with a gate that cannot be evaluated (Prometheus gone)
+    stack     the monitoring stack (monitoring/select.py) the caller holds; else the config's
     """
     from orchestrator.verdict.gate import await_last_scrapes, objectives_for
     from orchestrator.run.judge import RESULT_EXIT, judge_run
     from orchestrator.run.rollback import run_rollback
 
+    stack = stack or for_config(loaded)
     if ensure is not None:
-        from orchestrator.monitoring.stack import ensure_prometheus
-
-        if ensure_prometheus(loaded):  # a local process or the docker stack, as prometheus.runtime says
+        if stack.ensure():  # a local process or the docker stack, as prometheus.runtime says
             ensure(redact_url(loaded.config.prometheus.url.rstrip("/")))
     written = run.read_json("verdict.json") if keep_written else None
     if written is not None and written.get("result"):
@@ -76,7 +77,7 @@ def finish(
             RESULT_EXIT.get(_result(result), ExitCode.INCONCLUSIVE))
         ending = Ending(result, score, exit_code, None)
     else:
-        prom = prometheus_for(loaded)
+        prom = stack.client()
         if settle:
             # Right after k6 ended the last scrapes may still be due; long after, this returns at once.
             await_last_scrapes(prom, objectives_for(loaded.config, record.scenario), end=record.end,

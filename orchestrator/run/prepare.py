@@ -22,6 +22,7 @@ class Prepared:
     k6_binary: str
     script: RenderedScript
     k6_version: str
+    runtime: object | None = None  # the runtime prepare built (docker: features, inspect), reused for the run
 
 
 def prepare(
@@ -51,7 +52,7 @@ def prepare(
                 hint="use --runtime local, or inline values (data: {pool: {values: [...]}})",
             )
         container.inspect(script.text)
-        return Prepared(loaded=loaded, k6_binary="k6", script=script, k6_version=features.text)
+        return Prepared(loaded=loaded, k6_binary="k6", script=script, k6_version=features.text, runtime=container)
     binary = find_k6(loaded.config.k6.binary)
     features = k6_memo.features(binary)
     script = render_scenario(loaded, scenario, features, overrides)

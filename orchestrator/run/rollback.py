@@ -126,7 +126,7 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 def run_rollback(loaded, run: RunDir, result: str, *, interrupted: bool) -> dict | None:
     """The configured actions for a judged run, once: a run whose run.json records them is left alone."""
-    from orchestrator.monitoring.local import LocalPrometheus
+    from orchestrator.monitoring.select import for_config
 
     trigger = trigger_for(loaded.config, result, interrupted)
     if trigger is None:
@@ -134,11 +134,7 @@ def run_rollback(loaded, run: RunDir, result: str, *, interrupted: bool) -> dict
     if run.record().rollback:
         return None  # done already (a recover after a crash must not undo twice)
     def stop_monitoring() -> bool:
-        if loaded.config.prometheus.runtime == "docker":
-            from orchestrator.monitoring.stack import DockerStack
-
-            return bool(DockerStack(loaded).stop())  # containers only: the data volumes are kept
-        return LocalPrometheus.for_config(loaded.config, loaded.path).stop()
+        return bool(for_config(loaded).stop())  # no purge: the data (folder or volumes) is kept
 
     outcome = run_actions(loaded.config, run, trigger=trigger, result=result, stop_monitoring=stop_monitoring)
     run.write(lambda record: replace(record, rollback=outcome))
