@@ -102,6 +102,7 @@ def run(ctx: BenchContext) -> FigureResult:
         baseline = Variant("no output", None)
         every = [baseline, *chosen]
         rps_runs: list[tuple[str, float]] = []  # (variant, requests/s) in the order they ran
+        cpu_runs: list[tuple[str, float]] = []  # (variant, k6 CPU seconds per 1,000 requests), same order
         cpu_per_k: dict[str, list[float]] = {v.name: [] for v in every}
         rss_mb: dict[str, list[float]] = {v.name: [] for v in every}
         complete: dict[str, dict] = {}
@@ -119,6 +120,7 @@ def run(ctx: BenchContext) -> FigureResult:
             reqs = json.loads(summary.read_text())["metrics"]["http_reqs"]
             rps_runs.append((variant.name, reqs["rate"]))
             cpu_per_k[variant.name].append(1000 * process.cpu / reqs["count"])
+            cpu_runs.append((variant.name, cpu_per_k[variant.name][-1]))
             rss_mb[variant.name].append(process.max_rss_kb / 1024)
             if variant.push_interval is not None and variant.name not in complete:
                 complete[variant.name] = gate_values(prom.base_url, variant, testid, start, end)
@@ -132,6 +134,9 @@ def run(ctx: BenchContext) -> FigureResult:
                 measure(baseline, rep)
         load_after = os.getloadavg()
     ratios = bracketed_ratios(rps_runs, baseline.name)
+    # The requests/s a setting would reach with no-output's CPU per request: on 2 shared cores
+    # requests/s also measures how much CPU k6 was given; CPU per request much less so.
+    efficiency = {name: [1 / r for r in values] for name, values in bracketed_ratios(cpu_runs, baseline.name).items()}
     rps = {v.name: [value for name, value in rps_runs if name == v.name] for v in every}
     base = rps[baseline.name]
     fig.rows.append(Row("no output: requests/s", Summary.of(base), "req/s"))
@@ -145,9 +150,14 @@ def run(ctx: BenchContext) -> FigureResult:
         {"setting": v.name, "median": round(Summary.of(ratios[v.name]).median, 3),
          "spread ± % of median": round(Summary.of(ratios[v.name]).spread_percent, 1),
          ">= 0.95 with spread < ±5 %": Summary.of(ratios[v.name]).median >= 0.95 and Summary.of(ratios[v.name]).spread_percent < 5,
-         "ratios in run order": ", ".join(f"{r:.3f}" for r in ratios[v.name])}
+         "ratios in run order": ", ".join(f"{r:.3f}" for r in ratios[v.name]),
+         "CPU efficiency median": round(Summary.of(efficiency[v.name]).median, 3),
+         "CPU efficiency spread ± %": round(Summary.of(efficiency[v.name]).spread_percent, 1)}
         for v in chosen
     ]
+    for variant in chosen:
+        fig.rows.append(Row(f"CPU efficiency, {variant.name}: no-output k6 CPU per request / this setting's",
+                            Summary.of(efficiency[variant.name]), "×"))
     for variant in [baseline, *chosen]:
         fig.rows.append(Row(f"k6 CPU per 1,000 requests, {variant.name}", Summary.of(cpu_per_k[variant.name]), "s"))
     for variant in [baseline, *chosen]:
@@ -164,7 +174,9 @@ def run(ctx: BenchContext) -> FigureResult:
     fig.notes.append(f"{ctx.reps(5)} repetitions; a no-output run between every two candidate runs (B V1 B V2 ... B), the "
                      "candidates' order reversed each repetition. Each ratio is a candidate's requests/s over the mean of "
                      "the two no-output runs beside it (bench.stats.bracketed_ratios); spread is half the range over the "
-                     "median. The gate's numbers are read from each setting's first run.")
+                     "median. The gate's numbers are read from each setting's first run. CPU efficiency: k6's CPU seconds per "
+                     "request without output over this setting's, bracketed the same way: the requests/s ratio k6 would "
+                     "show if CPU were the only limit and each run got the same CPU.")
     fig.notes.append(f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
                      f"{', '.join(f'{x:.2f}' for x in load_after)} (2 cores shared with other helpers' tests).")
     fig.commands += [

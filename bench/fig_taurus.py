@@ -237,7 +237,7 @@ def failing_thresholds(sides: Sides, script: Path, seconds: float, workspace: Pa
     taurus_lines = [f"bzt: {line}" for line in evidence_lines(t_log.read_text(errors="replace"))]
     if k6_err is not None:
         taurus_lines += [f"k6.err (Taurus's artifact): {line}" for line in evidence_lines(k6_err.read_text(errors="replace"))]
-    perfctl_lines = evidence_lines(p_log.read_text(errors="replace"), ("threshold", "fail", "FAIL", "exit", "99"))[:8]
+    perfctl_lines = evidence_lines(p_log.read_text(errors="replace"), ("crossed", "FAIL", "key objective", "exit code"))[:8]
     said = {0: "exits 0 (a pass)"}.get(t_sample.code, f"exits {t_sample.code}")
     verdict = (f"k6's threshold `http_reqs: count<1` fails (k6 run exits {k6_sample.code}). Under Taurus k6 exited "
                f"{t_k6[-1] if t_k6 else 'unknown'} (recorded by a wrapper on PATH) and bzt {said}; perfctl exits "
