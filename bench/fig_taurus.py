@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -108,6 +109,26 @@ class Sides:
         return sample, max(peak, sample.max_rss_kb), log
 
 
+HTTP_REQS_LINE = re.compile(r"^\s*http_reqs\.*:\s*([0-9]+)", re.MULTILINE)
+
+
+def http_reqs_in(text: str) -> int | None:
+    """Requests k6 made, from its end-of-test summary (`http_reqs......: 9022   450.9/s`)."""
+    found = HTTP_REQS_LINE.findall(text)
+    return int(found[-1]) if found else None
+
+
+def requests_made(side: str, log: Path, sides: "Sides", label: str) -> int | None:
+    """What k6 did under each tool: its summary in our log (k6), in Taurus's k6.out, in perfctl's summary.json."""
+    if side == "k6":
+        return http_reqs_in(log.read_text(errors="replace"))
+    if side == "taurus":
+        outs = sorted((sides.home / "taurus" / label / "artifacts").glob("*/k6.out"))
+        return http_reqs_in(outs[-1].read_text(errors="replace")) if outs else None
+    summary = json.loads((latest_run_dir(sides.config_path.parent) / "summary.json").read_text())
+    return int(summary["metrics"]["http_reqs"]["count"])
+
+
 def latest_run_dir(workspace: Path) -> Path:
     return max((workspace / "results").iterdir(), key=lambda p: p.stat().st_mtime)
 
@@ -129,6 +150,7 @@ def run(ctx: BenchContext) -> FigureResult:
         sides = Sides(ctx, home, bzt, config_path)
         samples: dict[str, list[ProcessSample]] = {s: [] for s in SIDES}
         peaks: dict[str, list[float]] = {s: [] for s in SIDES}
+        requests: dict[str, list[int | None]] = {s: [] for s in SIDES}
         perfctl_codes = []
         with managed_prometheus(config_path):
             # Unmeasured warm-up of each: Taurus writes ~/.bzt-rc and compiles its modules, perfctl
@@ -138,8 +160,9 @@ def run(ctx: BenchContext) -> FigureResult:
             for rep in range(ctx.reps(3)):
                 order = SIDES[rep % 3:] + SIDES[:rep % 3]  # each tool goes first, second and last once
                 for side in order:
-                    sample, peak, _ = sides.run(side, ok_script, seconds, label=f"rep{rep}")
+                    sample, peak, log = sides.run(side, ok_script, seconds, label=f"rep{rep}")
                     samples[side].append(sample)
+                    requests[side].append(requests_made(side, log, sides, f"rep{rep}"))
                     peaks[side].append(peak / 1024)
                     if side == "perfctl":
                         perfctl_codes.append(sample.code)
@@ -168,6 +191,14 @@ def run(ctx: BenchContext) -> FigureResult:
             Row(f"{name}: CPU (user+sys, with children)", Summary.of([s.cpu for s in samples[side]]), "s"),
             Row(f"{name}: peak RSS of the process tree", Summary.of(peaks[side]), "MB"),
         ]
+    if all(n for values in requests.values() for n in values):
+        per_k = {side: [1000 * s.cpu / n for s, n in zip(samples[side], requests[side])] for side in SIDES}
+        fig.rows += [Row(f"{name}: requests/s k6 made", Summary.of([n / seconds for n in requests[side]]), "req/s")
+                     for side, name in (("k6", "k6 run"), ("perfctl", "perfctl run"), ("taurus", "bzt"))]
+        fig.rows.append(Row("CPU per 1,000 requests: bzt / perfctl run",
+                            Summary.of(pairwise_ratios(per_k["taurus"], per_k["perfctl"])), "×"))
+    else:
+        fig.notes.append(f"Requests per run not found in every log: {requests}")
     fig.extra["k6_thresholds_failed"] = failing["table"]
     fig.extra["taurus_output_on_failed_thresholds"] = [{"line": line} for line in failing["taurus_lines"]]
     fig.extra["perfctl_output_on_failed_thresholds"] = [{"line": line} for line in failing["perfctl_lines"]]

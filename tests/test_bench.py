@@ -11,6 +11,7 @@ import yaml
 
 from bench import importtime, results
 from bench.fig_overhead import k6_argv_of
+from bench.fig_taurus import http_reqs_in
 from bench.fig_websocket import replies_and_errors
 from bench.proctree import descendants
 from bench.stats import FigureResult, Headline, Row, Summary, Target, bracketed_ratios, median, pairwise_ratios
@@ -171,3 +172,11 @@ def test_evidence_lines_pick_the_lines_about_thresholds_and_exit():
            "INFO: Samples count: 58\nINFO: Done performing with code: 0\n"
     assert evidence_lines(text) == ["level=error msg=\"thresholds on metrics 'http_reqs' have been crossed\"",
                                     "INFO: Done performing with code: 0"]
+
+
+def test_http_reqs_come_from_the_last_k6_summary_line():
+    text = ("     http_req_waiting...............: avg=1ms\n"
+            "    http_reqs......................................................: 9022   450.925857/s\n"
+            "    iterations.....................................................: 9022   450.925857/s\n")
+    assert http_reqs_in(text) == 9022
+    assert http_reqs_in("no summary here") is None
