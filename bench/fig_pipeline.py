@@ -12,7 +12,7 @@ from bench import servers
 from bench.context import BenchContext, shown
 from bench.k6bench import render_generated, throughput_config
 from bench.measure import run_measured
-from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
+from bench.stats import FigureResult, Headline, Row, Summary, Target, bracketed_ratios
 from orchestrator.verdict import gate
 from orchestrator.config.model import Config
 from orchestrator.config.settings import K6Settings
@@ -58,15 +58,16 @@ class Variant:
 
 
 def variants(quick: bool) -> list[Variant]:
+    """perfctl's defaults first, then one change at a time: push interval, system tags, trend stats, native histograms."""
     defaults = K6Settings()
     current = Variant("perfctl defaults", defaults.push_interval, tuple(defaults.trend_stats), defaults.native_histograms)
     found = [
         current,
-        Variant("perfctl defaults with k6's default system tags", current.push_interval, current.trend_stats,
+        Variant("push every 1 s", 1.0, current.trend_stats, current.native_histograms),
+        Variant("k6's default system tags", current.push_interval, current.trend_stats,
                 current.native_histograms, K6_DEFAULT_SYSTEM_TAGS),
-        Variant("k6's own defaults", 5.0, ("p(99)",), system_tags=K6_DEFAULT_SYSTEM_TAGS),
-        Variant("trend stats p(95),p(99) only", 5.0, ("p(95)", "p(99)")),
-        Variant("native histograms", 5.0, tuple(defaults.trend_stats), True),
+        Variant("trend stats p(95),p(99) only", current.push_interval, ("p(95)", "p(99)")),
+        Variant("native histograms", current.push_interval, current.trend_stats, True),
     ]
     unique = []
     for v in found:  # the current defaults may equal a candidate: measure it once
@@ -100,35 +101,64 @@ def run(ctx: BenchContext) -> FigureResult:
             ctx, home / "generated", throughput_config(nginx.base_url, prom.base_url, vus=VUS, duration=duration), "throughput")
         base_env = {**os.environ, "K6_NO_USAGE_REPORT": "true"}
         baseline = Variant("no output", None)
-        rps: dict[str, list[float]] = {v.name: [] for v in [baseline, *chosen]}
-        cpu_per_k: dict[str, list[float]] = {v.name: [] for v in [baseline, *chosen]}
-        rss_mb: dict[str, list[float]] = {v.name: [] for v in [baseline, *chosen]}
+        every = [baseline, *chosen]
+        rps_runs: list[tuple[str, float]] = []  # (variant, requests/s) in the order they ran
+        cpu_runs: list[tuple[str, float]] = []  # (variant, k6 CPU seconds per 1,000 requests), same order
+        cpu_per_k: dict[str, list[float]] = {v.name: [] for v in every}
+        rss_mb: dict[str, list[float]] = {v.name: [] for v in every}
         complete: dict[str, dict] = {}
-        for rep in range(ctx.reps(3)):
-            order = [baseline, *chosen]
-            for variant in order if rep % 2 == 0 else reversed(order):
-                testid = f"pipeline-{rep}-{len(rps[variant.name])}-{abs(hash(variant.name)) % 10000}"
-                summary = home / f"{testid}.json"
-                argv = run_argv(ctx.k6, script, run_id=testid, summary=summary, extra=[], tags={})
-                if variant.push_interval is None:
-                    argv = [a for a in argv if a not in ("-o", "experimental-prometheus-rw")]
-                start = time.time()
-                process = run_measured(argv, env={**base_env, **variant.env(prom.base_url)}, log=home / "k6.log", timeout=120)
-                end = time.time()
-                reqs = json.loads(summary.read_text())["metrics"]["http_reqs"]
-                rps[variant.name].append(reqs["rate"])
-                cpu_per_k[variant.name].append(1000 * process.cpu / reqs["count"])
-                rss_mb[variant.name].append(process.max_rss_kb / 1024)
-                if variant.push_interval is not None and rep == 0:
-                    complete[variant.name] = gate_values(prom.base_url, variant, testid, start, end)
+        load_before = os.getloadavg()
+
+        def measure(variant: Variant, rep: int) -> None:
+            testid = f"pipeline-{rep}-{len(rps_runs)}"
+            summary = home / f"{testid}.json"
+            argv = run_argv(ctx.k6, script, run_id=testid, summary=summary, extra=[], tags={})
+            if variant.push_interval is None:
+                argv = [a for a in argv if a not in ("-o", "experimental-prometheus-rw")]
+            start = time.time()
+            process = run_measured(argv, env={**base_env, **variant.env(prom.base_url)}, log=home / "k6.log", timeout=120)
+            end = time.time()
+            reqs = json.loads(summary.read_text())["metrics"]["http_reqs"]
+            rps_runs.append((variant.name, reqs["rate"]))
+            cpu_per_k[variant.name].append(1000 * process.cpu / reqs["count"])
+            cpu_runs.append((variant.name, cpu_per_k[variant.name][-1]))
+            rss_mb[variant.name].append(process.max_rss_kb / 1024)
+            if variant.push_interval is not None and variant.name not in complete:
+                complete[variant.name] = gate_values(prom.base_url, variant, testid, start, end)
+
+        # A baseline run between every two candidates (B V1 B V2 B ... V5 B), the candidates'
+        # order reversed every repetition: each ratio is over the baselines beside it.
+        measure(baseline, 0)
+        for rep in range(ctx.reps(5)):
+            for variant in chosen if rep % 2 == 0 else list(reversed(chosen)):
+                measure(variant, rep)
+                measure(baseline, rep)
+        load_after = os.getloadavg()
+    ratios = bracketed_ratios(rps_runs, baseline.name)
+    # The requests/s a setting would reach with no-output's CPU per request: on 2 shared cores
+    # requests/s also measures how much CPU k6 was given; CPU per request much less so.
+    efficiency = {name: [1 / r for r in values] for name, values in bracketed_ratios(cpu_runs, baseline.name).items()}
+    rps = {v.name: [value for name, value in rps_runs if name == v.name] for v in every}
     base = rps[baseline.name]
     fig.rows.append(Row("no output: requests/s", Summary.of(base), "req/s"))
     for variant in chosen:
-        ratios = Summary.of(pairwise_ratios(rps[variant.name], base))
+        summary = Summary.of(ratios[variant.name])
         if variant is chosen[0]:
-            fig.headlines.append(Headline(f"requests/s with perfctl's defaults / no output ({variant.describe})", ratios, TARGET))
+            fig.headlines.append(Headline(f"requests/s with perfctl's defaults / no output ({variant.describe})", summary, TARGET))
         else:
-            fig.rows.append(Row(f"{variant.name} / no output ({variant.describe})", ratios, "×"))
+            fig.rows.append(Row(f"{variant.name} / no output ({variant.describe})", summary, "×"))
+    fig.extra["ratio_per_setting"] = [
+        {"setting": v.name, "median": round(Summary.of(ratios[v.name]).median, 3),
+         "spread ± % of median": round(Summary.of(ratios[v.name]).spread_percent, 1),
+         ">= 0.95 with spread < ±5 %": Summary.of(ratios[v.name]).median >= 0.95 and Summary.of(ratios[v.name]).spread_percent < 5,
+         "ratios in run order": ", ".join(f"{r:.3f}" for r in ratios[v.name]),
+         "CPU efficiency median": round(Summary.of(efficiency[v.name]).median, 3),
+         "CPU efficiency spread ± %": round(Summary.of(efficiency[v.name]).spread_percent, 1)}
+        for v in chosen
+    ]
+    for variant in chosen:
+        fig.rows.append(Row(f"CPU efficiency, {variant.name}: no-output k6 CPU per request / this setting's",
+                            Summary.of(efficiency[variant.name]), "×"))
     for variant in [baseline, *chosen]:
         fig.rows.append(Row(f"k6 CPU per 1,000 requests, {variant.name}", Summary.of(cpu_per_k[variant.name]), "s"))
     for variant in [baseline, *chosen]:
@@ -142,6 +172,14 @@ def run(ctx: BenchContext) -> FigureResult:
                      "the same argv as `perfctl run` (orchestrator.k6.binary.run_argv), the same env (remote_write_env). "
                      "The script sets perfctl's system tags (" + ",".join(LEAN_SYSTEM_TAGS) + ") in its options, "
                      "the no-output baseline included; a variant with `system tags` sets K6_SYSTEM_TAGS, which overrides them.")
+    fig.notes.append(f"{ctx.reps(5)} repetitions; a no-output run between every two candidate runs (B V1 B V2 ... B), the "
+                     "candidates' order reversed each repetition. Each ratio is a candidate's requests/s over the mean of "
+                     "the two no-output runs beside it (bench.stats.bracketed_ratios); spread is half the range over the "
+                     "median. The gate's numbers are read from each setting's first run. CPU efficiency: k6's CPU seconds per "
+                     "request without output over this setting's, bracketed the same way: the requests/s ratio k6 would "
+                     "show if CPU were the only limit and each run got the same CPU.")
+    fig.notes.append(f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
+                     f"{', '.join(f'{x:.2f}' for x in load_after)} (2 cores shared with other helpers' tests).")
     fig.commands += [
         shown([ctx.k6, "run", "--tag", "testid=ID", "--summary-export", "s.json", "throughput.js"]) + "  # no output",
         shown([ctx.k6, "run", "--tag", "testid=ID", "-o", "experimental-prometheus-rw", "--summary-export", "s.json", "throughput.js"],

@@ -118,3 +118,21 @@ class FigureResult:
             "headlines": [h.as_dict() for h in self.headlines], "rows": [r.as_dict() for r in self.rows],
             "notes": list(self.notes), "commands": list(self.commands), "extra": self.extra,
         }
+
+
+def bracketed_ratios(sequence: Sequence[tuple[str, float]], baseline: str) -> dict[str, list[float]]:
+    """Runs in the order they ran, baseline between every two candidates (B V1 B V2 B ...): each
+    candidate over the mean of the baselines right before and after it, so a slow drift of the
+    machine's load (other work on shared cores) cancels out of its ratio."""
+    out: dict[str, list[float]] = {}
+    for at, (name, value) in enumerate(sequence):
+        if name == baseline:
+            continue
+        around = [v for n, v in (sequence[at - 1] if at > 0 else ("", 0.0),
+                                 sequence[at + 1] if at + 1 < len(sequence) else ("", 0.0)) if n == baseline]
+        if not around:
+            raise ValueError(f"run {at} ({name}) has no baseline run beside it")
+        reference = sum(around) / len(around)
+        if reference:
+            out.setdefault(name, []).append(value / reference)
+    return out

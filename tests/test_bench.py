@@ -4,15 +4,20 @@ the benchmark itself is `bench/run`, never a test."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
+import yaml
 
 from bench import importtime, results
 from bench.fig_overhead import k6_argv_of
+from bench.fig_taurus import http_reqs_in
 from bench.fig_websocket import replies_and_errors
-from bench.stats import FigureResult, Headline, Row, Summary, Target, median, pairwise_ratios
+from bench.proctree import descendants
+from bench.stats import FigureResult, Headline, Row, Summary, Target, bracketed_ratios, median, pairwise_ratios
 from bench.synthetic_ledger import write_ledger
 from bench.synthetic_tsdb import Series, openmetrics_lines
+from bench.taurus_env import evidence_lines, exit_codes, k6_shim, taurus_config, taurus_env
 from orchestrator.ledger.store import Ledger
 
 
@@ -116,3 +121,62 @@ def test_performance_table_replaces_only_what_is_between_the_markers():
     assert updated.startswith("intro\n") and updated.endswith(f"{results.PERFORMANCE_END}\nafter\n")
     assert "old" not in updated and table in updated
     assert results.replace_between_markers("no markers", table) == "no markers"
+
+
+def test_bracketed_ratios_divide_each_candidate_by_the_baselines_beside_it():
+    runs = [("B", 100.0), ("V1", 90.0), ("B", 80.0), ("V2", 80.0), ("B", 120.0), ("V1", 50.0)]
+    ratios = bracketed_ratios(runs, "B")
+    assert ratios["V1"] == [pytest.approx(90 / 90), pytest.approx(50 / 120)]  # the last has one neighbour
+    assert ratios["V2"] == [pytest.approx(80 / 100)]
+    with pytest.raises(ValueError, match="no baseline"):
+        bracketed_ratios([("B", 1.0), ("V1", 1.0), ("V2", 1.0)], "B")
+
+
+def test_process_tree_walks_every_descendant_once():
+    children = {1: [2, 3], 2: [4], 4: [5], 3: [], 9: [10]}
+    assert sorted(descendants(children, 1)) == [1, 2, 3, 4, 5]
+    assert descendants(children, 5) == [5]
+    assert descendants({1: [2], 2: [1]}, 1) == [1, 2]  # a loop (pid reuse while walking) ends
+
+
+def test_taurus_config_runs_our_script_with_our_load_and_no_update_check(tmp_path):
+    data = yaml.safe_load(taurus_config(tmp_path / "s.js", vus=10, seconds=20, artifacts=tmp_path / "a",
+                                        api_address="127.0.0.1:7000"))
+    assert data["settings"]["check-updates"] is False
+    assert data["settings"]["artifacts-dir"].startswith(str(tmp_path / "a"))
+    (execution,) = data["execution"]
+    assert execution == {"executor": "k6", "concurrency": 10, "hold-for": "20s", "scenario": "side-by-side"}
+    assert data["scenarios"]["side-by-side"]["script"] == str(tmp_path / "s.js")
+    assert data["modules"]["k6"]["cmdline"] == "--address 127.0.0.1:7000"
+
+
+def test_k6_shim_puts_only_our_k6_on_path_and_records_run_exit_codes(tmp_path):
+    fake_k6 = tmp_path / "fake-k6"
+    fake_k6.write_text("#!/bin/sh\n[ \"$1\" = run ] && exit 99\nexit 0\n")
+    fake_k6.chmod(0o755)
+    plain = k6_shim(tmp_path / "plain", str(fake_k6))
+    assert sorted(p.name for p in plain.iterdir()) == ["k6"] and (plain / "k6").resolve() == fake_k6
+    log = tmp_path / "exits.log"
+    wrapped = k6_shim(tmp_path / "wrapped", str(fake_k6), exit_log=log)
+    assert subprocess.run([str(wrapped / "k6"), "version"]).returncode == 0
+    assert subprocess.run([str(wrapped / "k6"), "run", "--vus", "1", "s.js"]).returncode == 99
+    assert exit_codes(log) == [99]  # `k6 version` is not a run
+    assert exit_codes(tmp_path / "missing.log") == []
+    env = taurus_env(plain, tmp_path / "home", base={"PATH": "/elsewhere", "X": "1"})
+    assert env["PATH"].split(":")[0] == str(plain) and "/elsewhere" not in env["PATH"]
+    assert env["HOME"] == str(tmp_path / "home") and env["X"] == "1"
+
+
+def test_evidence_lines_pick_the_lines_about_thresholds_and_exit():
+    text = "INFO: Starting...\nlevel=error msg=\"thresholds on metrics 'http_reqs' have been crossed\"\n" \
+           "INFO: Samples count: 58\nINFO: Done performing with code: 0\n"
+    assert evidence_lines(text) == ["level=error msg=\"thresholds on metrics 'http_reqs' have been crossed\"",
+                                    "INFO: Done performing with code: 0"]
+
+
+def test_http_reqs_come_from_the_last_k6_summary_line():
+    text = ("     http_req_waiting...............: avg=1ms\n"
+            "    http_reqs......................................................: 9022   450.925857/s\n"
+            "    iterations.....................................................: 9022   450.925857/s\n")
+    assert http_reqs_in(text) == 9022
+    assert http_reqs_in("no summary here") is None
