@@ -25,6 +25,7 @@ FIGURES = {
     "websocket": "fig_websocket",
     "gate": "fig_gate",
     "ledger": "fig_ledger",
+    "vu_memory": "fig_vu_memory",
 }
 BENCH_DIR = Path(__file__).resolve().parent
 

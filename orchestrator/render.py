@@ -30,6 +30,7 @@ from orchestrator import __version__, profiles
 from orchestrator.config import Config, LoadedConfig, Scenario, Threshold, runtime_env_refs
 from orchestrator.durations import k6_duration
 from orchestrator.errors import ConfigError, UsageError
+from orchestrator.script_features import script_features
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -146,6 +147,8 @@ def render_scenario(
         "uses_data_files": any(pool["source"] != "inline" for part in plan["parts"].values() for pool in part["data"].values()),
         "uses_metrics": bool(plan["metrics"]),
         "shared_auth": [p.name for p in parts if p.scenario.auth and p.scenario.auth.login and p.scenario.auth.mode == "shared"],
+        # Every VU builds what its script defines, so the script defines only what this scenario uses.
+        **script_features(plan),
         "websocket_module": features.websocket_module,
         # A JSON document inside a JSON string literal: pure ASCII, no way out of the string.
         # Keys keep the config's order: JSON bodies go out as written.
