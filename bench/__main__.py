@@ -26,6 +26,7 @@ FIGURES = {
     "gate": "fig_gate",
     "ledger": "fig_ledger",
     "taurus": "fig_taurus",
+    "vu_memory": "fig_vu_memory",
 }
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -36,6 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short tests, 2 repetitions: to develop the benchmark")
     parser.add_argument("--out", type=Path, help="where results.md/json go (default: bench/, or a temp dir with --quick)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, k6 summaries)")
+    parser.add_argument("--merge", action="store_true",
+                        help="put the measured figures into the existing results.md/json instead of replacing them")
     args = parser.parse_args(argv)
     chosen = [k.strip() for k in (args.only or ",".join(FIGURES)).split(",") if k.strip()]
     unknown = [k for k in chosen if k not in FIGURES]
@@ -75,8 +78,20 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     out = args.out or (Path(tempfile.gettempdir()) / "perfctl-bench-quick" if args.quick else BENCH_DIR)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.md").write_text(results.render_markdown(figures, about, invocation))
-    (out / "results.json").write_text(results.render_json(figures, about, invocation))
+    if args.merge and (out / "results.md").exists() and (out / "results.json").exists():
+        import json
+
+        from bench import results_merge
+
+        numbers = {key: list(FIGURES).index(key) + 1 for key in args.figures}
+        (out / "results.md").write_text(
+            results_merge.render_merged((out / "results.md").read_text(), figures, about, invocation, numbers))
+        merged = results_merge.merge_json(json.loads((out / "results.json").read_text()),
+                                          json.loads(results.render_json(figures, about, invocation)))
+        (out / "results.json").write_text(json.dumps(merged, indent=2) + "\n")
+    else:
+        (out / "results.md").write_text(results.render_markdown(figures, about, invocation))
+        (out / "results.json").write_text(results.render_json(figures, about, invocation))
     print(f"bench: wrote {out / 'results.md'} and {out / 'results.json'}", file=sys.stderr)
     readme = BENCH_DIR / "README.md"
     if out == BENCH_DIR and not args.quick and args.only is None and readme.exists():

@@ -18,7 +18,6 @@
 // from k6's environment (__ENV) when the request is sent, so secrets stay out of this file.
 // Environment it reads: DEMO_TARGET  (e.g. `k6 run -e NAME=value`, or export them).
 import http from "k6/http";
-import exec from "k6/execution";
 import { check, sleep } from "k6";
 import { Counter, Gauge, Rate, Trend } from "k6/metrics";
 import { WebSocket } from "k6/experimental/websockets";
@@ -200,18 +199,21 @@ export const options = {
 };
 
 // `${NAME}` / `${NAME:-default}` from the environment; `$${` is a literal `${`.
-const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-function expand(text) {
-  // No `{`: nothing to expand, and no regex run on every request's path and headers.
-  if (typeof text !== "string" || text.indexOf("{") === -1) return text;
+// Regexes are compiled on first use: each costs every VU memory, and most scenarios never
+// need this one (bench/, memory per VU).
+let ENV_REF = null;
+const expand = (text) => {
+  // No `${`: nothing to expand, and no regex run on every request's path and headers.
+  if (typeof text !== "string" || text.indexOf("${") === -1) return text;
+  if (ENV_REF === null) ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
   return text.replace(ENV_REF, (match, name, fallback) => {
     if (match === "$${") return "${";
     if (__ENV[name] !== undefined) return __ENV[name];
     if (fallback !== undefined) return fallback;
     throw new Error(`environment variable ${name} is not set`);
   });
-}
-function expandDeep(value) {
+};
+const expandDeep = (value) => {
   if (typeof value === "string") return expand(value);
   if (Array.isArray(value)) return value.map(expandDeep);
   if (value !== null && typeof value === "object") {
@@ -220,12 +222,12 @@ function expandDeep(value) {
     return out;
   }
   return value;
-}
+};
 
 // target.base_url / ws_base_url may hold `${NAME}` too (a password in the URL): filled in from
 // k6's environment on first use in each VU, never written into this file.
 let targetUrls = null;
-function targetUrl(protocol) {
+const targetUrl = (protocol) => {
   if (targetUrls === null) {
     const base = expand(PLAN.base_url).replace(/\/+$/, "");
     // k6's WebSocket refuses a URL with `user:password@` ("malformed ws or wss URL"): one
@@ -236,21 +238,21 @@ function targetUrl(protocol) {
     targetUrls = { http: base, websocket: ws };
   }
   return targetUrls[protocol];
-}
+};
 
 // Load never leaves the configured origin: a URL is sent only if it is the base URL followed by
 // nothing or `/`, `?`, `#` (so no path or value can turn the base into `user@` of another host).
 // Fixed URLs are checked once per VU, URLs with placeholders on every request.
 const REFUSED = new Counter("perfctl_refused_requests");
 let refusedSaid = false;
-function onTarget(protocol, url) {
+const onTarget = (protocol, url) => {
   const base = targetUrl(protocol);
   if (!url.startsWith(base)) return false;
   if (url.length === base.length) return true;
   const next = url.charCodeAt(base.length);
   return next === 47 || next === 63 || next === 35; // "/", "?", "#"
-}
-function refuse(name) {
+};
+const refuse = (name) => {
   // Not sent: a failed check (what thresholds on `checks` and the report see) and a count.
   REFUSED.add(1, { name: name });
   check(null, { [`${name}: URL stays on the configured origin`]: () => false });
@@ -258,7 +260,7 @@ function refuse(name) {
     refusedSaid = true;
     console.error(`perfctl: request ${name} refused, not sent: its URL would leave the configured origin`);
   }
-}
+};
 
 // Data pools: {pool} / {pool.field} placeholders take one row per iteration.
 const POOLS = {};
@@ -270,7 +272,7 @@ for (const part of Object.values(PLAN.parts)) {
 }
 const cursors = {}; // per VU: where `order: sequential` pools are
 
-function rowIndex(part, name, size) {
+const rowIndex = (part, name, size) => {
   const order = part.data[name].order;
   if (order === "sequential") {
     const key = `${part.name}/${name}`;
@@ -278,30 +280,25 @@ function rowIndex(part, name, size) {
     return cursors[key]++ % size;
   }
   if (order === "unique") {
-    try {
-      return exec.scenario.iterationInTest % size;
-    } catch (e) {
-      return 0; // setup() has no scenario
-    }
   }
   return Math.floor(Math.random() * size);
-}
+};
 
-function randomUuid() {
+const randomUuid = () => {
   return "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".replace(/[xy]/g, (c) => {
     const r = Math.floor(Math.random() * 16);
     return (c === "x" ? r : (r & 0x3) | 0x8).toString(16);
   });
-}
+};
 
 // One iteration's values: captured response fields, the token, pool rows, vu/iter/rand/uuid.
 // rand and uuid are drawn on first use (then fixed for the iteration): a uuid costs 32 regex
 // callbacks, which made every request of a plain scenario ~20% more expensive (bench/, figure 3).
-function newContext(part) {
+const newContext = (part) => {
   return { part: part, vars: {}, rows: {}, rand: null, uuid: null };
-}
+};
 
-function lookup(ctx, name, field) {
+const lookup = (ctx, name, field) => {
   let value;
   if (name in ctx.vars) {
     value = ctx.vars[name];
@@ -326,14 +323,22 @@ function lookup(ctx, name, field) {
     value = value !== null && typeof value === "object" ? value[key] : undefined;
   }
   return value;
-}
+};
 
 // Placeholders perfctl knows are filled; any other `{...}` stays as written. A string that
 // is one placeholder only takes the value's own type (a number stays a number in JSON).
-const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))?\}/g;
-const WHOLE_PLACEHOLDER = /^\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))?\}$/;
-function fill(ctx, text) {
+let PLACEHOLDER = null;
+let WHOLE_PLACEHOLDER = null;
+const placeholders = () => {
+  if (PLACEHOLDER === null) {
+    PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))?\}/g;
+    WHOLE_PLACEHOLDER = /^\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))?\}$/;
+  }
+  return PLACEHOLDER;
+};
+const fill = (ctx, text) => {
   if (typeof text !== "string" || text.indexOf("{") === -1) return text;
+  placeholders();
   const whole = WHOLE_PLACEHOLDER.exec(text);
   if (whole) {
     const value = lookup(ctx, whole[1], whole[2]);
@@ -344,23 +349,23 @@ function fill(ctx, text) {
     if (value === undefined) return match;
     return typeof value === "object" ? JSON.stringify(value) : String(value);
   });
-}
-function fillText(ctx, text) {
+};
+const fillText = (ctx, text) => {
   const value = fill(ctx, expand(text));
   return typeof value === "object" ? JSON.stringify(value) : String(value);
-}
+};
 // A path's placeholders are filled percent-encoded, one path segment each: a value never adds a
 // segment, a query or a host (`@127.0.0.1:1/x` stays inside its segment).
-function fillPath(ctx, text) {
+const fillPath = (ctx, text) => {
   const expanded = expand(text);
   if (typeof expanded !== "string" || expanded.indexOf("{") === -1) return expanded;
-  return expanded.replace(PLACEHOLDER, (match, name, field) => {
+  return expanded.replace(placeholders(), (match, name, field) => {
     const value = lookup(ctx, name, field);
     if (value === undefined) return match;
     return encodeURIComponent(typeof value === "object" ? JSON.stringify(value) : String(value));
   });
-}
-function fillDeep(ctx, value) {
+};
+const fillDeep = (ctx, value) => {
   if (typeof value === "string") return fill(ctx, expand(value));
   if (Array.isArray(value)) return value.map((item) => fillDeep(ctx, item));
   if (value !== null && typeof value === "object") {
@@ -369,119 +374,30 @@ function fillDeep(ctx, value) {
     return out;
   }
   return value;
-}
+};
 
-function queryString(ctx, query) {
+const queryString = (ctx, query) => {
   const keys = Object.keys(query);
   if (keys.length === 0) return "";
   return "?" + keys.map((k) => `${encodeURIComponent(fillText(ctx, k))}=${encodeURIComponent(fillText(ctx, query[k]))}`).join("&");
-}
+};
 
-// Custom metrics declared in perfctl.yaml, fed by the requests that name them.
-const METRICS = {};
-for (const [name, spec] of Object.entries(PLAN.metrics)) {
-  if (spec.type === "counter") METRICS[name] = new Counter(name);
-  else if (spec.type === "gauge") METRICS[name] = new Gauge(name);
-  else if (spec.type === "rate") METRICS[name] = new Rate(name);
-  else METRICS[name] = new Trend(name, spec.time);
-}
 
-function jsonField(res, path) {
+const jsonField = (res, path) => {
   try {
     return res.json(path);
   } catch (e) {
     return undefined;
   }
-}
+};
 
-function feedMetrics(req, res, ok) {
-  for (const feed of req.feeds) {
-    let value;
-    if (feed.what === "duration") value = res.timings.duration;
-    else if (feed.what === "success") value = ok;
-    else if (feed.what === "failure") value = !ok;
-    else if (feed.what === "always") value = true;
-    else value = jsonField(res, feed.what.slice("json:".length));
-    if (value === undefined || value === null) continue;
-    if (typeof value === "boolean" && feed.type !== "rate") value = value ? 1 : 0;
-    if (feed.type === "rate") METRICS[feed.metric].add(Boolean(value));
-    else if (Number.isFinite(Number(value))) METRICS[feed.metric].add(Number(value));
-  }
-}
 
-// Response callbacks must be built in the init context.
-const EXPECTED = {};
-// What cannot change between iterations (no `{placeholder}`, no `${VAR}`, no login token) is
-// built once per VU: filling it and building params and checks again on every request cost
-// about a third of a plain request's CPU in k6's JavaScript runtime (bench/, figure 3).
-const FIXED = new Map();
-function isFixed(value) {
-  if (typeof value === "string") return value.indexOf("{") === -1;
-  if (Array.isArray(value)) return value.every(isFixed);
-  if (value !== null && typeof value === "object") return Object.entries(value).every(([k, v]) => isFixed(k) && isFixed(v));
-  return true;
-}
-for (const part of Object.values(PLAN.parts)) {
-  const auth = part.auth || {};
-  for (const req of [auth.register, auth.login, ...(part.requests || [])]) {
-    if (!req) continue;
-    if (req.expect_status.length > 0) EXPECTED[`${part.name}/${req.name}`] = http.expectedStatuses(...req.expect_status);
-    const fixedBody = req.json !== null ? isFixed(req.json) : isFixed(req.body);
-    FIXED.set(req, {
-      params: !part.auth && isFixed(PLAN.headers) && isFixed(req.headers) ? requestParams(part, req, null) : null,
-      target: isFixed(req.path) && isFixed(req.query) ? req.path + queryString(null, req.query) : null,
-      body: fixedBody ? requestBody(req, null) : undefined,
-      checks: Object.keys(req.capture).length === 0 ? requestChecks(req, null) : null,
-    });
-  }
-}
-// Parts whose every request is fixed and that log in nowhere need no per-iteration context.
-const CONTEXT_FREE = new Set(
-  Object.values(PLAN.parts)
-    .filter((part) => !part.auth && (part.requests || []).every((req) => {
-      const fixed = FIXED.get(req);
-      return fixed.params && fixed.target !== null && fixed.body !== undefined && fixed.checks;
-    }))
-    .map((part) => part.name),
-);
-
-// A weighted pick: the request's index; -1 when the roll lands on the idle share (an
-// iteration that only thinks).
-function pickWeighted(part) {
-  const roll = Math.random() * part.total_weight;
-  for (let i = 0; i < part.cumulative_weights.length; i++) if (roll < part.cumulative_weights[i]) return i;
-  return -1;
-}
-
-function authHeaders(part, token) {
+const authHeaders = (part, token) => {
   if (!part.auth || token === null || token === undefined) return {};
   return { [part.auth.header]: part.auth.scheme ? `${part.auth.scheme} ${token}` : String(token) };
-}
+};
 
-// One request: send it, check it, feed its metrics, keep what it captures. -> { res, ok }
-function sendRequest(part, req, ctx) {
-  const fixed = FIXED.get(req);
-  const params = fixed.params || requestParams(part, req, ctx);
-  const body = fixed.body !== undefined ? fixed.body : requestBody(req, ctx);
-  let url;
-  if (fixed.target !== null) {
-    if (fixed.url === undefined) fixed.url = onTarget("http", targetUrl("http") + fixed.target) ? targetUrl("http") + fixed.target : null;
-    url = fixed.url;
-  } else {
-    url = targetUrl("http") + fillPath(ctx, req.path) + queryString(ctx, req.query);
-    if (!onTarget("http", url)) url = null;
-  }
-  if (url === null) {
-    refuse(req.name);
-    return { res: null, ok: false };
-  }
-  const res = http.request(req.method, url, body, params);
-  const ok = check(res, fixed.checks || requestChecks(req, ctx));
-  if (req.feeds.length > 0) feedMetrics(req, res, ok);
-  return { res: res, ok: ok };
-}
-
-function requestParams(part, req, ctx) {
+const requestParams = (part, req, ctx) => {
   const params = {
     headers: Object.assign({}, fillDeep(ctx, PLAN.headers), authHeaders(part, ctx ? ctx.vars.token : null), fillDeep(ctx, req.headers)),
     tags: Object.assign({ name: req.name }, req.tags),
@@ -492,17 +408,17 @@ function requestParams(part, req, ctx) {
     params.headers["Content-Type"] = "application/json";
   }
   return params;
-}
+};
 
-function requestBody(req, ctx) {
+const requestBody = (req, ctx) => {
   if (req.json !== null) return JSON.stringify(fillDeep(ctx, req.json));
   return req.body !== null ? fillText(ctx, req.body) : null;
-}
+};
 
 // A request's checks; a capture stores into ctx, so only requests without captures share theirs.
 // Each check's name starts with the request's name: that is how checks are told apart. (A
 // `name` tag on every check as well cost ~6% of k6's CPU per request; bench/, figure 3.)
-function requestChecks(req, ctx) {
+const requestChecks = (req, ctx) => {
   const checks = {};
   if (req.expect_status.length > 0) {
     checks[`${req.name}: status in ${req.expect_status.join("/")}`] = (r) => req.expect_status.includes(r.status);
@@ -524,36 +440,85 @@ function requestChecks(req, ctx) {
     };
   }
   return checks;
+};
+
+// Response callbacks must be built in the init context.
+const EXPECTED = {};
+// What cannot change between iterations (no `{placeholder}`, no `${VAR}`, no login token) is
+// built once per VU: filling it and building params and checks again on every request cost
+// about a third of a plain request's CPU in k6's JavaScript runtime (bench/, figure 3).
+// It is kept on the request's own PLAN object as `_fixed` (no config field starts with `_`): a
+// Map or Set would make every VU build that builtin's constructor and prototype (the JS runtime
+// creates them on first use) for nothing (bench/, memory per VU).
+const isFixed = (value) => {
+  if (typeof value === "string") return value.indexOf("{") === -1;
+  if (Array.isArray(value)) return value.every(isFixed);
+  if (value !== null && typeof value === "object") return Object.entries(value).every(([k, v]) => isFixed(k) && isFixed(v));
+  return true;
+};
+for (const part of Object.values(PLAN.parts)) {
+  const auth = part.auth || {};
+  for (const req of [auth.register, auth.login, ...(part.requests || [])]) {
+    if (!req) continue;
+    if (req.expect_status.length > 0) EXPECTED[`${part.name}/${req.name}`] = http.expectedStatuses(...req.expect_status);
+    const fixedBody = req.json !== null ? isFixed(req.json) : isFixed(req.body);
+    req._fixed = {
+      params: !part.auth && isFixed(PLAN.headers) && isFixed(req.headers) ? requestParams(part, req, null) : null,
+      target: isFixed(req.path) && isFixed(req.query) ? req.path + queryString(null, req.query) : null,
+      body: fixedBody ? requestBody(req, null) : undefined,
+      checks: Object.keys(req.capture).length === 0 ? requestChecks(req, null) : null,
+    };
+  }
+}
+// Parts whose every request is fixed and that log in nowhere need no per-iteration context.
+const CONTEXT_FREE = {};
+for (const part of Object.values(PLAN.parts)) {
+  CONTEXT_FREE[part.name] = !part.auth && (part.requests || []).every((req) => {
+    const fixed = req._fixed;
+    return Boolean(fixed.params && fixed.target !== null && fixed.body !== undefined && fixed.checks);
+  });
 }
 
-// Auth: register (optional) then login; the token is at auth.token_path in the login's JSON.
-function login(part) {
-  const ctx = newContext(part);
-  if (part.auth.register && !sendRequest(part, part.auth.register, ctx).ok) return null;
-  const result = sendRequest(part, part.auth.login, ctx);
-  if (!result.ok) return null;
-  const token = jsonField(result.res, part.auth.token_path);
-  return token === undefined || token === null ? null : token;
-}
+// A weighted pick: the request's index; -1 when the roll lands on the idle share (an
+// iteration that only thinks).
+const pickWeighted = (part) => {
+  const roll = Math.random() * part.total_weight;
+  for (let i = 0; i < part.cumulative_weights.length; i++) if (roll < part.cumulative_weights[i]) return i;
+  return -1;
+};
 
-const vuTokens = {}; // per VU, for `mode: per-vu`
-function tokenFor(part, data) {
-  const auth = part.auth;
-  if (!auth) return null;
-  if (auth.mode === "env") return expand(auth.token);
-  if (auth.mode === "shared") return data && data.tokens ? data.tokens[part.name] : null;
-  if (!vuTokens[part.name]) vuTokens[part.name] = login(part);
-  return vuTokens[part.name];
-}
+// One request: send it, check it, feed its metrics, keep what it captures. -> { res, ok }
+const sendRequest = (part, req, ctx) => {
+  const fixed = req._fixed;
+  const params = fixed.params || requestParams(part, req, ctx);
+  const body = fixed.body !== undefined ? fixed.body : requestBody(req, ctx);
+  let url;
+  if (fixed.target !== null) {
+    if (fixed.url === undefined) fixed.url = onTarget("http", targetUrl("http") + fixed.target) ? targetUrl("http") + fixed.target : null;
+    url = fixed.url;
+  } else {
+    url = targetUrl("http") + fillPath(ctx, req.path) + queryString(ctx, req.query);
+    if (!onTarget("http", url)) url = null;
+  }
+  if (url === null) {
+    refuse(req.name);
+    return { res: null, ok: false };
+  }
+  const res = http.request(req.method, url, body, params);
+  const ok = check(res, fixed.checks || requestChecks(req, ctx));
+  if (req.feeds.length > 0) feedMetrics(req, res, ok);
+  return { res: res, ok: ok };
+};
 
-function thinkTime(part) {
+
+const thinkTime = (part) => {
   if (part.think_time > 0) sleep(part.think_time);
-}
+};
 
 // One HTTP iteration: a weighted pick from the mix, or every request in order (a flow whose
 // later requests use what earlier ones captured; a failed capture ends the iteration).
-function httpIteration(part, data) {
-  const ctx = CONTEXT_FREE.has(part.name) ? null : newContext(part);
+const httpIteration = (part, data) => {
+  const ctx = CONTEXT_FREE[part.name] ? null : newContext(part);
   if (part.auth) {
     ctx.vars.token = tokenFor(part, data);
     if (ctx.vars.token === null) return; // the failed login is already a failed check
@@ -567,12 +532,12 @@ function httpIteration(part, data) {
     const index = pickWeighted(part);
     if (index >= 0) sendRequest(part, part.requests[index], ctx);
   }
-}
+};
 
-// A request that is fixed through and through (see FIXED) as one closure: the URL is joined on
+// A request that is fixed through and through (see `_fixed`) as one closure: the URL is joined on
 // first use, then each call is k6's request and check and nothing else. -> ok
-function fixedSender(part, req) {
-  const fixed = FIXED.get(req);
+const fixedSender = (part, req) => {
+  const fixed = req._fixed;
   let url = null;
   return () => {
     if (url === null) {
@@ -588,14 +553,14 @@ function fixedSender(part, req) {
     if (req.feeds.length > 0) feedMetrics(req, res, ok);
     return ok;
   };
-}
+};
 
 // A part's iteration, specialised once per VU in the init context. A context-free part (the
 // raw-throughput case) runs its senders directly: the general path's lookups and branches on
 // every request cost 5-15% of k6's CPU per request in a plain GET loop (bench/, figure 3).
-function iterationOf(part) {
+const iterationOf = (part) => {
   const think = part.think_time > 0 ? () => sleep(part.think_time) : () => {};
-  if (!CONTEXT_FREE.has(part.name)) {
+  if (!CONTEXT_FREE[part.name]) {
     return (data) => {
       httpIteration(part, data);
       think();
@@ -617,7 +582,7 @@ function iterationOf(part) {
     if (index >= 0) senders[index]();
     think();
   };
-}
+};
 
 // WebSocket streaming: one reply is the chunks the server streams until a frame whose
 // JSON `type` is the done marker. Custom metrics time the connect, the first chunk and
@@ -627,16 +592,16 @@ const wsReplySuccess = new Rate("ws_reply_success");
 const wsFirstChunk = new Trend("ws_first_chunk_time", true);
 const wsReplyTime = new Trend("ws_reply_time", true);
 
-function frameType(data) {
+const frameType = (data) => {
   try {
     const frame = JSON.parse(data);
     return frame !== null && typeof frame === "object" ? frame.type : undefined;
   } catch (e) {
     return undefined;
   }
-}
+};
 
-async function streamConversation(part, data) {
+const streamConversation = async (part, data) => {
   const ctx = newContext(part);
   if (part.auth) {
     ctx.vars.token = tokenFor(part, data);
@@ -707,17 +672,17 @@ async function streamConversation(part, data) {
       resolve();
     };
   });
-}
+};
 
 // "chat-http": http, executor constant-vus
 export const run_chat_http = iterationOf(PLAN.parts["chat-http"]);
 
 // "websocket": websocket, executor constant-vus
-export async function run_websocket(data) {
+export const run_websocket = async (data) => {
   const part = PLAN.parts["websocket"];
   await streamConversation(part, data);
   thinkTime(part);
-}
+};
 
 // "health": http, executor constant-vus
 export const run_health = iterationOf(PLAN.parts["health"]);

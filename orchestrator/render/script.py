@@ -35,6 +35,7 @@ from orchestrator.config.scenario import Scenario
 from orchestrator.config.durations import k6_duration
 from orchestrator.errors import ConfigError, UsageError
 from orchestrator.k6.features import K6Features
+from orchestrator.render.features import script_features
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -115,6 +116,8 @@ def render_scenario(
         "uses_data_files": any(pool["source"] != "inline" for part in plan["parts"].values() for pool in part["data"].values()),
         "uses_metrics": bool(plan["metrics"]),
         "shared_auth": [p.name for p in parts if p.scenario.auth and p.scenario.auth.login and p.scenario.auth.mode == "shared"],
+        # Every VU builds what its script defines, so the script defines only what this scenario uses.
+        **script_features(plan),
         "websocket_module": features.websocket_module,
         # A JSON document inside a JSON string literal: pure ASCII, no way out of the string.
         # Keys keep the config's order: JSON bodies go out as written.
