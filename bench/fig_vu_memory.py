@@ -12,7 +12,7 @@ from bench import servers, vu_scenarios
 from bench.context import BenchContext, shown
 from bench.k6bench import run_k6, write_script
 from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
-from orchestrator.k6 import detect_features
+from orchestrator.k6.binary import detect_features
 
 VUS = 1000
 RATE = 500  # arrival-rate: iterations/s over the pre-allocated pool of VUS

@@ -11,9 +11,10 @@ import subprocess
 from bench import results_merge, vu_scenarios
 from bench.results import render_markdown
 from bench.stats import FigureResult, Headline, Summary, Target
-from orchestrator.config import load_config
-from orchestrator.k6 import find_k6
-from orchestrator.render import K6Features, render_scenario
+from orchestrator.config.load import load_config
+from orchestrator.k6.binary import find_k6
+from orchestrator.k6.features import K6Features
+from orchestrator.render.script import render_scenario
 from orchestrator.render.features import script_features
 
 BASE = "http://127.0.0.1:18080"
