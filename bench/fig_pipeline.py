@@ -18,12 +18,12 @@ from orchestrator.config.model import Config
 from orchestrator.config.settings import K6Settings
 from orchestrator.k6.binary import RemoteWrite, remote_write_env, run_argv
 from orchestrator.monitoring.prometheus import Prometheus
-from orchestrator.render.script import LEAN_SYSTEM_TAGS
+from orchestrator.render.plan import LEAN_SYSTEM_TAGS
 
 VUS = 10
 TARGET = Target(">=", 0.95)
 # k6's own default system tags: the generated script sets perfctl's lean set
-# (orchestrator.render.script.LEAN_SYSTEM_TAGS) in its options; K6_SYSTEM_TAGS in the environment
+# (orchestrator.render.plan.LEAN_SYSTEM_TAGS) in its options; K6_SYSTEM_TAGS in the environment
 # overrides script options, which brings k6's full set back for comparison.
 K6_DEFAULT_SYSTEM_TAGS = ("proto,subproto,status,method,url,name,group,check,error,error_code,tls_version,"
                           "scenario,service,expected_response")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import textwrap
 
-from orchestrator.render.script import LEAN_SYSTEM_TAGS
+from orchestrator.render.plan import LEAN_SYSTEM_TAGS
 
 KINDS = ("http-mix", "http-sequence", "arrival-rate", "websocket")
 CONVERSATIONS = [f"conv-{i:03d}" for i in range(1, 9)]

@@ -6,7 +6,8 @@ import pytest
 
 from orchestrator.report.plan_summary import describe_plan, shape
 from orchestrator.config.load import load_config
-from orchestrator.render.script import K6Features, render_scenario
+from orchestrator.k6.features import K6Features
+from orchestrator.render.script import render_scenario
 from tests.conftest import plan_of, write_config
 
 

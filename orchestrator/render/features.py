@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 def script_features(plan: dict) -> dict[str, bool]:
-    """Template flags from a rendered plan (orchestrator/render/script.py's `_plan`)."""
+    """Template flags from a rendered plan (orchestrator/render/plan.py's `build_plan`)."""
     parts = list(plan["parts"].values())
     uses_http = any(part["protocol"] == "http" for part in parts)
     uses_auth = any(part["auth"] is not None for part in parts)
