@@ -1,6 +1,6 @@
 """orchestrator/k6/breakdown.py: k6's headline from a real --summary-export file's shape, the
 thresholds per named request, and the per-request rows built from Prometheus's answers
-(the `prom` seam: anything with .query(promql, at=) -> samples; tests/test_k6_breakdown_e2e.py
+(the `prom` seam: anything with .query(promql, at=) -> samples; tests/e2e/test_k6_breakdown_e2e.py
 runs it against real k6 and Prometheus)."""
 
 from __future__ import annotations

@@ -242,7 +242,7 @@ def fake_ssh(tmp_path: Path):
     for tool in ("ssh", "scp"):
         path = tools / tool
         path.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.argv.insert(1, {tool!r})\n"
-                        f"runpy.run_path({str(Path(__file__).parent / 'fake_ssh.py')!r}, run_name='__main__')\n")
+                        f"runpy.run_path({str(Path(__file__).resolve().parents[1] / 'fake_ssh.py')!r}, run_name='__main__')\n")
         path.chmod(0o755)
     from orchestrator.k6.binary import find_k6
 

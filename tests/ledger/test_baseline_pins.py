@@ -1,7 +1,7 @@
 """Pinned baselines in the ledger (orchestrator/ledger/pins.py, baseline.py) and `perfctl baseline`.
 
 The runs here are ledger folders with a verdict.json, as `perfctl run` leaves them; the
-whole flow with real k6 and Prometheus is in tests/test_baseline_e2e.py."""
+whole flow with real k6 and Prometheus is in tests/e2e/test_baseline_e2e.py."""
 
 from __future__ import annotations
 

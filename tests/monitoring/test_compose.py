@@ -30,7 +30,7 @@ from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.monitoring.services import COMPOSE_PROJECT, LABEL_SERVICE, LABEL_STACK
 from tests.conftest import REPO, run_cli
 from tests.k6_versions import OLD_K6
-from tests.test_docker_runtime import K6_IMAGE, PROMETHEUS_IMAGE, docker_client  # noqa: F401 (fixture)
+from tests.runtimes.test_docker_runtime import K6_IMAGE, PROMETHEUS_IMAGE, docker_client  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.report import html as report_html
-from tests.test_gate_e2e import CHROMIUM, colour_count, read_png
+from tests.e2e.test_gate_e2e import CHROMIUM, colour_count, read_png
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/setup --test installs it)")]

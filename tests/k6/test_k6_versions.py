@@ -18,7 +18,7 @@ from orchestrator.k6.binary import detect_features, find_k6, inspect_script, rea
 from orchestrator.monitoring.prometheus import Prometheus
 from tests.conftest import demo_stack, run_cli
 from tests.k6_versions import OLD_K6, install_k6
-from tests.test_docker_runtime import docker_client  # noqa: F401 (fixture)
+from tests.runtimes.test_docker_runtime import docker_client  # noqa: F401 (fixture)
 
 BUNDLED = "bundled"
 

@@ -31,7 +31,7 @@ from orchestrator.monitoring.prometheus_config import prometheus_yml
 from orchestrator.render.script import describe_part, render_scenario
 from tests.conftest import run_cli
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "orchestrator" / "examples").glob("*/perfctl.yaml"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "orchestrator" / "examples").glob("*/perfctl.yaml"))
 ENVIRON = {"API_TOKEN": "t", "CHAT4ALL_TOKEN": "t", "AIAAS_TOKEN": "t", "TOKEN": "t"}
 FEATURES = K6Features((1, 1, 0))
 HANG_SECONDS = 5
@@ -278,7 +278,7 @@ def cli_workspace() -> dict[str, str]:
     root.mkdir(parents=True, exist_ok=True)
     from orchestrator.netutil import free_port
 
-    template = (Path(__file__).resolve().parent.parent / "orchestrator" / "templates" / "perfctl.yaml").read_text()
+    template = (Path(__file__).resolve().parents[2] / "orchestrator" / "templates" / "perfctl.yaml").read_text()
     # Nothing listens on the target's port: a run that passes every input check stops at the
     # health gate (exit 3), after 0.2 s, having sent nothing.
     good = template.replace("${TARGET_URL:-http://127.0.0.1:8080}", f"http://127.0.0.1:{free_port()}")

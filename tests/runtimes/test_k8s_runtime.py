@@ -1,5 +1,5 @@
 """orchestrator/runtimes/k8s.py driven directly (K8sRuntime.run), kubectl faked at its seam
-(tests/fake_kubectl.py, as tests/test_k8s.py does through the CLI): the TestRun followed to
+(tests/fake_kubectl.py, as tests/runtimes/test_k8s.py does through the CLI): the TestRun followed to
 its end, the runners' exit codes combined, and the TestRun deleted whenever perfctl stops
 following it (a signal, the live gate's watch, the timeout, a failure of its own)."""
 

@@ -22,7 +22,7 @@ from orchestrator.ledger.record import SCHEMA_VERSION, K6End, RunRecord
 from orchestrator.run.runstate import k6_processes, run_states
 from orchestrator.ledger.store import Ledger, RunDir
 
-FIXTURES = Path(__file__).parent / "data" / "run_records"
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "run_records"
 SHAPES = sorted(p.name for p in FIXTURES.iterdir() if (p / "run.json").is_file())
 
 
