@@ -8,7 +8,7 @@
 Runtimes plug in here: each registered runtime (orchestrator.runtimes.REGISTRY) has
 `clean_leftovers(known_run_ids: set[str] | None) -> list[str]` (e.g. ended containers labelled
 `perfctl.run-id` of one of these runs; None, with `--all`: of any run) and
-`rollback_run(run: RunDir, record: dict, purge: bool) -> list[str]` (what one run started);
+`rollback_run(run: RunDir, record: RunRecord, purge: bool) -> list[str]` (what one run started);
 each returns one line per thing it removed (runtimes/base.py: none by default).
 `perfctl clean` / `perfctl rollback` call them.
 """

@@ -159,7 +159,7 @@ def _await_processes(run: RunDir, *, wait: bool) -> Outcome:
     """Read-only: who still works on the run; with `wait`, wait for them. State `ready`: nobody does."""
     record = run.record()
     outcome = Outcome(run.id, record.status or "?")
-    elsewhere = ran_elsewhere(record.to_json())  # the runtimes' hooks read run.json's keys
+    elsewhere = ran_elsewhere(record)
     if elsewhere and not perfctl_alive(record):
         # Its k6 processes and their files are not on this machine: nothing here can tell how they ended.
         outcome.did.append(f"not recovered: k6 ran {elsewhere}; perfctl recover only finishes runs whose k6 ran here")

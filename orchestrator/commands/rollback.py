@@ -53,7 +53,7 @@ def rollback(config_path: Path | None, run_id: str | None, *, results: Path | No
         did.append(f"removed tmux session {session.name}")
     did += _monitoring(loaded, record, purge, busy=_other_live_runs(ledger, run.id))
     for runtime in runtime_classes():
-        did += runtime.rollback_run(run, record.to_json(), purge)  # the runtimes' hooks read run.json's keys
+        did += runtime.rollback_run(run, record, purge)
 
     note = {"at": iso(time.time()), "purge": purge, "did": did}
     if did:

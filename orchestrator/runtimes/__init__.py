@@ -67,7 +67,7 @@ def runtime_classes() -> "list[type[Runtime]]":
     return classes
 
 
-def ran_elsewhere(record: dict) -> str | None:
+def ran_elsewhere(record) -> str | None:  # a ledger RunRecord
     """Where a recorded run's k6 ran when that is not a process of this machine, else None."""
     for runtime in runtime_classes():
         where = runtime.ran_elsewhere(record)

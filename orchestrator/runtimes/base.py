@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from orchestrator.config.model import LoadedConfig
     from orchestrator.console import Progress
     from orchestrator.ledger.store import RunDir
+    from orchestrator.ledger.record import RunRecord
 
 PROGRESS_LINE = re.compile(r"^running \(")
 NOTABLE_LINE = re.compile(r"level=(error|warning)|^(ERRO|WARN)\[|panic:", re.IGNORECASE)
@@ -71,10 +72,10 @@ class Runtime(Protocol):
     def clean_leftovers(cls, known_run_ids: set[str] | None) -> list[str]: ...
 
     @classmethod
-    def rollback_run(cls, run: "RunDir", record: dict, purge: bool) -> list[str]: ...
+    def rollback_run(cls, run: "RunDir", record: "RunRecord", purge: bool) -> list[str]: ...
 
     @classmethod
-    def ran_elsewhere(cls, record: dict) -> str | None: ...
+    def ran_elsewhere(cls, record: "RunRecord") -> str | None: ...
 
 
 class RuntimeBase:
@@ -101,12 +102,12 @@ class RuntimeBase:
         return []
 
     @classmethod
-    def rollback_run(cls, run: "RunDir", record: dict, purge: bool) -> list[str]:
+    def rollback_run(cls, run: "RunDir", record: "RunRecord", purge: bool) -> list[str]:
         """`perfctl rollback`: stop and remove what this run started, one line per thing."""
         return []
 
     @classmethod
-    def ran_elsewhere(cls, record: dict) -> str | None:
+    def ran_elsewhere(cls, record: "RunRecord") -> str | None:
         """Where k6 ran when that is not a process of this machine (`perfctl recover` cannot finish those)."""
         return None
 

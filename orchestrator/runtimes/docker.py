@@ -79,7 +79,7 @@ class DockerRuntime(RuntimeBase):
         return clean_leftovers(known_run_ids)
 
     @classmethod
-    def rollback_run(cls, run, record: dict, purge: bool) -> list[str]:
+    def rollback_run(cls, run, record, purge: bool) -> list[str]:
         return rollback_run(run, record, purge)
 
     # ---- before the run: version and inspect, in the image itself ----
@@ -363,10 +363,11 @@ def clean_leftovers(known_run_ids: set[str] | None) -> list[str]:
     return removed
 
 
-def rollback_run(run, record: dict, purge: bool) -> list[str]:
+def rollback_run(run, record, purge: bool) -> list[str]:
     """Stop (gracefully: SIGINT, the summary is written) and remove a run's k6 container."""
-    container_id = (record.get("k6") or {}).get("container")
-    if record.get("runtime") != DockerRuntime.name or not container_id:
+    containers = [p.container for p in record.k6.processes if p.container] if record.k6 else []
+    container_id = containers[0] if containers else None
+    if record.identity.runtime != DockerRuntime.name or not container_id:
         return []
     from docker.errors import NotFound
 

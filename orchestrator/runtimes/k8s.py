@@ -53,8 +53,8 @@ class K8sRuntime(RuntimeBase):
         return cls(context.loaded, plan, path)
 
     @classmethod
-    def ran_elsewhere(cls, record: dict) -> str | None:
-        if record.get("runtime") == cls.name or record.get(cls.record_key):
+    def ran_elsewhere(cls, record) -> str | None:
+        if record.identity.runtime == cls.name or (record.k6 is not None and record.k6.kind == cls.name):
             return "in Kubernetes (k6-operator)"
         return None
 

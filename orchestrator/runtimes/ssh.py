@@ -100,11 +100,9 @@ class SshRuntime(RuntimeBase):
         return cls(context.hosts, context.run.id)
 
     @classmethod
-    def ran_elsewhere(cls, record: dict) -> str | None:
-        k6 = record.get("k6") if isinstance(record.get("k6"), dict) else {}
-        if k6.get("hosts"):
-            return "on other hosts (" + ", ".join(str(h.get("host")) for h in k6["hosts"] if isinstance(h, dict)) + ")"
-        return None
+    def ran_elsewhere(cls, record) -> str | None:
+        hosts = [p.host for p in record.k6.processes if p.kind == cls.name] if record.k6 else []
+        return "on other hosts (" + ", ".join(str(h) for h in hosts) + ")" if hosts else None
 
     # ---- remote commands ----------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import orchestrator
+from orchestrator.ledger.record import RunRecord
 from orchestrator import runtimes
 from orchestrator.errors import UsageError
 from orchestrator.runtimes.base import Runtime, RuntimeBase
@@ -43,10 +44,14 @@ def test_options_pick_the_runtime():
 
 
 def test_recover_knows_where_k6_ran_from_the_record():
-    assert runtimes.ran_elsewhere({"runtime": "local", "k6": {"pid": 1}}) is None
-    assert runtimes.ran_elsewhere({"runtime": "docker", "k6": {"container": "c"}}) is None
-    assert runtimes.ran_elsewhere({"runtime": "k8s"}) == "in Kubernetes (k6-operator)"
-    assert runtimes.ran_elsewhere({"runtime": "local", "k6": {"hosts": [{"host": "u@h1"}, {"host": "u@h2"}]}}) == (
+    def where(data: dict):
+        return runtimes.ran_elsewhere(RunRecord.from_json(data))
+
+    assert where({"runtime": "local", "k6": {"pid": 1}}) is None
+    assert where({"runtime": "docker", "k6": {"container": "c"}}) is None
+    assert where({"runtime": "k8s"}) == "in Kubernetes (k6-operator)"
+    assert where({"runtime": "k8s", "k8s": {"testrun": "t", "namespace": "n"}}) == "in Kubernetes (k6-operator)"
+    assert where({"runtime": "local", "k6": {"hosts": [{"host": "u@h1"}, {"host": "u@h2"}]}}) == (
         "on other hosts (u@h1, u@h2)")
 
 
@@ -55,7 +60,7 @@ def test_defaults_of_the_base_class():
     assert base.window(1.0, 2.0) == (1.0, 2.0) and base.details() == {}
     base.ran = (1.5, 1.8)
     assert base.window(1.0, 2.0) == (1.5, 1.8)
-    assert RuntimeBase.clean_leftovers(None) == [] and RuntimeBase.rollback_run(None, {}, False) == []
+    assert RuntimeBase.clean_leftovers(None) == [] and RuntimeBase.rollback_run(None, RunRecord.from_json({}), False) == []
 
 
 def _protocol_members() -> dict[str, object]:
