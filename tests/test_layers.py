@@ -8,7 +8,10 @@ module named in a type is one this module knows about).
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "orchestrator"
 
@@ -159,3 +162,44 @@ def test_the_checks_can_fail():
     assert cycles(edges) == [["orchestrator.a", "orchestrator.b"]]
     upward = {"orchestrator.verdict.gate": {"orchestrator.run.pipeline"}, "orchestrator.report.html": {"orchestrator.cli"}}
     assert len(broken_rules(upward)) == 2
+
+
+# ---- what a lower layer reaches, through any chain of imports ---------------------------------
+
+@functools.cache
+def _graph() -> dict[str, frozenset[str]]:
+    return {name: frozenset(imported) for name, imported in graph().items()}
+
+
+def reached(start: str) -> dict[str, str]:
+    """Every module `start` reaches -> the module that imports it on the way."""
+    edges, via, todo = _graph(), {}, [start]
+    while todo:
+        current = todo.pop()
+        for name in edges.get(current, ()):
+            if name not in via and name != start:
+                via[name] = current
+                todo.append(name)
+    return via
+
+
+def chain(via: dict[str, str], start: str, end: str) -> str:
+    steps = [end]
+    while steps[-1] != start:
+        steps.append(via[steps[-1]])
+    return " -> ".join(reversed(steps))
+
+
+@pytest.mark.parametrize("module", sorted(m for m in modules() if within(m, LOWER)))
+def test_a_lower_layer_never_reaches_a_higher_one(module):
+    # Not even through a leaf: what judges a run, writes its reports or knows k6 never depends
+    # on where k6 runs or how a run is driven; k6/ never on the renderer.
+    via = reached(module)
+    above = HIGHER + (("orchestrator.render",) if within(module, ("orchestrator.k6",)) else ())
+    assert sorted(chain(via, module, name) for name in via if within(name, above)) == []
+
+
+def test_the_reach_is_followed_through_chains():
+    # The check must be able to fail: a run's execution does reach the runtimes.
+    assert "orchestrator.runtimes" in reached("orchestrator.run.execute")
+    assert "orchestrator.sli" in reached("orchestrator.cli.runs")
