@@ -203,3 +203,23 @@ def test_the_reach_is_followed_through_chains():
     # The check must be able to fail: a run's execution does reach the runtimes.
     assert "orchestrator.runtimes" in reached("orchestrator.run.execute")
     assert "orchestrator.sli" in reached("orchestrator.cli.runs")
+
+
+def readme_layers() -> list[str]:
+    """The packages in README's Layout block, top to bottom."""
+    text = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("## Layout"):].split("```")[1]
+    return [f"orchestrator.{line.split()[0].rstrip('/')}" for line in block.splitlines()
+            if line.startswith("  ") and not line.startswith("   ")  # a package's own line, not a continuation
+            and line.split()[0].endswith("/") and line.split()[0] != "examples/"]
+
+
+def test_the_readme_lists_packages_in_an_order_the_imports_keep():
+    # "Each folder imports only folders below it in this list": the README's promise, checked.
+    order = readme_layers()
+    assert set(order) >= {package_of(m) for m in modules() if m.count(".") >= 2} - {"orchestrator.demo"}
+    upward = sorted(f"{importer} -> {imported}" for importer, imported_set in graph().items()
+                    for imported in imported_set
+                    if package_of(importer) in order and package_of(imported) in order
+                    and order.index(package_of(imported)) < order.index(package_of(importer)))
+    assert upward == []
