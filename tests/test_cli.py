@@ -62,6 +62,45 @@ def test_version_answers_before_typer_is_imported():
     assert "CODE=0\n" in proc.stderr and "LOADED=\n" in proc.stderr, proc.stderr[-500:]
 
 
+def _help_in_fresh_process(cache: Path, *args: str, columns: str = "100"):
+    """`perfctl --help` in a new Python: (stdout, whether Typer was imported)."""
+    code = (
+        "import sys\n"
+        "from orchestrator import cli\n"
+        f"try:\n    cli.main({list(args)!r})\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "print('TYPER=%s' % ('typer' in sys.modules), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "COLUMNS": columns}
+    env.pop("_PERFCTL_COMPLETE", None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr[-800:]
+    return proc.stdout, "TYPER=True" in proc.stderr
+
+
+def test_root_help_is_kept_and_then_shown_without_typer(tmp_path):
+    cache = tmp_path / "cache"  # from nothing: no cache directory yet
+    first, typer_first = _help_in_fresh_process(cache, "--help")
+    assert typer_first and first.startswith("Usage: perfctl") and "start-monitoring" in first
+    kept = list((cache / "perfctl" / "help").glob("*.txt"))
+    assert len(kept) == 1 and kept[0].read_text() == first
+    again, typer_again = _help_in_fresh_process(cache, "--help")
+    assert (again, typer_again) == (first, False)
+    # Another width wraps differently: its own text, rendered by Typer again.
+    narrow, typer_narrow = _help_in_fresh_process(cache, "--help", columns="60")
+    assert typer_narrow and narrow != first and max(map(len, narrow.splitlines())) <= 60
+    assert len(list((cache / "perfctl" / "help").glob("*.txt"))) == 2
+    # -h is the same page under its own key.
+    short, _ = _help_in_fresh_process(cache, "-h")
+    assert short == first
+
+
+def test_root_help_without_a_writable_cache_is_still_shown(tmp_path):
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache directory would be")
+    shown, typer_used = _help_in_fresh_process(blocked, "--help")
+    assert typer_used and shown.startswith("Usage: perfctl")
+
+
 def test_version_with_other_arguments_still_goes_through_the_app(tmp_path):
     # Only a lone --version takes the short way; with anything else Typer parses as before.
     assert run_cli("--version", "--nope", cwd=tmp_path).code == 2

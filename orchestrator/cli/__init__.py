@@ -3,10 +3,14 @@ codes in one place. The commands, by topic: runs.py, monitoring.py, results.py, 
 the options they share: options.py. Typer functions only parse options and delegate to
 `orchestrator.commands.*`, imported inside each function so `perfctl --help` stays fast.
 
-This module imports nothing at its top: `perfctl --version` answers before Typer is imported.
+This module imports only light modules at its top: `perfctl --version` answers before Typer
+is imported, and `perfctl --help` too once its text is kept (cli/help_cache.py).
 """
 
+import os
 import sys
+
+HELP_ARGS = (["--help"], ["-h"])  # the root help, kept between calls (cli/help_cache.py)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,9 +20,19 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"perfctl {__version__}")
         sys.exit(0)
+    completing = "_PERFCTL_COMPLETE" in os.environ
+    if args in HELP_ARGS and not completing:
+        from orchestrator.cli.help_cache import cached
+
+        text = cached(args)  # the root help as it was rendered last time
+        if text is not None:
+            from orchestrator.secret_mask import install_console
+
+            install_console()
+            sys.stdout.write(text)
+            sys.exit(0)
 
     import errno
-    import os
 
     import typer
 
@@ -30,11 +44,12 @@ def main(argv: list[str] | None = None) -> None:
     # Typer builds every registered command on each start. `perfctl NAME ...` needs only NAME;
     # `perfctl [--help]` only names and first help lines (stand-ins); shell completion and
     # anything else at the root (a typo, --version with more) get the whole app.
-    completing = "_PERFCTL_COMPLETE" in os.environ
-    listing = args in ([], ["--help"], ["-h"]) and not completing
+    listing = args in ([], *HELP_ARGS) and not completing
     app = make_app(only=args[0] if args and args[0] in NAMES and not completing else None, listing=listing)
 
     try:
+        if args in HELP_ARGS and not completing:
+            _render_help(app, args)
         # prog_name: `python -m orchestrator` completes (and names itself) as the perfctl it is.
         code = app(args=argv, prog_name="perfctl", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
@@ -60,6 +75,28 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(int(ExitCode.ENVIRONMENT))
     except Exception as exc:  # a bug: short message, traceback in a log file
         _internal_error(exc)
+
+
+def _render_help(app, args: list[str]) -> None:
+    """The root help, printed and kept for the next time (cli/help_cache.py)."""
+    import contextlib
+    import io
+
+    import typer
+
+    from orchestrator.cli.help_cache import remember
+
+    shown = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(shown):
+            app(args=args, prog_name="perfctl", standalone_mode=False)
+        code = 0
+    except typer.Exit as exc:
+        code = exc.exit_code
+    sys.stdout.write(shown.getvalue())
+    if code == 0 and shown.getvalue():
+        remember(args, shown.getvalue())
+    sys.exit(code)
 
 
 def _internal_error(exc: BaseException) -> None:
