@@ -26,6 +26,12 @@ def run(ctx: BenchContext) -> FigureResult:
     for _ in range(ctx.reps(15, 3)):
         for name, argv in commands.items():  # alternating, so drifts hit every command alike
             walls[name].append(run_measured(argv, env=env, timeout=60).wall * 1000)
+    # The first --help after an install or an upgrade renders with Typer (cli/help_cache.py keeps
+    # the text for the calls after it): measured with an empty cache each time.
+    scratch = ctx.dir("startup")
+    first = [run_measured(commands["perfctl --help"], env={**env, "XDG_CACHE_HOME": str(scratch / f"empty-{i}")},
+                          timeout=60).wall * 1000 for i in range(ctx.reps(15, 3))]
+    fig.rows.append(Row("perfctl --help, first call (empty cache: Typer renders the page)", Summary.of(first), "ms"))
     base = walls["python -c pass"]
     fig.rows.append(Row("python -c pass: wall", Summary.of(base), "ms"))
     for name in ("perfctl --help", "perfctl --version"):
