@@ -27,6 +27,7 @@ FIGURES = {
     "ledger": "fig_ledger",
     "taurus": "fig_taurus",
     "vu_memory": "fig_vu_memory",
+    "scale": "fig_scale",
 }
 BENCH_DIR = Path(__file__).resolve().parent
 
