@@ -225,7 +225,8 @@ class Level:
     vus_prometheus: int | None  # the same, as Prometheus received it
     requests: int
     error_ratio: float | None
-    req_per_s: float | None
+    req_per_s: float | None  # over the whole run, ramps included (the summary's)
+    peak_req_per_s: float | None  # the busiest 15 s (Prometheus)
     p95_ms: float | None
     k6_peak_rss_mb: float | None
     k6_cores_mean: float | None
@@ -270,16 +271,22 @@ def verdict_of(verdict: dict, code: int) -> str:
     return f"{result} ({', '.join(values)})" if values else str(result)
 
 
-def prometheus_vus_max(prometheus_url: str, testid: str, seconds: float) -> int | None:
-    """The largest k6_vus Prometheus received by remote write for this run."""
-    query = f'max(max_over_time(k6_vus{{testid="{testid}"}}[{max(int(seconds) + 30, 60)}s]))'
+def prometheus_max(prometheus_url: str, expr: str, seconds: float) -> float | None:
+    """The largest value of `expr` (a per-instant PromQL expression) over the last `seconds`."""
+    query = f"max_over_time(({expr})[{max(int(seconds) + 30, 60)}s:5s])"
     url = f"{prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
     try:
         with urllib.request.urlopen(url, timeout=10) as resp:
             result = json.loads(resp.read())["data"]["result"]
     except (OSError, ValueError, KeyError):
         return None
-    return int(float(result[0]["value"][1])) if result else None
+    return float(result[0]["value"][1]) if result else None
+
+
+def peak_queries(testid: str) -> dict[str, str]:
+    """VUs running and requests/s as Prometheus received them by remote write (k6 pushes every 5 s)."""
+    sel = f'testid="{testid}"'
+    return {"vus": f"max(k6_vus{{{sel}}})", "req/s": f"sum(rate(k6_http_reqs_total{{{sel}}}[15s]))"}
 
 
 def measure_level(ctx: BenchContext, home: Path, config_path: Path, backend_pid: int, prometheus_pid: int | None,
@@ -298,10 +305,11 @@ def measure_level(ctx: BenchContext, home: Path, config_path: Path, backend_pid:
         verdict = json.loads((run_dir / "verdict.json").read_text())
     except (OSError, ValueError):
         verdict = {}
-    prom_vus = prometheus_vus_max(prometheus_url, run_dir.name, sample.wall)
+    peaks = {name: prometheus_max(prometheus_url, expr, sample.wall) for name, expr in peak_queries(run_dir.name).items()}
+    prom_vus = None if peaks["vus"] is None else int(peaks["vus"])
     k6_rss = sampler.k6_peak_rss_kb
     prom_rss = sampler.prometheus_peak_rss_kb
-    return Level(shape, peak, tuple(stages), think, vus, prom_vus, count, error, rate, p95,
+    return Level(shape, peak, tuple(stages), think, vus, prom_vus, count, error, rate, peaks["req/s"], p95,
                  k6_rss / 1024 if k6_rss else None, ScaleSampler.mean_cores(sampler.k6), busiest_window(sampler.k6),
                  ScaleSampler.mean_cores(sampler.backend), busiest_window(sampler.backend), sampler.machine_busy_peak(),
                  prom_rss / 1024 if prom_rss else None, sampler.k6_peak_fds, sampler.backend_peak_fds,
@@ -380,7 +388,7 @@ def level_row(lv: Level) -> dict:
         "VUs (peak)": lv.peak, "shape": lv.shape, "think s": lv.think,
         "req/s asked at peak": round(lv.peak / lv.think * 0.9), "VUs reached (summary / Prometheus)": f"{lv.vus_reached} / {lv.vus_prometheus}", "held": lv.held,
         "requests": lv.requests, "error %": None if lv.error_ratio is None else round(100 * lv.error_ratio, 3),
-        "req/s": _r(lv.req_per_s, 0), "p95 ms": _r(lv.p95_ms, 0),
+        "req/s (run / peak 15 s)": f"{_r(lv.req_per_s, 0)} / {_r(lv.peak_req_per_s, 0)}", "p95 ms": _r(lv.p95_ms, 0),
         "k6 peak RSS MB": _r(lv.k6_peak_rss_mb, 0), "k6 cores (mean / peak)": f"{_r(lv.k6_cores_mean)} / {_r(lv.k6_cores_peak)}",
         "backend cores (mean / peak)": f"{_r(lv.backend_cores_mean)} / {_r(lv.backend_cores_peak)}",
         "machine busy (peak)": _r(lv.machine_busy_peak), "Prometheus peak RSS MB": _r(lv.prometheus_peak_rss_mb, 0),

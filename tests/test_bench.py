@@ -224,3 +224,10 @@ def test_scale_summary_numbers_and_verdict_text():
     verdict = {"result": "fail", "objectives": [{"name": "error_ratio", "value": 0.015}, {"name": "p95", "value": None}]}
     assert verdict_of(verdict, 99) == "fail (error_ratio 0.015)"
     assert verdict_of({}, 98) == "inconclusive"
+
+
+def test_scale_runs_only_when_named():
+    from bench.__main__ import parse_args
+
+    assert "scale" not in parse_args([]).figures
+    assert parse_args(["--only", "scale"]).figures == ["scale"]
