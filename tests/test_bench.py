@@ -231,3 +231,15 @@ def test_scale_runs_only_when_named():
 
     assert "scale" not in parse_args([]).figures
     assert parse_args(["--only", "scale"]).figures == ["scale"]
+
+
+def test_scale_ceiling_note_names_the_saturated_process():
+    from bench.fig_scale import Level, ceiling_note, chat4all_shape
+
+    def level(peak, error, k6_peak, backend_peak):
+        return Level("chat4all", peak, tuple(chat4all_shape(peak)), 5.0, peak, peak, 100, error, 10.0, 20.0, 5.0,
+                     100.0, 0.5, k6_peak, 0.3, backend_peak, 1.0, 50.0, 10, 10, 0, "pass", 1.0)
+
+    assert "k6 at 1.94 cores" in ceiling_note([level(10000, 0.0, 1.94, 0.5)])
+    note = ceiling_note([level(5000, 0.0, 0.5, 0.4), level(10000, 0.2, 0.5, 0.99)])
+    assert note.startswith("Ceiling: 10,000 VUs did not hold") and "backend" in note
