@@ -27,20 +27,25 @@ FIGURES = {
     "ledger": "fig_ledger",
     "taurus": "fig_taurus",
     "vu_memory": "fig_vu_memory",
+    "scale": "fig_scale",
 }
+# Figures that take many minutes and load the whole machine: measured only when --only names them.
+ONLY_WHEN_ASKED = {"scale"}
 BENCH_DIR = Path(__file__).resolve().parent
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", help=f"comma-separated figures ({','.join(FIGURES)}); default: all")
+    parser.add_argument("--only", help=f"comma-separated figures ({','.join(FIGURES)}); "
+                                       f"default: all but {','.join(sorted(ONLY_WHEN_ASKED))}")
     parser.add_argument("--quick", action="store_true", help="short tests, 2 repetitions: to develop the benchmark")
     parser.add_argument("--out", type=Path, help="where results.md/json go (default: bench/, or a temp dir with --quick)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, k6 summaries)")
     parser.add_argument("--merge", action="store_true",
                         help="put the measured figures into the existing results.md/json instead of replacing them")
     args = parser.parse_args(argv)
-    chosen = [k.strip() for k in (args.only or ",".join(FIGURES)).split(",") if k.strip()]
+    default = ",".join(k for k in FIGURES if k not in ONLY_WHEN_ASKED)
+    chosen = [k.strip() for k in (args.only or default).split(",") if k.strip()]
     unknown = [k for k in chosen if k not in FIGURES]
     if unknown:
         parser.error(f"--only: unknown figure(s) {', '.join(unknown)} (known: {', '.join(FIGURES)})")

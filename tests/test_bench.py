@@ -180,3 +180,66 @@ def test_http_reqs_come_from_the_last_k6_summary_line():
             "    iterations.....................................................: 9022   450.925857/s\n")
     assert http_reqs_in(text) == 9022
     assert http_reqs_in("no summary here") is None
+
+
+def test_scale_shape_ramps_to_a_fifth_a_half_and_the_peak_and_holds_it():
+    from bench.fig_scale import HOLD_SECONDS, chat4all_shape, hold_seconds, plateau, stage_args
+
+    stages = chat4all_shape(10000)
+    assert [t for _, t in stages] == [2000, 2000, 5000, 5000, 10000, 10000, 0]
+    assert hold_seconds(stages, 10000) == HOLD_SECONDS
+    assert hold_seconds(plateau(1000, 30), 1000) == 30
+    assert sum(d for d, _ in stages) < 240  # the whole run stays short
+    assert stage_args([(10, 5), (60, 0)]) == ["--stage", "10s:5", "--stage", "60s:0"]
+
+
+def test_scale_config_is_valid_and_keeps_chat4all_weights(tmp_path):
+    from bench.fig_scale import SCENARIO, config_text
+    from orchestrator.config.load import load_config
+
+    path = tmp_path / "perfctl.yaml"
+    path.write_text(config_text(18080, 19090, think=5))
+    scenario = load_config(path).config.scenarios[SCENARIO]
+    assert [(r.name, r.weight) for r in scenario.requests] == [("send_message", 40), ("whatsapp_webhook", 30), ("history", 20)]
+    assert scenario.idle_weight == 10 and scenario.think_time == 5
+
+
+def test_busiest_window_finds_the_largest_cpu_rate():
+    from bench.fig_scale import busiest_window
+
+    # 0.5 cores for 10 s, then 2 cores for 5 s.
+    samples = [(t, 0.5 * t) for t in range(11)] + [(10 + t, 5 + 2 * t) for t in range(1, 6)]
+    assert busiest_window(samples, window=5) == pytest.approx(2.0)
+    assert busiest_window(samples[:3], window=5) is None
+
+
+def test_scale_summary_numbers_and_verdict_text():
+    from bench.fig_scale import summary_numbers, verdict_of
+
+    summary = {"metrics": {"vus": {"max": 9800}, "vus_max": {"max": 10000}, "http_reqs": {"count": 200, "rate": 20.5},
+                           "http_req_failed": {"passes": 3, "fails": 197, "value": 0.015},
+                           "http_req_duration": {"p(95)": 812.0}}}
+    assert summary_numbers(summary) == (9800, 200, 0.015, 20.5, 812.0)
+    assert summary_numbers({}) == (None, 0, None, None, None)
+    verdict = {"result": "fail", "objectives": [{"name": "error_ratio", "value": 0.015}, {"name": "p95", "value": None}]}
+    assert verdict_of(verdict, 99) == "fail (error_ratio 0.015)"
+    assert verdict_of({}, 98) == "inconclusive"
+
+
+def test_scale_runs_only_when_named():
+    from bench.__main__ import parse_args
+
+    assert "scale" not in parse_args([]).figures
+    assert parse_args(["--only", "scale"]).figures == ["scale"]
+
+
+def test_scale_ceiling_note_names_the_saturated_process():
+    from bench.fig_scale import Level, ceiling_note, chat4all_shape
+
+    def level(peak, error, k6_peak, backend_peak):
+        return Level("chat4all", peak, tuple(chat4all_shape(peak)), 5.0, peak, peak, 100, error, 10.0, 20.0, 5.0,
+                     100.0, 0.5, k6_peak, 0.3, backend_peak, 1.0, 50.0, 10, 10, 0, "pass", 1.0)
+
+    assert "k6 at 1.94 cores" in ceiling_note([level(10000, 0.0, 1.94, 0.5)])
+    note = ceiling_note([level(5000, 0.0, 0.5, 0.4), level(10000, 0.2, 0.5, 0.99)])
+    assert note.startswith("Ceiling: 10,000 VUs did not hold") and "backend" in note
