@@ -81,6 +81,19 @@ def tune_for_tests(config_path: Path, *, scrape_interval: str = "0.5s") -> None:
     config_path.write_text(text)
 
 
+STRICT_LOOP = '    pass: ">= 95"\n    warning: ">= 90"\n'
+
+
+def lenient_loop(config_path: Path) -> None:
+    """The demo's loop objective at >= 40 Hz instead of 95: for tests whose subject is not the
+    backend loop's speed. The in-process backend slows down when a shared 2-core machine is busy
+    (other test workers, k6 itself), and a key objective failing there says nothing about them.
+    A gap in its data is still found (98): only the speed is not judged."""
+    text = config_path.read_text()
+    assert STRICT_LOOP in text, "the demo config's loop objective changed: update lenient_loop"
+    config_path.write_text(text.replace(STRICT_LOOP, '    pass: ">= 40"\n', 1))
+
+
 @contextlib.contextmanager
 def demo_stack(workspace: Path, *, fault: str = "none", example: str = "demo", edit=None):
     backend_settings = BackendSettings(port=0, fault=fault)

@@ -23,7 +23,7 @@ from orchestrator.netutil import free_port
 from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.monitoring.prometheus import EMPTY_WRITE, REMOTE_WRITE_HEADERS
 from orchestrator.monitoring.readiness import job_needs
-from tests.conftest import Stack, run_cli, tune_for_tests
+from tests.conftest import Stack, lenient_loop, run_cli, tune_for_tests
 
 pytestmark = pytest.mark.e2e
 
@@ -52,9 +52,7 @@ def fresh_workspace(workspace: Path, *, kafka_target: str | None = None, ready_t
         _second_job(config_path, kafka_target or f"127.0.0.1:{backend.port}")
         # The subject here is data that exists, not the loop's speed: an in-process backend on a
         # busy shared 2-core machine dips below the example's 95 Hz now and then (as in test_gate_e2e).
-        text = config_path.read_text()
-        assert '    pass: ">= 95"\n    warning: ">= 90"\n' in text
-        config_path.write_text(text.replace('    pass: ">= 95"\n    warning: ">= 90"\n', '    pass: ">= 40"\n', 1))
+        lenient_loop(config_path)
         if ready_timeout:
             text = config_path.read_text().replace("  settle: 1.5s", f"  settle: 1.5s\n  ready_timeout: {ready_timeout}")
             config_path.write_text(text)

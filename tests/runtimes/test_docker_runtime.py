@@ -29,7 +29,7 @@ from orchestrator.monitoring.stack import DockerStack
 from orchestrator.netutil import free_port
 from orchestrator.monitoring.prometheus import Prometheus
 from orchestrator.monitoring.services import LABEL_RUN_ID, LABEL_STACK
-from tests.conftest import PERFCTL, Stack, tune_for_tests
+from tests.conftest import PERFCTL, Stack, lenient_loop, tune_for_tests
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
@@ -156,9 +156,7 @@ def test_the_first_run_on_a_fresh_prometheus_container_passes(dstack, docker_cli
     # scraped the backend (readiness.py): a 5 s run right after has data from its first second.
     # The loop's own speed is not this test's subject (the in-process backend slows down when the
     # machine is busy): a lenient loop objective, as in test_readiness; a gap would still be 98.
-    text = dstack.config_path.read_text()
-    dstack.config_path.write_text(text.replace('    pass: ">= 95"\n    warning: ">= 90"\n', '    pass: ">= 40"\n', 1))
-    assert dstack.config_path.read_text() != text
+    lenient_loop(dstack.config_path)
     for _ in range(2):
         run = dstack.cli("run", "demo", "--duration", "5s")
         assert run.code == 0, run.output
