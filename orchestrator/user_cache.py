@@ -4,9 +4,28 @@ $XDG_CACHE_HOME/perfctl, else ~/.cache/perfctl. Deleting it only costs time."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "perfctl"
+
+
+def store(path: Path, text: str) -> None:
+    """Write a cache file whole or not at all (two perfctl at once each leave a complete file,
+    and a reader never sees half of one); a cache that cannot be written only costs time."""
+    tmp = None
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError:
+        pass
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

@@ -7,7 +7,6 @@ missing, unreadable or unwritable cache only means rendering it again.
 This module imports only the standard library's light modules: it runs before Typer."""
 
 import hashlib
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -38,11 +37,6 @@ def cached(args: list[str]) -> str | None:
 
 
 def remember(args: list[str], text: str) -> None:
-    try:
-        path = _path(args)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)  # whole or not at all: a second perfctl may read it now
-    except OSError:
-        pass
+    from orchestrator.user_cache import store
+
+    store(_path(args), text)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from orchestrator.k6.binary import detect_features, inspect_script
 from orchestrator.k6.features import K6Features
-from orchestrator.user_cache import cache_dir
+from orchestrator.user_cache import cache_dir, store
 
 ACCEPTED_KEPT = 200  # scripts remembered per binary, the most recent ones
 
@@ -72,18 +71,5 @@ def _load(binary: str) -> dict | None:
 
 def _store(binary: str, memo: dict) -> None:
     path = _path(binary)
-    if path is None:
-        return
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".k6-", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(memo, fh)
-        os.replace(tmp, path)  # whole or not at all: two perfctl runs at once each write a complete file
-        tmp = None
-    except OSError:
-        pass
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    if path is not None:
+        store(path, json.dumps(memo))
