@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,9 @@ from orchestrator.monitoring.readiness import wait_ready
 
 REPO = Path(__file__).resolve().parent.parent
 PERFCTL = [sys.executable, "-m", "orchestrator"]
+# perfctl and the k6 it starts run a few nice levels below the in-process reference backend:
+# a user's system under test has CPUs of its own, here it shares 2 cores with the load.
+LOAD_SIDE_PRIORITY = ["nice", "-n", "5"] if shutil.which("nice") else []
 
 
 @dataclass
@@ -43,7 +47,7 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 180
     full_env["NO_COLOR"] = "1"
     full_env.update(env or {})
     proc = subprocess.run(
-        [*PERFCTL, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        [*LOAD_SIDE_PRIORITY, *PERFCTL, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
@@ -95,13 +99,26 @@ def lenient_loop(config_path: Path) -> None:
 
 
 @contextlib.contextmanager
-def demo_stack(workspace: Path, *, fault: str = "none", example: str = "demo", edit=None):
+def demo_stack(workspace: Path, *, fault: str = "none", example: str = "demo", edit=None,
+               strict_loop: bool | None = None):
+    """The demo's workspace against a fresh Prometheus and the in-process reference backend.
+
+    The backend loop is judged at the demo's own >= 95 Hz only where the loop is the subject:
+    the loop-stall fault, or a test that asks (strict_loop=True). Everywhere else lenient_loop
+    applies: two test workers, their k6 and Prometheus share 2 cores with this backend, and a
+    key objective failing on that says nothing about what those tests check.
+    """
+    strict = fault == "loop-stall" if strict_loop is None else strict_loop
+    if fault == "loop-stall" and not strict:
+        raise ValueError("a loop-stall stack needs the strict loop objective: the stall is ~50 Hz")
     backend_settings = BackendSettings(port=0, fault=fault)
     with RunningBackend(backend_settings) as backend:
         config_path = write_demo_config(
             workspace, backend_port=backend.port, prometheus_port=free_port(), example=example
         )
         tune_for_tests(config_path)
+        if not strict and example == "demo":
+            lenient_loop(config_path)
         if edit is not None:
             edit(config_path)
         loaded = load_config(config_path)

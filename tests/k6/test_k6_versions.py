@@ -16,7 +16,7 @@ from orchestrator.commands.init import EXAMPLES, available_examples
 from orchestrator.errors import ConfigError
 from orchestrator.k6.binary import detect_features, find_k6, inspect_script, read_summary
 from orchestrator.monitoring.prometheus import Prometheus
-from tests.conftest import demo_stack, lenient_loop, run_cli
+from tests.conftest import demo_stack, run_cli
 from tests.k6_versions import OLD_K6, install_k6
 from tests.runtimes.test_docker_runtime import docker_client  # noqa: F401 (fixture)
 
@@ -89,8 +89,8 @@ def test_every_example_validates_with_k6_0_57(example, old_k6, tmp_path):
 def test_short_run_with_each_k6_is_judged_from_prometheus(k6, instances, tmp_path):
     features = detect_features(k6)
     # The subject is each k6 version rendering, running and being judged, not the backend loop's
-    # speed (two k6 processes beside the in-process backend slow it on 2 cores): lenient_loop.
-    with demo_stack(tmp_path, edit=lenient_loop) as stack:
+    # speed: demo_stack's lenient loop objective.
+    with demo_stack(tmp_path) as stack:
         # Two instances: k6's execution segments, and trends sent as native histograms.
         result = stack.cli("run", "demo", "--duration", "3s", "--instances", str(instances), "--run-id", "v",
                            env={"PERFCTL_K6": k6})
