@@ -28,9 +28,10 @@ FIGURES = {
     "taurus": "fig_taurus",
     "vu_memory": "fig_vu_memory",
     "scale": "fig_scale",
+    "soak": "fig_soak",
 }
 # Figures that take many minutes and load the whole machine: measured only when --only names them.
-ONLY_WHEN_ASKED = {"scale"}
+ONLY_WHEN_ASKED = {"scale", "soak"}
 BENCH_DIR = Path(__file__).resolve().parent
 
 

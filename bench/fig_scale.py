@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -21,7 +20,7 @@ from bench import servers
 from bench.context import BenchContext, shown
 from bench.fig_overhead import managed_prometheus
 from bench.fig_websocket import k6_run_child, open_fds
-from bench.measure import cpu_seconds, machine_cpu_seconds, rss_kb, run_measured
+from bench.measure import PerfctlWatch, cpu_seconds, machine_cpu_seconds, rss_kb, run_measured
 from bench.stats import FigureResult, Headline, Row, Summary, Target
 from orchestrator.monitoring.local import LocalPrometheus
 from orchestrator.config.load import load_config
@@ -157,7 +156,7 @@ def busiest_window(samples: list[tuple[float, float]], window: float = CPU_WINDO
 
 
 @dataclass
-class ScaleSampler:
+class ScaleSampler(PerfctlWatch):
     """k6 (found under perfctl), the backend and Prometheus while one level runs."""
 
     backend_pid: int
@@ -169,15 +168,6 @@ class ScaleSampler:
     prometheus_peak_rss_kb: int | None = None
     k6_peak_fds: int = 0
     backend_peak_fds: int = 0
-    _thread: threading.Thread | None = field(default=None, repr=False)
-
-    def attach(self, perfctl_pid: int) -> None:
-        self._thread = threading.Thread(target=self._watch, args=(perfctl_pid,), daemon=True)
-        self._thread.start()
-
-    def join(self) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout=30)
 
     def _watch(self, perfctl_pid: int) -> None:
         deadline = time.monotonic() + 120

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import servers
 from bench.context import BenchContext, shown
 from bench.fig_overhead import managed_prometheus
-from bench.measure import cpu_seconds, machine_cpu_seconds, rss_kb, run_measured
+from bench.measure import PerfctlWatch, cpu_seconds, machine_cpu_seconds, rss_kb, run_measured
 from bench.stats import FigureResult, Headline, Row, Summary, Target
 from orchestrator.commands.demo import write_demo_config
 from orchestrator.netutil import free_port
@@ -48,7 +47,7 @@ def open_fds(pid: int) -> int | None:
 
 
 @dataclass
-class Sampler:
+class Sampler(PerfctlWatch):
     """Watches k6 (found under perfctl) and the backend while the test runs."""
 
     backend_pid: int
@@ -57,15 +56,6 @@ class Sampler:
     machine_busy: float | None = None  # share of all CPUs busy, 0..1
     k6_peak_rss_kb: int | None = None
     backend_peak_fds: int = 0
-    _thread: threading.Thread | None = field(default=None, repr=False)
-
-    def attach(self, perfctl_pid: int) -> None:
-        self._thread = threading.Thread(target=self._watch, args=(perfctl_pid,), daemon=True)
-        self._thread.start()
-
-    def join(self) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout=30)
 
     def _watch(self, perfctl_pid: int) -> None:
         deadline = time.monotonic() + 120

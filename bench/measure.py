@@ -132,3 +132,21 @@ def machine_cpu_seconds() -> tuple[float, float]:
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     total = sum(fields[:8])
     return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
+class PerfctlWatch:
+    """Samples what a running `perfctl run` started, in a thread of its own: `attach(pid)` is
+    run_measured's on_start, `join()` after it returned; subclasses say what `_watch` reads."""
+
+    _thread: threading.Thread | None = None
+
+    def attach(self, perfctl_pid: int) -> None:
+        self._thread = threading.Thread(target=self._watch, args=(perfctl_pid,), daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _watch(self, perfctl_pid: int) -> None:
+        raise NotImplementedError

@@ -243,3 +243,19 @@ def test_scale_ceiling_note_names_the_saturated_process():
     assert "k6 at 1.94 cores" in ceiling_note([level(10000, 0.0, 1.94, 0.5)])
     note = ceiling_note([level(5000, 0.0, 0.5, 0.4), level(10000, 0.2, 0.5, 0.99)])
     assert note.startswith("Ceiling: 10,000 VUs did not hold") and "backend" in note
+
+
+def test_soak_runs_only_when_named_and_reads_minutes_from_its_samples():
+    from bench.__main__ import parse_args
+    from bench.fig_soak import RssTrace, _growth_per_million, config_text, plan
+
+    assert "soak" not in parse_args([]).figures and parse_args(["--only", "soak"]).figures == ["soak"]
+    full = plan(quick=False)
+    assert full.soak_minutes * 60 > 600 and full.early == 5 and full.late == 30  # long enough for auto to go flat
+    trace = RssTrace(samples=[(t, 100.0 + t / 60) for t in range(0, 1900, 10)])
+    assert trace.at(5) == 105.0 and trace.at(30) == 130.0 and trace.at(40) is None
+    # 1 MB a minute at 1,000 req/s: 16.7 MB per million requests.
+    summary = {"metrics": {"http_reqs": {"count": 1.9e6, "rate": 1000.0}}}
+    assert _growth_per_million(trace, summary, start_minute=5) == pytest.approx(1e6 / 60_000)
+    assert _growth_per_million(RssTrace(), summary) is None
+    assert "memory: auto" in config_text("http://127.0.0.1:1", 2, memory="auto")

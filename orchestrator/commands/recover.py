@@ -39,6 +39,7 @@ from orchestrator.config.model import LoadedConfig
 from orchestrator.errors import ExitCode, LedgerError, PerfctlError
 from orchestrator.k6.summary import k6_files, merge_instance_summaries
 from orchestrator.k6.binary import read_summary
+from orchestrator.k6.memory import ran_flat
 from orchestrator.k6.log import K6LastWords, last_words
 from orchestrator.ledger.record import K6End, RunRecord, Window
 from orchestrator.ledger.store import (
@@ -247,7 +248,8 @@ def _infer_k6_end(run: RunDir, record: RunRecord, did: list[str]) -> RunRecord:
         return record
     count = record.identity.instances
     files = k6_files(run, count)
-    if count > 1 and not run.file("summary.json").exists():
+    flat = ran_flat(record)  # a flat k6 writes no summary: its absence proves nothing (k6/memory.py)
+    if count > 1 and not flat and not run.file("summary.json").exists():
         merge_instance_summaries(run, count)  # the numbers for the report; not a proof of anything
     # The window ends when k6 last wrote, never when perfctl wrote (the merge above, run.json).
     end = max((t for t in (_mtime(path) for pair in files for path in pair) if t is not None), default=None)
@@ -258,7 +260,7 @@ def _infer_k6_end(run: RunDir, record: RunRecord, did: list[str]) -> RunRecord:
     stopped = []  # why k6 (or which instance) did not complete its plan, in k6's words
     for index, ((log, summary), number, words) in enumerate(zip(files, numbers, said)):
         who = f"instance {index} ({log.name})" if count > 1 else "k6"
-        if number is None:
+        if number is None and not flat:
             stopped.append(f"{who} ended without writing its summary ({summary.name}; killed mid-run?)")
         elif words.stopped:
             stopped.append(f"{who} stopped before the end of its plan: {words.stopped}")
@@ -272,15 +274,16 @@ def _infer_k6_end(run: RunDir, record: RunRecord, did: list[str]) -> RunRecord:
         by_thresholds = stopped and all(numbers) and all(w.threshold_abort for w in said if w.stopped)
         k6_exit = 99 if by_thresholds else None
         k6_end = K6End(exit_code=k6_exit, lost=lost, final_status=FAILED_INCOMPLETE)
-        if count == 1 and numbers[0] is None:
+        if count == 1 and numbers[0] is None and not flat:
             did.append(f"k6 died mid-run (no summary.json; last output {iso(end)}): failed-incomplete")
         else:
             did.append(f"k6 did not complete: {lost} (last output {iso(end)}): failed-incomplete")
     elif all(w.completed for w in said):
         k6_exit = 99 if thresholds_crossed else 0
-        k6_end = K6End(exit_code=k6_exit, exit_inferred="k6's last lines (every scenario done) and its summary",
-                       final_status=FINISHED)
-        did.append(f"k6 had finished (its log ends with every scenario done, summary written {iso(end)}); "
+        evidence = "k6's last lines (every scenario done)" + ("" if flat else " and its summary")
+        k6_end = K6End(exit_code=k6_exit, exit_inferred=evidence, final_status=FINISHED)
+        written = f"last output {iso(end)}" if flat else f"summary written {iso(end)}"
+        did.append(f"k6 had finished (its log ends with every scenario done, {written}); "
                    "perfctl had died before the verdict")
     else:
         lost = ("k6's exit code is unknown: perfctl died before k6 ended, and k6's log does not show the test "

@@ -63,7 +63,7 @@ def _rebuild(run: RunDir, suffix: str, fmt: str, loaded) -> str:
     if fmt == "junit":
         return report.junit_xml(verdict, run_id=run_id, scenario=scenario, duration_seconds=seconds)
     # html: the charts need the run's series from Prometheus.
-    from orchestrator.k6.native_histograms import as_recorded
+    from orchestrator.k6.memory import as_recorded
     from orchestrator.monitoring.select import for_config
 
     record = run.record()

@@ -29,6 +29,7 @@ def run(opts: RunOptions) -> int:
     if opts.runtime == "docker" and opts.instances > 1:
         raise UsageError("--instances: not available with --runtime docker yet")
     prepared = prepare(loaded, opts.scenario, opts.overrides, runtime=opts.runtime, script_path=opts.script)
+    loaded = prepared.loaded  # as the run is judged: a flat run's k6 thresholds are objectives (k6/memory.py)
     stack = for_config(loaded)  # this run's Prometheus: its one client, from the checks to the verdict
     queries_parsed = _check_queries(loaded, opts, stack.client())
     from orchestrator.verdict.baseline import check_spec, default_spec

@@ -33,6 +33,10 @@ class Objective(Model):
     job: str | None = Field(None, description="scrape job whose `up` must hold during the window (backend SLIs)")
     live: bool = Field(False, description="also checked every few seconds while k6 runs; a breach stops the run")
     grace: Duration = Field(10.0, ge=0, description="live: how long a breach may last before the run is stopped")
+    live_window: Literal["recent", "run"] = Field(
+        "recent", description="live: each check reads the last few seconds (recent) or the run so far (run, as k6's thresholds)"
+    )
+    live_after: Duration = Field(0.0, ge=0, description="live: not checked before this long after k6's start (k6's delayAbortEval)")
     drain_seconds: Duration | None = Field(
         None, gt=0, description="kafka_lag_after: measure this long after the run's end (the gate waits for it)"
     )

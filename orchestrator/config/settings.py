@@ -52,6 +52,13 @@ class K6Settings(Model):
         description="trend stats sent to Prometheus (the gate's p95/p99 need p(95), p(99))",
     )
     native_histograms: bool = Field(False, description="send trends as native histograms (exact merged percentiles)")
+    memory: Literal["auto", "exact", "flat"] = Field(
+        "auto",
+        description="flat: k6 keeps no per-sample store (native histograms; its summary and thresholds computed "
+        "from Prometheus), for long runs; exact: k6's own summary and thresholds; auto: flat for a soak profile "
+        "or a run planned longer than flat_after (orchestrator/k6/memory.py)",
+    )
+    flat_after: PositiveDuration = Field(600.0, description="memory auto: runs planned longer than this run flat")
     system_tags: list[K6SystemTag] | None = Field(
         None,
         description="k6 system tags on every sample; default: the ones perfctl's gate, reports and dashboards "

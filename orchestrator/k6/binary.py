@@ -109,13 +109,17 @@ class RemoteWrite:
 API_FLAGS = ("--address", "-a")
 
 
-def run_argv(binary: str, script: Path, *, run_id: str, summary: Path, extra: list[str], tags: dict[str, str]) -> list[str]:
+def run_argv(binary: str, script: Path, *, run_id: str, summary: Path | None, extra: list[str], tags: dict[str, str]) -> list[str]:
+    """`summary`: where k6 exports its summary; None when it writes none (flat memory, k6/memory.py)."""
     argv = [binary, "run", "--tag", f"testid={run_id}"]
     for key, value in tags.items():
         argv += ["--tag", f"{key}={value}"]
     if not any(arg in API_FLAGS or arg.startswith("--address=") for arg in extra):
         argv += ["--address", api_address()]
-    argv += ["-o", "experimental-prometheus-rw", "--summary-export", str(summary), *extra, str(script)]
+    argv += ["-o", "experimental-prometheus-rw"]
+    if summary is not None:
+        argv += ["--summary-export", str(summary)]
+    argv += [*extra, str(script)]
     return argv
 
 

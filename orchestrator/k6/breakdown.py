@@ -150,3 +150,18 @@ def row_from_dict(data: dict) -> RequestRow:
         thresholds=tuple(Threshold(t.get("metric", ""), t.get("text", ""), t.get("failed"))
                          for t in data.get("thresholds") or ()),
     )
+
+
+_JUDGED = re.compile(r"^k6:(?P<key>[A-Za-z_][A-Za-z0-9_]*(?:\{[^{}]*\})?):(?P<expression>.+)$")
+
+
+def with_judged_thresholds(rows: list[RequestRow], failed: dict[str, bool]) -> list[RequestRow]:
+    """Rows beside their thresholds as the gate judged them (a flat run's k6 ran none itself):
+    `failed` maps a grade name (k6/thresholds.K6Threshold.name) to whether it failed."""
+    found: dict[str, list[Threshold]] = {}
+    for grade, did_fail in failed.items():
+        judged = _JUDGED.match(grade)
+        named = _NAMED_SUBMETRIC.match(judged["key"]) if judged else None
+        if named:
+            found.setdefault(named["name"], []).append(Threshold(named["metric"], judged["expression"], did_fail))
+    return [RequestRow(r.name, r.count, r.failed_ratio, r.p95, tuple(found.get(r.name, r.thresholds))) for r in rows]

@@ -64,6 +64,7 @@ class Identity:
     script: str | None = None  # a hand-written --script, else None (generated)
     instances: int = 1
     k6_native_histograms: bool = False
+    k6_memory: dict | None = None  # k6/memory.MemoryMode.as_dict(): flat or exact, why, the thresholds the gate judged
     overrides: dict = field(default_factory=dict)
     started_prometheus: bool = False  # on disk: started.prometheus
 
@@ -197,7 +198,7 @@ class Outcome:
 _IDENTITY = ("created", "config", "config_digest", "perfctl_version", "k6_version", "runtime", "prometheus_url",
              "script")
 _KNOWN = {"schema", "schema_version", "id", "status", "updated", "scenario", *_IDENTITY, "instances",
-          "k6_native_histograms", "overrides", "started", "expected_seconds", "load", "has_thresholds", "perfctl",
+          "k6_native_histograms", "k6_memory", "overrides", "started", "expected_seconds", "load", "has_thresholds", "perfctl",
           "tmux", "baseline", "require_baseline", "start", "end", "k6", "k8s", "k6_exit_code", "interrupted_by",
           "final_status", "k6_lost", "k6_exit_inferred", "live_gate", "dropped_iterations", "result", "score",
           "exit_code", "finished", "error", "rollback", "recovered", "rolled_back"}
@@ -260,6 +261,7 @@ class RunRecord:
             **{key: (None if d.get(key) is None else str(d[key])) for key in _IDENTITY},
             instances=_int(d.get("instances")) or 1,
             k6_native_histograms=bool(d.get("k6_native_histograms")),
+            k6_memory=dict(d["k6_memory"]) if isinstance(d.get("k6_memory"), dict) else None,
             overrides=dict(d.get("overrides") or {}),
             started_prometheus=bool(started.get("prometheus")),
         )
@@ -314,6 +316,7 @@ class RunRecord:
                    started={"prometheus": i.started_prometheus}, instances=i.instances,
                    k6_native_histograms=i.k6_native_histograms,
                    perfctl=self.perfctl.as_dict() if self.perfctl else None)
+        _put(out, "k6_memory", i.k6_memory)
         if p.has_thresholds is not None:
             out["has_thresholds"] = p.has_thresholds
         out.update(script=i.script, tmux=self.tmux, baseline=self.baseline.as_dict() if self.baseline else None,

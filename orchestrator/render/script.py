@@ -60,6 +60,7 @@ class RenderedScript:
     expected_seconds: float  # the longest part's planned duration, for progress and windows
     plan: dict = field(repr=False)
     has_thresholds: bool = False
+    thresholds: dict = field(default_factory=dict, repr=False)  # k6's form: {key: [text | {threshold, abortOnFail}]}
     source: Path | None = None  # a hand-written script: k6 runs it where it is
     k6_args: tuple[str, ...] = ()  # overrides k6 applies itself (hand-written scripts)
 
@@ -115,7 +116,7 @@ def render_scenario(
     expected = max(planned_seconds(p.scenario) for p in parts)
     return RenderedScript(
         scenario=name, text=text, parts=tuple(parts), expected_seconds=expected, plan=plan,
-        has_thresholds=bool(plan["thresholds"]),
+        has_thresholds=bool(plan["thresholds"]), thresholds=plan["thresholds"],
     )
 
 
@@ -165,6 +166,7 @@ def hand_written(name: str, path: Path, text: str, inspected: dict, overrides: O
     return RenderedScript(
         scenario=name, text=text, parts=(), expected_seconds=expected, plan={},
         has_thresholds=bool(inspected.get("thresholds")), source=path.resolve(), k6_args=tuple(args),
+        thresholds=inspected.get("thresholds") if isinstance(inspected.get("thresholds"), dict) else {},
     )
 
 

@@ -50,6 +50,7 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
             prometheus_url=redact_url(loaded.config.prometheus.url),
             script=str(script.source) if script.source else None, instances=opts.instances,
             k6_native_histograms=loaded.config.k6.native_histograms,
+            k6_memory=prepared.memory.as_dict(),
             overrides={k: v for k, v in vars(opts.overrides).items() if v is not None},
             started_prometheus=started_prometheus,
         ),
@@ -62,6 +63,8 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
     ))
     write_atomic(run.file("script.js"), script.text)
     console.info(f"run {run_id}: {opts.scenario}, ~{script.expected_seconds:g}s, results in {run.path}")
+    if prepared.memory.flat:
+        console.info(prepared.memory.describe())
     # From here to the verdict, signals are noted, never raised: while k6 runs the runtime
     # passes them on to k6 (graceful, then forced); a signal that lands after k6 has ended
     # (a second Ctrl-C a moment too late) must not tear the run's record or its verdict,
@@ -79,8 +82,12 @@ VERDICT_MODULES = ("orchestrator.verdict.gate", "orchestrator.run.judge", "orche
 def _end_of_run(prepared: Prepared, opts: RunOptions, run: RunDir, outcome, window: Window,
                 live_stop: dict | None, stack) -> int:
     from orchestrator.k6.summary import merge_instance_summaries
+    from orchestrator.run.finish import write_flat_summary
 
-    if (opts.instances > 1 or opts.hosts) and opts.runtime == "local":
+    if prepared.memory.flat:
+        # No k6 wrote a summary: one for the whole run, from Prometheus, before anything reads it.
+        write_flat_summary(prepared.loaded, run, run.id, window, stack.client())
+    elif (opts.instances > 1 or opts.hosts) and opts.runtime == "local":
         for problem in merge_instance_summaries(run, opts.instances):
             console.info(f"summary of {problem}")
     record = _record_k6_end(run, outcome, window, live_stop=live_stop, dropped=_dropped_iterations(run))
@@ -102,8 +109,8 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir, prom):
         prepared.k6_binary,
         prepared.script.source or run.file("script.js"),  # a hand-written script runs where its imports are
         run_id=run.id,
-        summary=run.file("summary.json"),
-        extra=list(k6.extra_args) + list(prepared.script.k6_args),
+        summary=None if prepared.memory.flat else run.file("summary.json"),
+        extra=list(k6.extra_args) + list(prepared.script.k6_args) + list(prepared.k6_flags),
         tags=opts.tags,
     )
     start = time.time()

@@ -14,6 +14,7 @@ from orchestrator import console
 from orchestrator.config.model import LoadedConfig
 from orchestrator.config.env import redact_url
 from orchestrator.errors import ExitCode, PerfctlError
+from orchestrator.k6.memory import ran_flat
 from orchestrator.ledger.record import Outcome, RunRecord
 from orchestrator.ledger.store import RunDir, iso
 from orchestrator.monitoring.select import for_config
@@ -78,6 +79,8 @@ def finish(
         ending = Ending(result, score, exit_code, None)
     else:
         prom = stack.client()
+        if ran_flat(record) and record.window.known:
+            write_flat_summary(loaded, run, record.id, record.window, prom)  # recover, evaluate: once
         if settle:
             # Right after k6 ended the last scrapes may still be due; long after, this returns at once.
             await_last_scrapes(prom, objectives_for(loaded.config, record.scenario), end=record.end,
@@ -106,6 +109,23 @@ def finish(
         done = run_rollback(loaded, run, ending.result, interrupted=bool(record.interrupted_by))
         ending = Ending(ending.result, ending.score, ending.exit_code, ending.judgement, done)
     return ending
+
+
+def write_flat_summary(loaded: LoadedConfig, run: RunDir, run_id: str, window, prom) -> None:
+    """A flat run's summary.json, computed from Prometheus (k6/prom_summary.py); one that
+    exists is kept (what was recorded is never rewritten)."""
+    from orchestrator.k6 import prom_summary
+    from orchestrator.verdict import gate
+
+    path = run.file("summary.json")
+    if path.exists():
+        return
+    settings = loaded.config
+    ctx = gate.QueryContext(run_id, gate.Window(window.start, window.end), settings.prometheus.scrape_interval,
+                            settings.k6.push_interval)
+    if not prom_summary.write(path, prom, ctx.fill, at=window.end, seconds=ctx.window.seconds):
+        console.info("flat memory: no k6 summary from Prometheus (no k6 series for this run, or no answer); "
+                     "the verdict says what is missing")
 
 
 def _result(value: str):

@@ -16,7 +16,7 @@ from orchestrator import criteria
 from orchestrator.verdict import slo
 from orchestrator.ledger.record import Baseline, K6End, RunRecord
 from orchestrator.config.model import LoadedConfig
-from orchestrator.k6.native_histograms import as_recorded
+from orchestrator.k6.memory import as_recorded, ran_flat, recorded_mode
 from orchestrator.errors import ExitCode
 from orchestrator.k6.binary import K6_THRESHOLDS_FAILED, describe_exit, read_summary
 from orchestrator.ledger.store import RunDir, iso, write_atomic, write_json
@@ -104,7 +104,10 @@ def judge_run(
         require_baseline=True if record.require_baseline else None,  # `--require-baseline`, kept for `evaluate`
     )
     live_stop = record.live_gate
+    memory, flat = recorded_mode(record), ran_flat(record)
     has_thresholds = has_thresholds or bool(record.plan.has_thresholds)  # `evaluate` reads it from run.json
+    if flat:
+        has_thresholds = False  # k6 ran --no-thresholds: the gate judged each one (k6/thresholds.py)
     k6_end = record.k6_end or K6End()
     extra_grades = k6_grades(
         k6_end.exit_code, k6_end.interrupted_by, has_thresholds, live_stop=live_stop, lost=k6_end.lost,
@@ -122,7 +125,7 @@ def judge_run(
     if said:
         verdict = replace(verdict, reasons=verdict.reasons + (said,))
     summary = read_summary(run.file("summary.json"))
-    k6_numbers = _k6_breakdown(loaded, prom, record, run, window)
+    k6_numbers = _k6_breakdown(loaded, prom, record, run, window, verdict if flat else None)
     window_dict = {"start": iso(window.start), "end": iso(window.end), "seconds": round(window.seconds, 3)}
     document = report.verdict_to_dict(
         verdict,
@@ -138,6 +141,7 @@ def judge_run(
             "summary": summary.as_dict() if summary else None,
             "baseline": baseline.as_dict() if baseline is not None else None,
             "live_gate": live_stop,
+            "k6_memory": {**memory.as_dict(), "said": memory.describe()} if memory is not None else None,
             "measured_at": {name: iso(t) for name, t in result.measured_at.items() if t != window.end},
             "k6": k6_numbers,
             "guards": {"enabled": loaded.config.gate.guards.enabled, "note": guards_off,
@@ -157,7 +161,7 @@ def judge_run(
     )
     markdown = report.markdown(
         verdict, run_id=record.id, scenario=record.scenario, window_seconds=window.seconds, results_path=str(run.path)
-    ) + _k6_markdown(k6_numbers)
+    ) + _k6_markdown(k6_numbers) + (f"\n{memory.describe()}\n" if flat else "")
     write_atomic(files["markdown"], markdown)
     write_atomic(files["html"], _html_report(loaded, prom, record, verdict, window, document, run))
     _append_step_summary(markdown)
@@ -165,8 +169,10 @@ def judge_run(
     return Judgement(verdict=verdict, queries=result.queries, exit_code=exit_code, files=files, k6=k6_numbers)
 
 
-def _k6_breakdown(loaded: LoadedConfig, prom: Prometheus, record: RunRecord, run: RunDir, window) -> dict:
-    """k6's headline (its summary file) and one row per named request (Prometheus), for every report."""
+def _k6_breakdown(loaded: LoadedConfig, prom: Prometheus, record: RunRecord, run: RunDir, window,
+                  flat_verdict: slo.Verdict | None = None) -> dict:
+    """k6's headline (its summary file) and one row per named request (Prometheus), for every report.
+    A flat run's thresholds were judged by the gate (`flat_verdict`): each request shows those grades."""
     from orchestrator.k6 import breakdown as k6_breakdown
 
     config = as_recorded(loaded, record).config
@@ -174,6 +180,9 @@ def _k6_breakdown(loaded: LoadedConfig, prom: Prometheus, record: RunRecord, run
     numbers = k6_breakdown.headline(run.file("summary.json"))
     rows = k6_breakdown.per_request(prom, ctx.fill, at=window.end, native_histograms=config.k6.native_histograms,
                                     summary_path=run.file("summary.json"))
+    if flat_verdict is not None:
+        rows = k6_breakdown.with_judged_thresholds(rows, {g.name: g.result is slo.Result.FAIL
+                                                          for g in flat_verdict.grades if g.value is not None})
     return {"headline": numbers.as_dict() if numbers else None, "requests": [r.as_dict() for r in rows]}
 
 

@@ -10,6 +10,7 @@ from orchestrator.config.model import LoadedConfig
 from orchestrator.config.env import missing_runtime_env
 from orchestrator.errors import UsageError
 from orchestrator.k6 import memo as k6_memo
+from orchestrator.k6 import memory as k6_memory
 from orchestrator.k6.binary import find_k6
 from orchestrator.render.script import Overrides, RenderedScript, render_scenario
 
@@ -23,6 +24,20 @@ class Prepared:
     script: RenderedScript
     k6_version: str
     runtime: object | None = None  # the runtime prepare built (docker: features, inspect), reused for the run
+    memory: k6_memory.MemoryMode = k6_memory.MemoryMode(k6_memory.EXACT, "not decided")
+    k6_flags: tuple[str, ...] = ()  # what the memory mode adds to `k6 run` (--no-thresholds, no summary)
+
+
+def _with_memory(prepared: Prepared, runtime: str, summary_off: list[str]) -> Prepared:
+    """The run's memory mode (k6/memory.py), and the config it is judged with when flat."""
+    from dataclasses import replace
+
+    from orchestrator.runtimes import runtime_class
+
+    memory = k6_memory.decide(prepared.loaded.config.k6, prepared.script, runtime=runtime,
+                              runtime_can=runtime_class(runtime).flat_memory)
+    return replace(prepared, loaded=k6_memory.flat_config(prepared.loaded, prepared.script.scenario, memory),
+                   memory=memory, k6_flags=tuple(k6_memory.k6_flags(memory, summary_off)))
 
 
 def prepare(
@@ -52,12 +67,14 @@ def prepare(
                 hint="use --runtime local, or inline values (data: {pool: {values: [...]}})",
             )
         container.inspect(script.text)
-        return Prepared(loaded=loaded, k6_binary="k6", script=script, k6_version=features.text, runtime=container)
+        prepared = Prepared(loaded=loaded, k6_binary="k6", script=script, k6_version=features.text, runtime=container)
+        return _with_memory(prepared, runtime, features.summary_off_args)
     binary = find_k6(loaded.config.k6.binary)
     features = k6_memo.features(binary)
     script = render_scenario(loaded, scenario, features, overrides)
     k6_memo.inspect(binary, script.text)
-    return Prepared(loaded=loaded, k6_binary=binary, script=script, k6_version=features.text)
+    prepared = Prepared(loaded=loaded, k6_binary=binary, script=script, k6_version=features.text)
+    return _with_memory(prepared, runtime, features.summary_off_args)
 
 
 def _prepare_hand_written(loaded: LoadedConfig, scenario: str, overrides: Overrides, path: Path, *, runtime: str) -> Prepared:
@@ -79,5 +96,6 @@ def _prepare_hand_written(loaded: LoadedConfig, scenario: str, overrides: Overri
     binary = find_k6(loaded.config.k6.binary)
     features = k6_memo.features(binary)
     script = hand_written(scenario, path, text, inspect_file(binary, path), overrides)
-    return Prepared(loaded=loaded, k6_binary=binary, script=script, k6_version=features.text)
+    prepared = Prepared(loaded=loaded, k6_binary=binary, script=script, k6_version=features.text)
+    return _with_memory(prepared, runtime, features.summary_off_args)
 

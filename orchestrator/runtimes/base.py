@@ -57,6 +57,7 @@ class RunContext:
 class Runtime(Protocol):
     name: str
     record_key: str  # run.json's key for on_started's facts
+    flat_memory: bool  # k6 can run flat here (k6/memory.py): perfctl passes its flags and reads it back
 
     @classmethod
     def for_run(cls, context: RunContext) -> "Runtime": ...
@@ -83,6 +84,9 @@ class RuntimeBase:
 
     name = "?"
     record_key = "k6"
+    # k6's flags reach it (argv) and its numbers are read back from Prometheus on this machine;
+    # a runtime that runs an image perfctl never inspects (which summary flag?) says False.
+    flat_memory = True
     ran: tuple[float, float] | None = None  # when k6 itself ran, if the runtime knows better than perfctl
 
     def window(self, start: float, end: float) -> tuple[float, float]:

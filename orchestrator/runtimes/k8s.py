@@ -35,6 +35,7 @@ KUBECTL_HINT = "install kubectl and point it at the cluster (kubectl config use-
 class K8sRuntime(RuntimeBase):
     name = "k8s"
     record_key = "k8s"  # run.json's k8s: the TestRun (details())
+    flat_memory = False  # the runners' image is the operator's, and their summaries stay in the pods
 
     def __init__(self, loaded: LoadedConfig, plan: TestRunPlan, manifests: Path):
         self.loaded, self.plan, self.manifests = loaded, plan, manifests

@@ -101,9 +101,13 @@ class LiveGate:
 
     def check(self, now: float) -> LiveStop | None:
         lookback = max(LOOKBACK_MIN, LOOKBACK_INTERVALS * self.interval)
-        window = gate.Window(start=max(self.start, now - lookback), end=now)
-        ctx = gate.QueryContext(self.run_id, window, self.config.prometheus.scrape_interval, self.config.k6.push_interval)
+        recent = gate.Window(start=max(self.start, now - lookback), end=now)
+        so_far = gate.Window(start=self.start, end=now)
         for obj in self.objectives:
+            if now - self.start < obj.live_after:
+                continue  # k6's delayAbortEval: too early to judge this one
+            window = so_far if obj.live_window == "run" else recent
+            ctx = gate.QueryContext(self.run_id, window, self.config.prometheus.scrape_interval, self.config.k6.push_interval)
             value = self.prom.scalar(gate.objective_query(obj, ctx, native_histograms=self.config.k6.native_histograms), at=now)
             if value is None:
                 continue

@@ -19,26 +19,9 @@ import re
 from orchestrator.config.model import Config
 from orchestrator.config.objectives import Objective
 from orchestrator.errors import ConfigError, EnvironmentProblem, UsageError
+from orchestrator.config.k6_terms import K6_BUILTIN_METRICS, PERFCTL_SCRIPT_METRICS
 from orchestrator.verdict.gate import PLACEHOLDERS, QueryContext, Window
 
-# k6's built-in metrics and their types (k6 sends counters as k6_<name>_total, rates as
-# k6_<name>_rate, gauges as k6_<name>, trends as k6_<name>_<stat> or, as native
-# histograms, k6_<name>_seconds).
-K6_BUILTIN_METRICS = {
-    **dict.fromkeys(
-        ("iterations", "dropped_iterations", "data_received", "data_sent", "http_reqs", "ws_sessions", "ws_msgs_sent",
-         "ws_msgs_received", "grpc_streams", "grpc_streams_msgs_received", "grpc_streams_msgs_sent"), "counter"),
-    **dict.fromkeys(("vus", "vus_max"), "gauge"),
-    **dict.fromkeys(("checks", "http_req_failed"), "rate"),
-    **dict.fromkeys(
-        ("iteration_duration", "http_req_duration", "http_req_blocked", "http_req_connecting", "http_req_receiving",
-         "http_req_sending", "http_req_tls_handshaking", "http_req_waiting", "ws_connecting", "ws_ping",
-         "ws_session_duration", "group_duration", "grpc_req_duration"), "trend"),
-}
-# The metrics perfctl's generated script defines itself (templates/script.js.j2, WebSocket flow).
-PERFCTL_SCRIPT_METRICS = {
-    "ws_connect_success": "rate", "ws_reply_success": "rate", "ws_first_chunk_time": "trend", "ws_reply_time": "trend",
-}
 _TYPE_SUFFIX = {"counter": "_total", "rate": "_rate", "gauge": ""}
 _TREND_STAT = re.compile(r"^(?P<name>.+)_(?P<stat>p\d+|avg|min|max|med|count|sum)$")
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')

@@ -9,7 +9,8 @@ import json
 from orchestrator.config.load import load_config
 from orchestrator.ledger.record import RunRecord
 from orchestrator.ledger.store import Ledger
-from orchestrator.k6.native_histograms import as_recorded, with_native_histograms
+from orchestrator.k6.memory import as_recorded
+from orchestrator.k6.native_histograms import with_native_histograms
 from orchestrator.k6.summary import k6_files, merge_instance_summaries
 from tests.conftest import write_config
 
