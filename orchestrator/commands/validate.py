@@ -8,6 +8,7 @@ from orchestrator import console
 from orchestrator.config.env import missing_runtime_env
 from orchestrator.config.load import load_config
 from orchestrator.errors import ConfigError, PerfctlError
+from orchestrator.k6 import memory as k6_memory
 from orchestrator.verdict.guards import describe as describe_guards
 from orchestrator.k6.binary import detect_features, find_k6, inspect_script
 from orchestrator.render.script import describe_part, render_scenario
@@ -22,12 +23,17 @@ def validate(config_path: Path | None) -> int:
         try:
             script = render_scenario(loaded, name, features)
             inspect_script(binary, script.text)
+            # As `perfctl run` decides it (local runtime): a flat run's thresholds must become objectives.
+            memory = k6_memory.decide(loaded.config.k6, script)
+            k6_memory.flat_config(loaded, name, memory)
         except PerfctlError as exc:
             problems.append(f"scenarios.{name}: {exc.message}")
             continue
         console.info(f"ok  {name}: {len(script.parts)} part(s), ~{script.expected_seconds:g}s")
         for part in script.parts:
             console.info(f"      {describe_part(part)}")
+        if memory.flat:
+            console.info(f"      {memory.describe()}")
         guards_line = describe_guards(loaded.config, name)
         if guards_line:
             console.info(f"      {guards_line}")

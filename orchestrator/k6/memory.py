@@ -99,7 +99,9 @@ def flat_config(loaded: LoadedConfig, scenario: str, mode: MemoryMode) -> Loaded
     if not mode.flat:
         return loaded
     loaded = with_native_histograms(loaded)
-    added = [o.model_copy(update={"scenarios": [scenario]}) for o in objectives_of(mode.thresholds, mode.kinds)]
+    present = {o.name for o in loaded.config.objectives}  # already flat (prepare's config, judged again)
+    added = [o.model_copy(update={"scenarios": [scenario]}) for o in objectives_of(mode.thresholds, mode.kinds)
+             if o.name not in present]
     config = loaded.config.model_copy(update={"objectives": [*loaded.config.objectives, *added]})
     return loaded.model_copy(update={"config": config})
 

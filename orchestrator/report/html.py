@@ -21,6 +21,7 @@ from orchestrator.units import format_value
 from orchestrator import units
 from orchestrator.verdict import gate
 from orchestrator.k6 import breakdown as k6_breakdown
+from orchestrator.k6.memory import MemoryMode
 from orchestrator.report import k6_tables
 from orchestrator import criteria
 from orchestrator.verdict import slo
@@ -92,6 +93,9 @@ def run_settings(record: RunRecord | None) -> tuple[tuple[str, str], ...]:
                          (who.perfctl_version, "perfctl"), (who.created, "started")):
         if value not in (None, ""):
             rows.append((label, str(value)))
+    memory = MemoryMode.from_dict(who.k6_memory)
+    if memory is not None and memory.flat:
+        rows.append(("k6 memory", memory.describe().removeprefix("k6 memory: ")))
     if who.config_digest:
         rows.append(("config", f"{who.config or ''} (sha256 {who.config_digest[:12]})"))
     return tuple(rows)

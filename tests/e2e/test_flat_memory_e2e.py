@@ -74,6 +74,8 @@ def test_a_flat_run_is_judged_from_prometheus_on_a_fresh_machine(tmp_path):
 
         verdict = stack.verdict(run)
         assert verdict["result"] == "pass", verdict["reasons"]
+        names = [o["name"] for o in verdict["objectives"]]
+        assert len(names) == len(set(names)), names  # each threshold judged once
         grades = _grades(verdict)
         assert "k6_thresholds" not in grades  # k6 judged none itself
         judged = {name: g for name, g in grades.items() if name.startswith("k6:")}

@@ -99,6 +99,8 @@ def test_flat_flags_and_config(tmp_path):
     added = [o for o in judged.objectives if o.name.startswith("k6:")]
     assert [o.name for o in added] == ["k6:http_req_duration:p(95)<500", "k6:checks:rate>0.99"]
     assert all(o.key and o.weight == 0 and o.scenarios == ["short"] and not o.live for o in added)
+    again = flat_config(flat_config(loaded, "short", mode), "short", mode).config  # judged again: no twins
+    assert [o.name for o in again.objectives] == [o.name for o in judged.objectives]
     assert flat_config(loaded, "short", MemoryMode("exact", "x")) is loaded
 
 
@@ -227,3 +229,20 @@ def test_every_runtime_but_the_k6_operator_can_run_flat():
     from orchestrator.runtimes import REGISTRY, runtime_class
 
     assert {name for name in REGISTRY if not runtime_class(name).flat_memory} == {"k8s"}
+
+
+def test_validate_says_which_scenarios_run_flat_and_refuses_what_the_gate_cannot_judge(tmp_path):
+    from tests.conftest import run_cli
+
+    config = write_config(tmp_path / "perfctl.yaml", BASE.format(k6="{}"))
+    ok = run_cli("validate", "-c", str(config), cwd=tmp_path)
+    assert ok.code == 0, ok.output
+    assert "k6 memory: flat (planned 20m > k6.flat_after 10m)" in ok.stderr
+    assert ok.stderr.count("k6 memory: flat") == 2  # long and soaked; short stays exact
+    bad = config.read_text().replace('thresholds: {http_req_duration: ["p(95)<500"], checks: ["rate>0.99"]}',
+                                     'thresholds: {http_req_duration: ["count>1"]}')
+    config.write_text(bad.replace("k6: {}", "k6: {memory: flat}"))
+    refused = run_cli("validate", "-c", str(config), cwd=tmp_path)
+    assert refused.code == 2, refused.output
+    assert "scenarios.short: k6 threshold 'count>1' on http_req_duration: http_req_duration is a trend" in refused.output
+    assert "Traceback" not in refused.output

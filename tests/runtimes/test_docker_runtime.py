@@ -167,6 +167,26 @@ def test_the_first_run_on_a_fresh_prometheus_container_passes(dstack, docker_cli
         assert purged.code == 0 and "volume" in purged.stderr, purged.output
 
 
+def test_a_flat_run_in_a_k6_container_is_judged_from_prometheus(dstack, docker_client):
+    # The image's k6 (grafana/k6:1.1.0) gets the flags of its own version; no summary comes out
+    # of the container, so perfctl's summary.json and the thresholds come from Prometheus.
+    text = dstack.config_path.read_text().replace("\nk6:\n", "\nk6:\n  memory: flat\n", 1)
+    dstack.config_path.write_text(text.replace(
+        "    duration: 10s\n    think_time: 200ms\n", '    duration: 10s\n    think_time: 200ms\n'
+        '    thresholds: { http_req_duration: ["p(95)<2000"], http_reqs: ["count>3"] }\n', 1))
+    run = dstack.cli("run", "health", "--runtime", "docker", "--duration", "4s", "--run-id", "flat-docker")
+    assert run.code == 0, run.output
+    folder = dstack.workspace / "results" / "flat-docker"
+    record = json.loads((folder / "run.json").read_text())
+    assert record["runtime"] == "docker" and record["k6_memory"]["mode"] == "flat"
+    assert "--no-thresholds" in record["k6"]["argv"] and "--summary-export" not in record["k6"]["argv"]
+    assert json.loads((folder / "summary.json").read_text())["perfctl"]["source"] == "prometheus"
+    grades = {o["name"]: o for o in dstack.verdict(folder)["objectives"]}
+    assert grades["k6:http_reqs:count>3"]["result"] == "pass" and grades["k6:http_reqs:count>3"]["value"] > 3
+    assert grades["k6:http_req_duration:p(95)<2000"]["result"] == "pass"
+    assert not _labelled(docker_client, "containers", f"{LABEL_RUN_ID}=flat-docker"), "the k6 container is removed"
+
+
 def test_ctrl_c_stops_the_k6_container_gracefully_and_removes_it(dstack, docker_client):
     assert dstack.cli("start-monitoring").code == 0  # prometheus.runtime: docker in the config
     proc = subprocess.Popen(
