@@ -81,6 +81,9 @@ def decide(settings: K6Settings, script, *, runtime: str = "local", runtime_can:
         return MemoryMode(EXACT, f"--runtime {runtime}: k6's own summary and thresholds")
     if settings.memory == FLAT:
         return MemoryMode(FLAT, "k6.memory: flat", thresholds, kinds)
+    if script.source is not None and "handleSummary" in script.text:
+        # A flat k6 calls no handleSummary: the script's own end-of-test files would be lost.
+        return MemoryMode(EXACT, "the script exports handleSummary, which a flat k6 would not call")
     soaks = [p.name for p in script.parts if p.scenario.profile is not None and p.scenario.profile.name == "soak"]
     if soaks:
         return MemoryMode(FLAT, f"a soak profile ({', '.join(soaks)})", thresholds, kinds)

@@ -45,6 +45,8 @@ class Script:
     parts: tuple = ()
     thresholds: dict = field(default_factory=dict)
     plan: dict = field(default_factory=dict)
+    source: object = None  # a hand-written script's path
+    text: str = ""
 
 
 def _loaded(tmp_path, k6: str = "{}"):
@@ -87,6 +89,14 @@ def test_the_setting_chooses_and_k8s_cannot_run_flat(tmp_path):
     assert not there.flat and there.why == "--runtime k8s: k6's own summary and thresholds"
     exact = _loaded(tmp_path / "exact", "{memory: exact, flat_after: 1s}")
     assert decide(exact.config.k6, _script(exact, "long")) == MemoryMode("exact", "k6.memory: exact")
+
+
+def test_a_hand_written_script_with_its_own_handle_summary_stays_exact_unless_asked(tmp_path):
+    own = Script(3600, source="load.js", text="export function handleSummary(data) { return {}; }")
+    auto = decide(_loaded(tmp_path).config.k6, own)
+    assert not auto.flat and auto.why == "the script exports handleSummary, which a flat k6 would not call"
+    assert decide(_loaded(tmp_path / "flat", "{memory: flat}").config.k6, own).flat  # the user's choice
+    assert decide(_loaded(tmp_path / "plain").config.k6, Script(3600, source="load.js", text="export default () => {}")).flat
 
 
 def test_flat_flags_and_config(tmp_path):
