@@ -1,6 +1,11 @@
 """SIGTERM and SIGHUP treated like Ctrl-C outside the k6 phase (which forwards them to k6
 itself): perfctl then unwinds through its context managers and exits 130, instead of
-dying where it stands, when a CI job is cancelled or an SSH session drops."""
+dying where it stands, when a CI job is cancelled or an SSH session drops.
+
+A signal perfctl was started with ignored stays ignored, as Unix programs do: `nohup
+perfctl run ...` asks the run to outlive the SSH session (SIGHUP), and a shell's background
+job (`perfctl run ... &` in a script) ignores Ctrl-C. k6, started while it is ignored,
+inherits that too."""
 
 from __future__ import annotations
 
@@ -47,12 +52,17 @@ def _raise(signum, frame):
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def _ignored(sig: int) -> bool:
+    return signal.getsignal(sig) == signal.SIG_IGN
+
+
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
     previous = {}
     try:
         for sig in SIGNALS:
-            previous[sig] = signal.signal(sig, _raise)
+            if not _ignored(sig):
+                previous[sig] = signal.signal(sig, _raise)
     except ValueError:  # not the main thread (tests calling commands in-process): leave signals alone
         pass
     try:
@@ -77,7 +87,7 @@ def recorded_signals(on_signal: Callable[[int], None] | None = None) -> Iterator
         if on_signal is not None:
             on_signal(len(received))
 
-    previous = {sig: signal.signal(sig, handler) for sig in FORWARDED_SIGNALS}
+    previous = {sig: signal.signal(sig, handler) for sig in FORWARDED_SIGNALS if not _ignored(sig)}
     try:
         yield received
     finally:

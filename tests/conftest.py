@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 PERFCTL = [sys.executable, "-m", "orchestrator"]
 # perfctl and the k6 it starts run a few nice levels below the in-process reference backend:
 # a user's system under test has CPUs of its own, here it shares 2 cores with the load.
-LOAD_SIDE_PRIORITY = ["nice", "-n", "5"] if shutil.which("nice") else []
+# By absolute path: some tests run perfctl with a PATH of their own (no tmux, no k6 there).
+LOAD_SIDE_PRIORITY = [nice, "-n", "5"] if (nice := shutil.which("nice")) else []
 
 
 @dataclass

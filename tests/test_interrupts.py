@@ -26,6 +26,10 @@ import json, os, signal, sys, time
 from orchestrator.interrupts import signals_interrupt
 out = sys.argv[1]
 report = {}
+# SIGHUP as a terminal's child has it, or ignored as under nohup (START_IGNORED): whatever
+# pytest itself was started with must not decide the test.
+signal.signal(signal.SIGHUP, signal.SIG_IGN if os.environ.get("START_IGNORED") else signal.SIG_DFL)
+before = [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)]
 try:
     with signals_interrupt():
         try:
@@ -35,7 +39,7 @@ try:
             report["finally_ran"] = True
 except KeyboardInterrupt as exc:
     report["interrupted_by"] = str(exc)
-report["handlers_after"] = [signal.getsignal(s) == signal.SIG_DFL for s in (signal.SIGTERM, signal.SIGHUP)]
+report["handlers_after"] = [signal.getsignal(s) == was for s, was in zip((signal.SIGTERM, signal.SIGHUP), before)]
 report["stdout_after"] = os.readlink("/proc/self/fd/1")
 print("written after the signal", flush=True)
 open(out, "w").write(json.dumps(report))
@@ -43,10 +47,13 @@ sys.exit(130 if "interrupted_by" in report else 0)
 """
 
 RECORD = r"""
-import json, signal, sys, time
+import json, os, signal, sys, time
 from orchestrator.interrupts import recorded_signals
 out = sys.argv[1]
 counts = []
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGHUP, signal.SIG_IGN if os.environ.get("START_IGNORED") else signal.SIG_DFL)
+before = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
 with recorded_signals(on_signal=counts.append) as received:
     print("ready", flush=True)
     deadline = time.monotonic() + 20
@@ -54,13 +61,15 @@ with recorded_signals(on_signal=counts.append) as received:
         time.sleep(0.02)
 restored = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
 open(out, "w").write(json.dumps({"received": received, "counts": counts,
-                                 "restored": [restored[0] is signal.default_int_handler, restored[1] == signal.SIG_DFL,
-                                              restored[2] == signal.SIG_DFL]}))
+                                 "restored": [now == was for now, was in zip(restored, before)]}))
 """
 
 
-def start(code: str, out: Path, **popen) -> subprocess.Popen:
+def start(code: str, out: Path, *, ignored: bool = False, **popen) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("START_IGNORED", None)
+    if ignored:
+        env["START_IGNORED"] = "1"
     return subprocess.Popen([sys.executable, "-c", code, str(out)], env=env, **popen)
 
 
@@ -126,6 +135,36 @@ def test_while_k6_runs_each_signal_is_recorded_in_order_with_its_count(tmp_path)
     assert report["received"] == ["SIGINT", "SIGTERM", "SIGHUP"]
     assert report["counts"] == [1, 2, 3]
     assert report["restored"] == [True, True, True]
+
+
+def test_a_sighup_ignored_at_start_stays_ignored_as_nohup_asked(tmp_path):
+    # `nohup perfctl run ...`: the SSH drop's SIGHUP must neither stop the run nor reach k6.
+    out = tmp_path / "report.json"
+    proc = start(UNWIND, out, ignored=True, stdout=subprocess.PIPE)
+    try:
+        wait_ready(proc.stdout)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert proc.poll() is None, "SIGHUP stopped a run started under nohup"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 130
+    finally:
+        proc.kill()
+    report = json.loads(out.read_text())
+    assert report["interrupted_by"] == "SIGTERM" and report["handlers_after"] == [True, True]
+
+    recorded = tmp_path / "recorded.json"
+    proc = start(RECORD, recorded, ignored=True, stdout=subprocess.PIPE)
+    try:
+        wait_ready(proc.stdout)
+        for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGINT):
+            proc.send_signal(sig)
+            time.sleep(0.2)
+        assert proc.wait(20) == 0
+    finally:
+        proc.kill()
+    report = json.loads(recorded.read_text())
+    assert report["received"] == ["SIGINT", "SIGTERM", "SIGINT"] and report["restored"] == [True, True, True]
 
 
 def test_outside_the_main_thread_signals_are_left_alone():
