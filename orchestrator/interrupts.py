@@ -4,7 +4,7 @@ dying where it stands, when a CI job is cancelled or an SSH session drops.
 
 A signal perfctl was started with ignored stays ignored, as Unix programs do: `nohup
 perfctl run ...` asks the run to outlive the SSH session (SIGHUP), and a shell's background
-job (`perfctl run ... &` in a script) ignores Ctrl-C. k6, started while it is ignored,
+job (`perfctl run ... &` in a script) ignores Ctrl-C. k6, started while SIGHUP is ignored,
 inherits that too."""
 
 from __future__ import annotations
