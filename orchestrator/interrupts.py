@@ -2,10 +2,10 @@
 itself): perfctl then unwinds through its context managers and exits 130, instead of
 dying where it stands, when a CI job is cancelled or an SSH session drops.
 
-A signal perfctl was started with ignored stays ignored, as Unix programs do: `nohup
-perfctl run ...` asks the run to outlive the SSH session (SIGHUP), and a shell's background
-job (`perfctl run ... &` in a script) ignores Ctrl-C. k6, started while SIGHUP is ignored,
-inherits that too."""
+A SIGHUP perfctl was started with ignored stays ignored: `nohup perfctl run ...` asks the
+run to outlive the SSH session, and k6, started while it is ignored, inherits that too.
+SIGINT and SIGTERM are always handled: a shell ignores SIGINT in its background jobs for job
+control's sake, not as a wish, and whoever sends either to perfctl wants the run stopped."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def _raise(signum, frame):
 
 
 def _ignored(sig: int) -> bool:
-    return signal.getsignal(sig) == signal.SIG_IGN
+    """A SIGHUP the caller ignores (nohup) is left to them; the other signals are perfctl's."""
+    return sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN
 
 
 @contextlib.contextmanager

@@ -27,11 +27,23 @@ def cli_env(extra: dict | None = None) -> dict:
     return env
 
 
+def _default_hangup() -> list[str]:
+    """A prefix that starts a command with SIGHUP at its default, as from a terminal: pytest
+    itself may run under nohup, and perfctl keeps an ignored SIGHUP ignored (interrupts.py)."""
+    env = shutil.which("env")
+    if env and subprocess.run([env, "--default-signal=HUP", "true"], capture_output=True).returncode == 0:
+        return [env, "--default-signal=HUP"]
+    return []
+
+
+AS_FROM_A_TERMINAL = _default_hangup()
+
+
 def start_perfctl(stack: Stack, *args: str, env: dict | None = None) -> subprocess.Popen:
     """`perfctl ARGS -c CONFIG` in the background, its output in files beside the workspace."""
     out = open(stack.workspace / "perfctl.out", "ab")
     proc = subprocess.Popen(
-        [*PERFCTL, *args, "-c", str(stack.config_path)], cwd=stack.workspace, env=cli_env(env),
+        [*AS_FROM_A_TERMINAL, *PERFCTL, *args, "-c", str(stack.config_path)], cwd=stack.workspace, env=cli_env(env),
         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     out.close()

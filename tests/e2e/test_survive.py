@@ -138,6 +138,7 @@ def _lose_the_terminal(stack, *, besides: list) -> tuple:
     """perfctl on a terminal that goes away, as when an SSH connection drops (no tmux)."""
     pid, master = pty.fork()
     if pid == 0:  # the child: perfctl with the pty as its controlling terminal
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as from a terminal, even when pytest runs under nohup
         os.chdir(stack.workspace)
         os.execve(PERFCTL[0], [*PERFCTL, "run", "demo", "--duration", "30s", "-c", str(stack.config_path)],
                   cli_env({"TERM": "xterm"}))
