@@ -19,7 +19,7 @@ from pathlib import Path
 from bench import servers
 from bench.context import BenchContext, shown
 from bench.fig_overhead import managed_prometheus
-from bench.fig_websocket import k6_run_child, open_fds
+from bench.fig_websocket import open_fds
 from bench.measure import PerfctlWatch, cpu_seconds, machine_cpu_seconds, rss_kb, run_measured
 from bench.stats import FigureResult, Headline, Row, Summary, Target
 from orchestrator.monitoring.local import LocalPrometheus
@@ -170,11 +170,7 @@ class ScaleSampler(PerfctlWatch):
     backend_peak_fds: int = 0
 
     def _watch(self, perfctl_pid: int) -> None:
-        deadline = time.monotonic() + 120
-        k6 = None
-        while k6 is None and time.monotonic() < deadline:
-            k6 = k6_run_child(perfctl_pid)
-            time.sleep(0.05)
+        k6 = self.wait_for_k6(perfctl_pid)
         while k6 is not None:
             k = cpu_seconds(k6)
             if k is None:

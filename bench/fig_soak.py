@@ -22,7 +22,6 @@ from pathlib import Path
 from bench import servers
 from bench.context import BenchContext, shown
 from bench.fig_overhead import managed_prometheus
-from bench.fig_websocket import k6_run_child
 from bench.measure import PerfctlWatch, rss_kb, run_measured
 from bench.stats import FigureResult, Headline, Row, Summary, Target
 from orchestrator.config.load import load_config
@@ -95,17 +94,13 @@ class RssTrace(PerfctlWatch):
     samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds since k6 started, MB)
 
     def _watch(self, perfctl_pid: int) -> None:
-        k6, started = None, None
-        while os.path.exists(f"/proc/{perfctl_pid}"):
-            k6 = k6 or k6_run_child(perfctl_pid)
-            if k6 is not None:
-                started = started or time.monotonic()
-                kb = rss_kb(k6)
-                if kb is None and self.samples:
-                    return  # k6 has ended
-                if kb is not None:
-                    self.samples.append((time.monotonic() - started, kb / 1024))
-            time.sleep(SAMPLE_SECONDS if k6 is not None else 0.2)
+        k6 = self.wait_for_k6(perfctl_pid)
+        if k6 is None:
+            return
+        started = time.monotonic()
+        while (kb := rss_kb(k6)) is not None:  # until k6 has ended
+            self.samples.append((time.monotonic() - started, kb / 1024))
+            time.sleep(SAMPLE_SECONDS)
 
     def at(self, minute: float) -> float | None:
         """The median RSS (MB) of the samples within ±MARK_WINDOW/2 of `minute`."""
@@ -236,7 +231,7 @@ def _agreement(config: Path, run_dir: Path) -> dict:
         k6_value, flat_value = (exact.get(metric) or {}).get(key), (computed.get(metric) or {}).get(key)
         ratio = flat_value / k6_value if k6_value and flat_value is not None else None
         out["numbers"][f"{metric}.{key}"] = {"k6": k6_value, "flat": flat_value, "ratio": ratio}
-    kinds = metric_kinds(type("Script", (), {"plan": {}})())
+    kinds = metric_kinds()
     for key, items in THRESHOLDS.items():
         for text in items:
             objective = objective_of(K6Threshold(key, text), kinds)

@@ -23,22 +23,6 @@ TARGET_VUS = Target(">=", 1000, "VUs")
 MAX_ERROR_RATIO = 0.01
 
 
-def k6_run_child(parent: int) -> int | None:
-    """perfctl's `k6 run` child (not `k6 version` / `k6 inspect`)."""
-    try:
-        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-    except OSError:
-        return None
-    for child in children:
-        try:
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if len(argv) > 1 and argv[0].endswith(b"k6") and argv[1] == b"run":
-            return int(child)
-    return None
-
-
 def open_fds(pid: int) -> int | None:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -58,11 +42,7 @@ class Sampler(PerfctlWatch):
     backend_peak_fds: int = 0
 
     def _watch(self, perfctl_pid: int) -> None:
-        deadline = time.monotonic() + 120
-        k6 = None
-        while k6 is None and time.monotonic() < deadline:
-            k6 = k6_run_child(perfctl_pid)
-            time.sleep(0.05)
+        k6 = self.wait_for_k6(perfctl_pid)
         if k6 is None:
             return
         time.sleep(2)  # past k6's init: measure the steady state

@@ -134,11 +134,39 @@ def machine_cpu_seconds() -> tuple[float, float]:
     return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
 
 
+def k6_run_child(parent: int) -> int | None:
+    """perfctl's `k6 run` child (not `k6 version` / `k6 inspect`)."""
+    try:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    except OSError:
+        return None
+    for child in children:
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 1 and argv[0].endswith(b"k6") and argv[1] == b"run":
+            return int(child)
+    return None
+
+
+
 class PerfctlWatch:
     """Samples what a running `perfctl run` started, in a thread of its own: `attach(pid)` is
     run_measured's on_start, `join()` after it returned; subclasses say what `_watch` reads."""
 
     _thread: threading.Thread | None = None
+
+    @staticmethod
+    def wait_for_k6(perfctl_pid: int, timeout: float = 120.0) -> int | None:
+        """The pid of perfctl's `k6 run` once it has started; None if it did not within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            k6 = k6_run_child(perfctl_pid)
+            if k6 is not None:
+                return k6
+            time.sleep(0.05)
+        return None
 
     def attach(self, perfctl_pid: int) -> None:
         self._thread = threading.Thread(target=self._watch, args=(perfctl_pid,), daemon=True)

@@ -39,7 +39,11 @@ class Stage(Model):
 
 
 # k6's threshold grammar: aggregation, operator, number (`p(95)<500`, `rate<0.01`, `count>=100`).
-K6_THRESHOLD = re.compile(r"^\s*(avg|min|max|med|count|rate|value|p\(\d+(\.\d+)?\))\s*(<=|>=|===|==|!=|<|>)\s*-?\d+(\.\d+)?\s*$")
+# Named parts, read by k6/thresholds.py when a flat run's gate judges the threshold itself.
+K6_THRESHOLD = re.compile(
+    r"^\s*(?P<agg>avg|min|max|med|count|rate|value|p\((?P<pct>\d+(?:\.\d+)?)\))\s*"
+    r"(?P<op><=|>=|===|==|!=|<|>)\s*(?P<number>-?\d+(?:\.\d+)?)\s*$"
+)
 
 
 def _check_threshold_text(text: str) -> str:

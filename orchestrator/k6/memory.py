@@ -70,7 +70,7 @@ def decide(settings: K6Settings, script, *, runtime: str = "local", runtime_can:
     from orchestrator.k6.thresholds import metric_kinds, metric_of
 
     thresholds = dict(script.thresholds)
-    known = metric_kinds(script)
+    known = metric_kinds(script.plan)
     kinds = {m: known[m] for m in sorted({metric_of(key) for key in thresholds}) if m in known}
     if settings.memory == EXACT:
         return MemoryMode(EXACT, "k6.memory: exact")

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Callable
 
 from orchestrator.errors import PerfctlError
+from orchestrator.k6.summary import ADDITIVE_GAUGES  # vus and vus_max add up over instances, as merged there
+from orchestrator.sli import K6
 
-K6 = 'testid="$testid"'
 TREND_QUANTILES = (("med", 0.5), ("p(90)", 0.9), ("p(95)", 0.95), ("p(99)", 0.99), ("min", 0.0), ("max", 1.0))
 ZERO_BUCKET = 1e-30  # far below any real sample (1 ns is 1e-9 s), far above the zero bucket's ~3e-39
-ADDITIVE_GAUGES = ("vus", "vus_max")  # each instance runs its own VUs (as k6/summary.py merges them)
 
 
 def build(prom, fill: Callable[[str], str], *, at: float, seconds: float) -> dict:

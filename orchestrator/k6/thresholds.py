@@ -23,16 +23,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from orchestrator.config.k6_terms import K6_THRESHOLD
 from orchestrator.config.objectives import Objective
 from orchestrator.errors import UsageError
+from orchestrator.sli import K6
 
-K6 = 'testid="$testid"'
 _KEY = re.compile(r"^(?P<metric>[A-Za-z_][A-Za-z0-9_]*)(?:\{(?P<tags>[^{}]*)\})?$")
 _TAG = re.compile(r"^\s*(?P<tag>[A-Za-z_][A-Za-z0-9_]*)\s*:\s*(?P<value>[^,]*?)\s*$")
-_EXPRESSION = re.compile(
-    r"^\s*(?P<agg>avg|min|max|med|count|rate|value|p\((?P<pct>\d+(?:\.\d+)?)\))\s*"
-    r"(?P<op><=|>=|===|==|!=|<|>)\s*(?P<number>-?\d+(?:\.\d+)?)\s*$"
-)
 TREND_AGGREGATIONS = ("avg", "min", "max", "med")
 
 
@@ -75,15 +72,16 @@ _AGGREGATIONS = {
 }
 
 
-def metric_kinds(script) -> dict[str, str]:
+def metric_kinds(plan: dict | None = None) -> dict[str, str]:
     """The kind of each metric a script can send: k6's built-ins, perfctl's script metrics, and
-    the scenario's declared metrics (render/plan.py `metrics`). A hand-written script's own
-    metrics are not known: their thresholds are read whichever way k6 sent them."""
+    the scenario's declared metrics (`plan`: render/plan.py's PLAN, its `metrics`). A
+    hand-written script's own metrics are not known: their thresholds are read whichever way
+    k6 sent them."""
     from orchestrator.config.k6_terms import K6_BUILTIN_METRICS, PERFCTL_SCRIPT_METRICS, TIME_TRENDS
 
     kinds = {name: TIME_TREND if name in TIME_TRENDS else kind
              for name, kind in {**K6_BUILTIN_METRICS, **PERFCTL_SCRIPT_METRICS}.items()}
-    declared = script.plan.get("metrics") if isinstance(script.plan, dict) else None
+    declared = plan.get("metrics") if isinstance(plan, dict) else None
     for name, spec in (declared or {}).items():
         if isinstance(spec, dict) and spec.get("type") in (COUNTER, GAUGE, RATE, TREND):
             kinds[name] = TIME_TREND if spec["type"] == TREND and spec.get("time") else spec["type"]
@@ -97,7 +95,7 @@ def objective_of(threshold: K6Threshold, kinds: dict[str, str]) -> Objective:
     A threshold whose aggregation the metric does not have is a UsageError (k6 itself would
     refuse it at start; with --no-thresholds it never looks)."""
     metric, matchers = _parse_key(threshold.key)
-    match = _EXPRESSION.match(threshold.expression)
+    match = K6_THRESHOLD.match(threshold.expression)
     if match is None:
         raise UsageError(f"k6 threshold '{threshold.expression}' on {threshold.key}: not k6's grammar "
                          "(e.g. p(95)<500, rate<0.01, count>=100)")

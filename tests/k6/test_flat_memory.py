@@ -128,8 +128,8 @@ def test_a_recorded_flat_run_is_judged_again_the_same_way(tmp_path):
 
 # ---- thresholds as PromQL ------------------------------------------------------------------------
 
-KINDS = metric_kinds(Script(0, plan={"metrics": {"cart_value": {"type": "trend", "time": False},
-                                                  "login_time": {"type": "trend", "time": True}}}))
+KINDS = metric_kinds({"metrics": {"cart_value": {"type": "trend", "time": False},
+                                  "login_time": {"type": "trend", "time": True}}})
 
 
 def _query(key: str, text: str) -> str:
