@@ -11,17 +11,15 @@
 // Run it as is with `k6 run script.js`; perfctl adds `--tag testid=<run-id>` and
 // the Prometheus remote-write output. Everything that came from perfctl.yaml is in PLAN
 // below, as JSON data: it is read, never executed. `${NAME}` in requests is resolved
-// from k6's environment (__ENV) when the request is sent, so secrets stay out of this file.
+// from k6's environment (__ENV) when k6 runs, so secrets stay out of this file.
+// The code below is specialised for this scenario (only what it sends, as one would write it
+// by hand): every VU builds what a script defines, and 1,000 VUs pay for it 1,000 times.
 // Environment it reads: DEMO_TARGET  (e.g. `k6 run -e NAME=value`, or export them).
 import http from "k6/http";
 import { check, sleep } from "k6";
-import { Counter, Gauge, Rate, Trend } from "k6/metrics";
 
 const PLAN = JSON.parse([
   "{",
-  "  \"base_url\": \"http://${DEMO_TARGET:-127.0.0.1:8080}\",",
-  "  \"ws_base_url\": null,",
-  "  \"headers\": {},",
   "  \"scenarios\": {",
   "    \"chat-http\": {",
   "      \"executor\": \"constant-vus\",",
@@ -42,79 +40,42 @@ const PLAN = JSON.parse([
   "    \"scenario\",",
   "    \"expected_response\"",
   "  ],",
-  "  \"metrics\": {},",
-  "  \"parts\": {",
-  "    \"chat-http\": {",
-  "      \"name\": \"chat-http\",",
-  "      \"protocol\": \"http\",",
-  "      \"think_time\": 0.05,",
-  "      \"flow\": \"mix\",",
-  "      \"data\": {},",
-  "      \"auth\": null,",
-  "      \"requests\": [",
-  "        {",
-  "          \"name\": \"send_message\",",
-  "          \"method\": \"POST\",",
-  "          \"path\": \"/api/messages\",",
-  "          \"headers\": {},",
-  "          \"query\": {},",
-  "          \"json\": {",
-  "            \"conversation_id\": \"conv-demo\",",
-  "            \"text\": \"hello from perfctl\"",
-  "          },",
-  "          \"body\": null,",
-  "          \"weight\": 5.0,",
-  "          \"expect_status\": [",
-  "            201",
-  "          ],",
-  "          \"expect_json\": [",
-  "            \"id\"",
-  "          ],",
-  "          \"tags\": {},",
-  "          \"capture\": {},",
-  "          \"feeds\": []",
-  "        },",
-  "        {",
-  "          \"name\": \"history\",",
-  "          \"method\": \"GET\",",
-  "          \"path\": \"/api/v1/conversations/conv-demo/messages\",",
-  "          \"headers\": {},",
-  "          \"query\": {},",
-  "          \"json\": null,",
-  "          \"body\": null,",
-  "          \"weight\": 3.0,",
-  "          \"expect_status\": [",
-  "            200",
-  "          ],",
-  "          \"expect_json\": [],",
-  "          \"tags\": {},",
-  "          \"capture\": {},",
-  "          \"feeds\": []",
-  "        },",
-  "        {",
-  "          \"name\": \"health\",",
-  "          \"method\": \"GET\",",
-  "          \"path\": \"/health\",",
-  "          \"headers\": {},",
-  "          \"query\": {},",
-  "          \"json\": null,",
-  "          \"body\": null,",
-  "          \"weight\": 2.0,",
-  "          \"expect_status\": [],",
-  "          \"expect_json\": [],",
-  "          \"tags\": {},",
-  "          \"capture\": {},",
-  "          \"feeds\": []",
-  "        }",
-  "      ],",
-  "      \"cumulative_weights\": [",
-  "        5.0,",
-  "        8.0,",
-  "        10.0",
-  "      ],",
-  "      \"total_weight\": 10.0",
-  "    }",
-  "  }",
+  "  \"code\": [",
+  "    \"DEMO_TARGET\",",
+  "    \"127.0.0.1:8080\",",
+  "    \"http://\",",
+  "    {",
+  "      \"Content-Type\": \"application/json\"",
+  "    },",
+  "    {",
+  "      \"name\": \"send_message\"",
+  "    },",
+  "    201,",
+  "    \"{\\\"conversation_id\\\":\\\"conv-demo\\\",\\\"text\\\":\\\"hello from perfctl\\\"}\",",
+  "    \"POST\",",
+  "    \"/api/messages\",",
+  "    \"send_message: status in 201\",",
+  "    \"send_message: json has id\",",
+  "    \"id\",",
+  "    {},",
+  "    {",
+  "      \"name\": \"history\"",
+  "    },",
+  "    200,",
+  "    \"GET\",",
+  "    \"/api/v1/conversations/conv-demo/messages\",",
+  "    \"history: status in 200\",",
+  "    {},",
+  "    {",
+  "      \"name\": \"health\"",
+  "    },",
+  "    \"/health\",",
+  "    \"health: status 2xx/3xx\",",
+  "    10.0,",
+  "    5.0,",
+  "    8.0,",
+  "    0.05",
+  "  ]",
   "}",
 ].join("\n"));
 
@@ -125,191 +86,32 @@ export const options = {
   summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "count"],
 };
 
-// `${NAME}` / `${NAME:-default}` from the environment; `$${` is a literal `${`.
-// Regexes are compiled on first use: each costs every VU memory, and most scenarios never
-// need this one (bench/, memory per VU).
-let ENV_REF = null;
-const expand = (text) => {
-  // No `${`: nothing to expand, and no regex run on every request's path and headers.
-  if (typeof text !== "string" || text.indexOf("${") === -1) return text;
-  if (ENV_REF === null) ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-  return text.replace(ENV_REF, (match, name, fallback) => {
-    if (match === "$${") return "${";
-    if (__ENV[name] !== undefined) return __ENV[name];
-    if (fallback !== undefined) return fallback;
-    throw new Error(`environment variable ${name} is not set`);
-  });
-};
-const expandDeep = (value) => {
-  if (typeof value === "string") return expand(value);
-  if (Array.isArray(value)) return value.map(expandDeep);
-  if (value !== null && typeof value === "object") {
-    const out = {};
-    for (const [key, item] of Object.entries(value)) out[expand(key)] = expandDeep(item);
-    return out;
-  }
-  return value;
-};
+// The config's values this code sends, by slot. Only C stays alive in each VU (PLAN is
+// read here, in the init context, and then dropped).
+const C = PLAN.code;
 
-// target.base_url / ws_base_url may hold `${NAME}` too (a password in the URL): filled in from
-// k6's environment on first use in each VU, never written into this file.
-let targetUrls = null;
-const targetUrl = (protocol) => {
-  if (targetUrls === null) {
-    const base = expand(PLAN.base_url).replace(/\/+$/, "");
-    // k6's WebSocket refuses a URL with `user:password@` ("malformed ws or wss URL"): one
-    // derived from base_url goes without them (send credentials in websocket.headers).
-    const ws = PLAN.ws_base_url !== null
-      ? expand(PLAN.ws_base_url).replace(/\/+$/, "")
-      : base.replace(/^http/, "ws").replace(/^(wss?:\/\/)[^\/?#]*@/, "$1");
-    targetUrls = { http: base, websocket: ws };
-  }
-  return targetUrls[protocol];
+// `${NAME}` / `${NAME:-default}`: read once per VU.
+const env = (name, fallback) => {
+  const value = __ENV[name];
+  if (value !== undefined) return value;
+  if (fallback !== null) return fallback;
+  throw new Error(`environment variable ${name} is not set`);
 };
-
-// Load never leaves the configured origin: a URL is sent only if it is the base URL followed by
-// nothing or `/`, `?`, `#` (so no path or value can turn the base into `user@` of another host).
-// Fixed URLs are checked once per VU, URLs with placeholders on every request.
-const REFUSED = new Counter("perfctl_refused_requests");
-let refusedSaid = false;
-const onTarget = (protocol, url) => {
-  const base = targetUrl(protocol);
-  if (!url.startsWith(base)) return false;
-  if (url.length === base.length) return true;
-  const next = url.charCodeAt(base.length);
-  return next === 47 || next === 63 || next === 35; // "/", "?", "#"
+const trimEnd = (url) => {
+  let end = url.length;
+  while (end > 0 && url.charCodeAt(end - 1) === 47) end--; // "/"
+  return url.slice(0, end);
 };
-const refuse = (name) => {
-  // Not sent: a failed check (what thresholds on `checks` and the report see) and a count.
-  REFUSED.add(1, { name: name });
-  check(null, { [`${name}: URL stays on the configured origin`]: () => false });
-  if (!refusedSaid) {
-    refusedSaid = true;
-    console.error(`perfctl: request ${name} refused, not sent: its URL would leave the configured origin`);
-  }
+// ws(s):// of the base URL, without `user:password@` (k6's WebSocket refuses them).
+const wsOf = (base) => {
+  const url = base.startsWith("http") ? "ws" + base.slice(4) : base;
+  const start = url.startsWith("wss://") ? 6 : url.startsWith("ws://") ? 5 : -1;
+  if (start < 0) return url;
+  let end = start;
+  while (end < url.length && "/?#".indexOf(url[end]) === -1) end++;
+  const at = url.lastIndexOf("@", end - 1);
+  return at >= start ? url.slice(0, start) + url.slice(at + 1) : url;
 };
-
-// Data pools: {pool} / {pool.field} placeholders take one row per iteration.
-const POOLS = {};
-for (const part of Object.values(PLAN.parts)) {
-  POOLS[part.name] = {};
-  for (const [name, pool] of Object.entries(part.data)) {
-    POOLS[part.name][name] = pool.values;
-  }
-}
-const cursors = {}; // per VU: where `order: sequential` pools are
-
-const rowIndex = (part, name, size) => {
-  const order = part.data[name].order;
-  if (order === "sequential") {
-    const key = `${part.name}/${name}`;
-    if (cursors[key] === undefined) cursors[key] = Math.max(__VU - 1, 0);
-    return cursors[key]++ % size;
-  }
-  if (order === "unique") {
-  }
-  return Math.floor(Math.random() * size);
-};
-
-const randomUuid = () => {
-  return "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".replace(/[xy]/g, (c) => {
-    const r = Math.floor(Math.random() * 16);
-    return (c === "x" ? r : (r & 0x3) | 0x8).toString(16);
-  });
-};
-
-// One iteration's values: captured response fields, the token, pool rows, vu/iter/rand/uuid.
-// rand and uuid are drawn on first use (then fixed for the iteration): a uuid costs 32 regex
-// callbacks, which made every request of a plain scenario ~20% more expensive (bench/, figure 3).
-const newContext = (part) => {
-  return { part: part, vars: {}, rows: {}, rand: null, uuid: null };
-};
-
-const lookup = (ctx, name, field) => {
-  let value;
-  if (name in ctx.vars) {
-    value = ctx.vars[name];
-  } else if (name in POOLS[ctx.part.name]) {
-    if (!(name in ctx.rows)) {
-      const rows = POOLS[ctx.part.name][name];
-      const row = rows[rowIndex(ctx.part, name, rows.length)];
-      ctx.rows[name] = ctx.part.data[name].source === "inline" ? expandDeep(row) : row;
-    }
-    value = ctx.rows[name];
-  } else if (name === "vu") {
-    value = String(__VU);
-  } else if (name === "iter") {
-    value = String(__ITER);
-  } else if (name === "rand" || name === "uuid") {
-    if (ctx[name] === null) ctx[name] = name === "rand" ? String(Math.floor(Math.random() * 1e9)) : randomUuid();
-    value = ctx[name];
-  } else {
-    return undefined;
-  }
-  for (const key of field ? field.split(".") : []) {
-    value = value !== null && typeof value === "object" ? value[key] : undefined;
-  }
-  return value;
-};
-
-// Placeholders perfctl knows are filled; any other `{...}` stays as written. A string that
-// is one placeholder only takes the value's own type (a number stays a number in JSON).
-let PLACEHOLDER = null;
-let WHOLE_PLACEHOLDER = null;
-const placeholders = () => {
-  if (PLACEHOLDER === null) {
-    PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))?\}/g;
-    WHOLE_PLACEHOLDER = /^\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))?\}$/;
-  }
-  return PLACEHOLDER;
-};
-const fill = (ctx, text) => {
-  if (typeof text !== "string" || text.indexOf("{") === -1) return text;
-  placeholders();
-  const whole = WHOLE_PLACEHOLDER.exec(text);
-  if (whole) {
-    const value = lookup(ctx, whole[1], whole[2]);
-    return value === undefined ? text : value;
-  }
-  return text.replace(PLACEHOLDER, (match, name, field) => {
-    const value = lookup(ctx, name, field);
-    if (value === undefined) return match;
-    return typeof value === "object" ? JSON.stringify(value) : String(value);
-  });
-};
-const fillText = (ctx, text) => {
-  const value = fill(ctx, expand(text));
-  return typeof value === "object" ? JSON.stringify(value) : String(value);
-};
-// A path's placeholders are filled percent-encoded, one path segment each: a value never adds a
-// segment, a query or a host (`@127.0.0.1:1/x` stays inside its segment).
-const fillPath = (ctx, text) => {
-  const expanded = expand(text);
-  if (typeof expanded !== "string" || expanded.indexOf("{") === -1) return expanded;
-  return expanded.replace(placeholders(), (match, name, field) => {
-    const value = lookup(ctx, name, field);
-    if (value === undefined) return match;
-    return encodeURIComponent(typeof value === "object" ? JSON.stringify(value) : String(value));
-  });
-};
-const fillDeep = (ctx, value) => {
-  if (typeof value === "string") return fill(ctx, expand(value));
-  if (Array.isArray(value)) return value.map((item) => fillDeep(ctx, item));
-  if (value !== null && typeof value === "object") {
-    const out = {};
-    for (const [key, item] of Object.entries(value)) out[fillText(ctx, key)] = fillDeep(ctx, item);
-    return out;
-  }
-  return value;
-};
-
-const queryString = (ctx, query) => {
-  const keys = Object.keys(query);
-  if (keys.length === 0) return "";
-  return "?" + keys.map((k) => `${encodeURIComponent(fillText(ctx, k))}=${encodeURIComponent(fillText(ctx, query[k]))}`).join("&");
-};
-
-
 const jsonField = (res, path) => {
   try {
     return res.json(path);
@@ -317,199 +119,47 @@ const jsonField = (res, path) => {
     return undefined;
   }
 };
-
-
-const authHeaders = (part, token) => {
-  if (!part.auth || token === null || token === undefined) return {};
-  return { [part.auth.header]: part.auth.scheme ? `${part.auth.scheme} ${token}` : String(token) };
-};
-
-const requestParams = (part, req, ctx) => {
-  const params = {
-    headers: Object.assign({}, fillDeep(ctx, PLAN.headers), authHeaders(part, ctx ? ctx.vars.token : null), fillDeep(ctx, req.headers)),
-    tags: Object.assign({ name: req.name }, req.tags),
-  };
-  const callback = EXPECTED[`${part.name}/${req.name}`];
-  if (callback) params.responseCallback = callback;
-  if (req.json !== null && !Object.keys(params.headers).some((h) => h.toLowerCase() === "content-type")) {
-    params.headers["Content-Type"] = "application/json";
-  }
-  return params;
-};
-
-const requestBody = (req, ctx) => {
-  if (req.json !== null) return JSON.stringify(fillDeep(ctx, req.json));
-  return req.body !== null ? fillText(ctx, req.body) : null;
-};
-
-// A request's checks; a capture stores into ctx, so only requests without captures share theirs.
-// Each check's name starts with the request's name: that is how checks are told apart. (A
-// `name` tag on every check as well cost ~6% of k6's CPU per request; bench/, figure 3.)
-const requestChecks = (req, ctx) => {
-  const checks = {};
-  if (req.expect_status.length > 0) {
-    checks[`${req.name}: status in ${req.expect_status.join("/")}`] = (r) => req.expect_status.includes(r.status);
-  } else {
-    checks[`${req.name}: status 2xx/3xx`] = (r) => r.status >= 200 && r.status < 400;
-  }
-  for (const field of req.expect_json) {
-    checks[`${req.name}: json has ${field}`] = (r) => {
-      const value = jsonField(r, field);
-      return value !== undefined && value !== null;
-    };
-  }
-  for (const [name, path] of Object.entries(req.capture)) {
-    checks[`${req.name}: captures ${name}`] = (r) => {
-      const value = jsonField(r, path);
-      if (value === undefined || value === null) return false;
-      ctx.vars[name] = value;
-      return true;
-    };
-  }
-  return checks;
-};
-
-// Response callbacks must be built in the init context.
-const EXPECTED = {};
-// What cannot change between iterations (no `{placeholder}`, no `${VAR}`, no login token) is
-// built once per VU: filling it and building params and checks again on every request cost
-// about a third of a plain request's CPU in k6's JavaScript runtime (bench/, figure 3).
-// It is kept on the request's own PLAN object as `_fixed` (no config field starts with `_`): a
-// Map or Set would make every VU build that builtin's constructor and prototype (the JS runtime
-// creates them on first use) for nothing (bench/, memory per VU).
-const isFixed = (value) => {
-  if (typeof value === "string") return value.indexOf("{") === -1;
-  if (Array.isArray(value)) return value.every(isFixed);
-  if (value !== null && typeof value === "object") return Object.entries(value).every(([k, v]) => isFixed(k) && isFixed(v));
-  return true;
-};
-for (const part of Object.values(PLAN.parts)) {
-  const auth = part.auth || {};
-  for (const req of [auth.register, auth.login, ...(part.requests || [])]) {
-    if (!req) continue;
-    if (req.expect_status.length > 0) EXPECTED[`${part.name}/${req.name}`] = http.expectedStatuses(...req.expect_status);
-    const fixedBody = req.json !== null ? isFixed(req.json) : isFixed(req.body);
-    req._fixed = {
-      params: !part.auth && isFixed(PLAN.headers) && isFixed(req.headers) ? requestParams(part, req, null) : null,
-      target: isFixed(req.path) && isFixed(req.query) ? req.path + queryString(null, req.query) : null,
-      body: fixedBody ? requestBody(req, null) : undefined,
-      checks: Object.keys(req.capture).length === 0 ? requestChecks(req, null) : null,
-    };
-  }
-}
-// Parts whose every request is fixed and that log in nowhere need no per-iteration context.
-const CONTEXT_FREE = {};
-for (const part of Object.values(PLAN.parts)) {
-  CONTEXT_FREE[part.name] = !part.auth && (part.requests || []).every((req) => {
-    const fixed = req._fixed;
-    return Boolean(fixed.params && fixed.target !== null && fixed.body !== undefined && fixed.checks);
-  });
-}
-
-// A weighted pick: the request's index; -1 when the roll lands on the idle share (an
-// iteration that only thinks).
-const pickWeighted = (part) => {
-  const roll = Math.random() * part.total_weight;
-  for (let i = 0; i < part.cumulative_weights.length; i++) if (roll < part.cumulative_weights[i]) return i;
-  return -1;
-};
-
-// One request: send it, check it, feed its metrics, keep what it captures. -> { res, ok }
-const sendRequest = (part, req, ctx) => {
-  const fixed = req._fixed;
-  const params = fixed.params || requestParams(part, req, ctx);
-  const body = fixed.body !== undefined ? fixed.body : requestBody(req, ctx);
-  let url;
-  if (fixed.target !== null) {
-    if (fixed.url === undefined) fixed.url = onTarget("http", targetUrl("http") + fixed.target) ? targetUrl("http") + fixed.target : null;
-    url = fixed.url;
-  } else {
-    url = targetUrl("http") + fillPath(ctx, req.path) + queryString(ctx, req.query);
-    if (!onTarget("http", url)) url = null;
-  }
-  if (url === null) {
-    refuse(req.name);
-    return { res: null, ok: false };
-  }
-  const res = http.request(req.method, url, body, params);
-  const ok = check(res, fixed.checks || requestChecks(req, ctx));
-  if (req.feeds.length > 0) feedMetrics(req, res, ok);
-  return { res: res, ok: ok };
-};
-
-
-const thinkTime = (part) => {
-  if (part.think_time > 0) sleep(part.think_time);
-};
-
-// One HTTP iteration: a weighted pick from the mix, or every request in order (a flow whose
-// later requests use what earlier ones captured; a failed capture ends the iteration).
-const httpIteration = (part, data) => {
-  const ctx = CONTEXT_FREE[part.name] ? null : newContext(part);
-  if (part.auth) {
-    ctx.vars.token = tokenFor(part, data);
-    if (ctx.vars.token === null) return; // the failed login is already a failed check
-  }
-  if (part.flow === "sequence") {
-    for (const req of part.requests) {
-      const result = sendRequest(part, req, ctx);
-      if (!result.ok && Object.keys(req.capture).length > 0) return;
-    }
-  } else {
-    const index = pickWeighted(part);
-    if (index >= 0) sendRequest(part, part.requests[index], ctx);
-  }
-};
-
-// A request that is fixed through and through (see `_fixed`) as one closure: the URL is joined on
-// first use, then each call is k6's request and check and nothing else. -> ok
-const fixedSender = (part, req) => {
-  const fixed = req._fixed;
-  let url = null;
-  return () => {
-    if (url === null) {
-      url = targetUrl("http") + fixed.target;
-      if (!onTarget("http", url)) url = false;
-    }
-    if (url === false) {
-      refuse(req.name);
-      return false;
-    }
-    const res = http.request(req.method, url, fixed.body, fixed.params);
-    const ok = check(res, fixed.checks);
-    if (req.feeds.length > 0) feedMetrics(req, res, ok);
-    return ok;
-  };
-};
-
-// A part's iteration, specialised once per VU in the init context. A context-free part (the
-// raw-throughput case) runs its senders directly: the general path's lookups and branches on
-// every request cost 5-15% of k6's CPU per request in a plain GET loop (bench/, figure 3).
-const iterationOf = (part) => {
-  const think = part.think_time > 0 ? () => sleep(part.think_time) : () => {};
-  if (!CONTEXT_FREE[part.name]) {
-    return (data) => {
-      httpIteration(part, data);
-      think();
-    };
-  }
-  const senders = part.requests.map((req) => fixedSender(part, req));
-  if (part.flow === "sequence") {
-    return () => {
-      for (const send of senders) send();
-      think();
-    };
-  }
-  if (senders.length === 1 && part.cumulative_weights[0] >= part.total_weight) {
-    const send = senders[0];
-    return part.think_time > 0 ? () => { send(); think(); } : send;
-  }
-  return () => {
-    const index = pickWeighted(part);
-    if (index >= 0) senders[index]();
-    think();
-  };
-};
+let BASE_HTTP;
+let E0;
+let BASE_WS;
 
 // "chat-http": http, executor constant-vus
-export const run_chat_http = iterationOf(PLAN.parts["chat-http"]);
+const P0_0 = { headers: C[3], tags: C[4], responseCallback: http.expectedStatuses(C[5]) };
+const P0_1 = { headers: C[12], tags: C[13], responseCallback: http.expectedStatuses(C[14]) };
+const P0_2 = { headers: C[18], tags: C[19] };
+export const run_chat_http = () => {
+  if (!READY) ready();
+  let res, ok;
+  const roll = Math.random() * C[22];
+  if (roll < C[23]) {
+    res = http.request(C[7], BASE_HTTP + C[8], C[6], P0_0);
+    ok = check(res, {
+      [C[9]]: (r) => r.status === C[5],
+      [C[10]]: (r) => {
+        const value = jsonField(r, C[11]);
+        return value !== undefined && value !== null;
+      },
+    });
+  } else if (roll < C[24]) {
+    res = http.request(C[15], BASE_HTTP + C[16], null, P0_1);
+    ok = check(res, {
+      [C[17]]: (r) => r.status === C[14],
+    });
+  } else if (roll < C[22]) {
+    res = http.request(C[15], BASE_HTTP + C[20], null, P0_2);
+    ok = check(res, {
+      [C[21]]: (r) => r.status >= 200 && r.status < 400,
+    });
+  }
+  sleep(C[25]);
+};
+
+// What reads the environment runs on each VU's first iteration, not in the init context:
+// `k6 inspect` (and `perfctl validate`) run that context without the run's variables.
+let READY = false;
+const ready = () => {
+  E0 = env(C[0], C[1]);
+  BASE_HTTP = trimEnd(C[2] + E0);
+  BASE_WS = wsOf(BASE_HTTP);
+  READY = true;
+};

@@ -9,19 +9,17 @@
 // Run it as is with `k6 run script.js`; perfctl adds `--tag testid=<run-id>` and
 // the Prometheus remote-write output. Everything that came from perfctl.yaml is in PLAN
 // below, as JSON data: it is read, never executed. `${NAME}` in requests is resolved
-// from k6's environment (__ENV) when the request is sent, so secrets stay out of this file.
+// from k6's environment (__ENV) when k6 runs, so secrets stay out of this file.
+// The code below is specialised for this scenario (only what it sends, as one would write it
+// by hand): every VU builds what a script defines, and 1,000 VUs pay for it 1,000 times.
 // Environment it reads: DEMO_TARGET  (e.g. `k6 run -e NAME=value`, or export them).
-import http from "k6/http";
 import { check, sleep } from "k6";
-import { Counter, Gauge, Rate, Trend } from "k6/metrics";
+import { Rate, Trend } from "k6/metrics";
 import { WebSocket } from "k6/experimental/websockets";
 import { setTimeout, clearTimeout } from "k6/timers";
 
 const PLAN = JSON.parse([
   "{",
-  "  \"base_url\": \"http://${DEMO_TARGET:-127.0.0.1:8080}\",",
-  "  \"ws_base_url\": null,",
-  "  \"headers\": {},",
   "  \"scenarios\": {",
   "    \"websocket\": {",
   "      \"executor\": \"constant-vus\",",
@@ -42,31 +40,20 @@ const PLAN = JSON.parse([
   "    \"scenario\",",
   "    \"expected_response\"",
   "  ],",
-  "  \"metrics\": {},",
-  "  \"parts\": {",
-  "    \"websocket\": {",
-  "      \"name\": \"websocket\",",
-  "      \"protocol\": \"websocket\",",
-  "      \"think_time\": 0.1,",
-  "      \"flow\": \"mix\",",
-  "      \"data\": {},",
-  "      \"auth\": null,",
-  "      \"websocket\": {",
-  "        \"path\": \"/api/chat\",",
-  "        \"messages\": [",
-  "          {",
-  "            \"text\": \"how fast is the loop?\"",
-  "          },",
-  "          {",
-  "            \"text\": \"and the lag?\"",
-  "          }",
-  "        ],",
-  "        \"done_type\": \"done\",",
-  "        \"reply_timeout_ms\": 5000,",
-  "        \"headers\": {}",
-  "      }",
-  "    }",
-  "  }",
+  "  \"code\": [",
+  "    \"DEMO_TARGET\",",
+  "    \"127.0.0.1:8080\",",
+  "    \"http://\",",
+  "    {},",
+  "    \"/api/chat\",",
+  "    \"{\\\"text\\\":\\\"how fast is the loop?\\\"}\",",
+  "    \"{\\\"text\\\":\\\"and the lag?\\\"}\",",
+  "    0.1,",
+  "    \"/api/chat: connected\",",
+  "    \"/api/chat: reply done within 5000 ms\",",
+  "    5000,",
+  "    \"done\"",
+  "  ]",
   "}",
 ].join("\n"));
 
@@ -77,211 +64,32 @@ export const options = {
   summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "count"],
 };
 
-// `${NAME}` / `${NAME:-default}` from the environment; `$${` is a literal `${`.
-// Regexes are compiled on first use: each costs every VU memory, and most scenarios never
-// need this one (bench/, memory per VU).
-let ENV_REF = null;
-const expand = (text) => {
-  // No `${`: nothing to expand, and no regex run on every request's path and headers.
-  if (typeof text !== "string" || text.indexOf("${") === -1) return text;
-  if (ENV_REF === null) ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-  return text.replace(ENV_REF, (match, name, fallback) => {
-    if (match === "$${") return "${";
-    if (__ENV[name] !== undefined) return __ENV[name];
-    if (fallback !== undefined) return fallback;
-    throw new Error(`environment variable ${name} is not set`);
-  });
-};
-const expandDeep = (value) => {
-  if (typeof value === "string") return expand(value);
-  if (Array.isArray(value)) return value.map(expandDeep);
-  if (value !== null && typeof value === "object") {
-    const out = {};
-    for (const [key, item] of Object.entries(value)) out[expand(key)] = expandDeep(item);
-    return out;
-  }
-  return value;
-};
+// The config's values this code sends, by slot. Only C stays alive in each VU (PLAN is
+// read here, in the init context, and then dropped).
+const C = PLAN.code;
 
-// target.base_url / ws_base_url may hold `${NAME}` too (a password in the URL): filled in from
-// k6's environment on first use in each VU, never written into this file.
-let targetUrls = null;
-const targetUrl = (protocol) => {
-  if (targetUrls === null) {
-    const base = expand(PLAN.base_url).replace(/\/+$/, "");
-    // k6's WebSocket refuses a URL with `user:password@` ("malformed ws or wss URL"): one
-    // derived from base_url goes without them (send credentials in websocket.headers).
-    const ws = PLAN.ws_base_url !== null
-      ? expand(PLAN.ws_base_url).replace(/\/+$/, "")
-      : base.replace(/^http/, "ws").replace(/^(wss?:\/\/)[^\/?#]*@/, "$1");
-    targetUrls = { http: base, websocket: ws };
-  }
-  return targetUrls[protocol];
+// `${NAME}` / `${NAME:-default}`: read once per VU.
+const env = (name, fallback) => {
+  const value = __ENV[name];
+  if (value !== undefined) return value;
+  if (fallback !== null) return fallback;
+  throw new Error(`environment variable ${name} is not set`);
 };
-
-// Load never leaves the configured origin: a URL is sent only if it is the base URL followed by
-// nothing or `/`, `?`, `#` (so no path or value can turn the base into `user@` of another host).
-// Fixed URLs are checked once per VU, URLs with placeholders on every request.
-const REFUSED = new Counter("perfctl_refused_requests");
-let refusedSaid = false;
-const onTarget = (protocol, url) => {
-  const base = targetUrl(protocol);
-  if (!url.startsWith(base)) return false;
-  if (url.length === base.length) return true;
-  const next = url.charCodeAt(base.length);
-  return next === 47 || next === 63 || next === 35; // "/", "?", "#"
+const trimEnd = (url) => {
+  let end = url.length;
+  while (end > 0 && url.charCodeAt(end - 1) === 47) end--; // "/"
+  return url.slice(0, end);
 };
-const refuse = (name) => {
-  // Not sent: a failed check (what thresholds on `checks` and the report see) and a count.
-  REFUSED.add(1, { name: name });
-  check(null, { [`${name}: URL stays on the configured origin`]: () => false });
-  if (!refusedSaid) {
-    refusedSaid = true;
-    console.error(`perfctl: request ${name} refused, not sent: its URL would leave the configured origin`);
-  }
+// ws(s):// of the base URL, without `user:password@` (k6's WebSocket refuses them).
+const wsOf = (base) => {
+  const url = base.startsWith("http") ? "ws" + base.slice(4) : base;
+  const start = url.startsWith("wss://") ? 6 : url.startsWith("ws://") ? 5 : -1;
+  if (start < 0) return url;
+  let end = start;
+  while (end < url.length && "/?#".indexOf(url[end]) === -1) end++;
+  const at = url.lastIndexOf("@", end - 1);
+  return at >= start ? url.slice(0, start) + url.slice(at + 1) : url;
 };
-
-// Data pools: {pool} / {pool.field} placeholders take one row per iteration.
-const POOLS = {};
-for (const part of Object.values(PLAN.parts)) {
-  POOLS[part.name] = {};
-  for (const [name, pool] of Object.entries(part.data)) {
-    POOLS[part.name][name] = pool.values;
-  }
-}
-const cursors = {}; // per VU: where `order: sequential` pools are
-
-const rowIndex = (part, name, size) => {
-  const order = part.data[name].order;
-  if (order === "sequential") {
-    const key = `${part.name}/${name}`;
-    if (cursors[key] === undefined) cursors[key] = Math.max(__VU - 1, 0);
-    return cursors[key]++ % size;
-  }
-  if (order === "unique") {
-  }
-  return Math.floor(Math.random() * size);
-};
-
-const randomUuid = () => {
-  return "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".replace(/[xy]/g, (c) => {
-    const r = Math.floor(Math.random() * 16);
-    return (c === "x" ? r : (r & 0x3) | 0x8).toString(16);
-  });
-};
-
-// One iteration's values: captured response fields, the token, pool rows, vu/iter/rand/uuid.
-// rand and uuid are drawn on first use (then fixed for the iteration): a uuid costs 32 regex
-// callbacks, which made every request of a plain scenario ~20% more expensive (bench/, figure 3).
-const newContext = (part) => {
-  return { part: part, vars: {}, rows: {}, rand: null, uuid: null };
-};
-
-const lookup = (ctx, name, field) => {
-  let value;
-  if (name in ctx.vars) {
-    value = ctx.vars[name];
-  } else if (name in POOLS[ctx.part.name]) {
-    if (!(name in ctx.rows)) {
-      const rows = POOLS[ctx.part.name][name];
-      const row = rows[rowIndex(ctx.part, name, rows.length)];
-      ctx.rows[name] = ctx.part.data[name].source === "inline" ? expandDeep(row) : row;
-    }
-    value = ctx.rows[name];
-  } else if (name === "vu") {
-    value = String(__VU);
-  } else if (name === "iter") {
-    value = String(__ITER);
-  } else if (name === "rand" || name === "uuid") {
-    if (ctx[name] === null) ctx[name] = name === "rand" ? String(Math.floor(Math.random() * 1e9)) : randomUuid();
-    value = ctx[name];
-  } else {
-    return undefined;
-  }
-  for (const key of field ? field.split(".") : []) {
-    value = value !== null && typeof value === "object" ? value[key] : undefined;
-  }
-  return value;
-};
-
-// Placeholders perfctl knows are filled; any other `{...}` stays as written. A string that
-// is one placeholder only takes the value's own type (a number stays a number in JSON).
-let PLACEHOLDER = null;
-let WHOLE_PLACEHOLDER = null;
-const placeholders = () => {
-  if (PLACEHOLDER === null) {
-    PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))?\}/g;
-    WHOLE_PLACEHOLDER = /^\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))?\}$/;
-  }
-  return PLACEHOLDER;
-};
-const fill = (ctx, text) => {
-  if (typeof text !== "string" || text.indexOf("{") === -1) return text;
-  placeholders();
-  const whole = WHOLE_PLACEHOLDER.exec(text);
-  if (whole) {
-    const value = lookup(ctx, whole[1], whole[2]);
-    return value === undefined ? text : value;
-  }
-  return text.replace(PLACEHOLDER, (match, name, field) => {
-    const value = lookup(ctx, name, field);
-    if (value === undefined) return match;
-    return typeof value === "object" ? JSON.stringify(value) : String(value);
-  });
-};
-const fillText = (ctx, text) => {
-  const value = fill(ctx, expand(text));
-  return typeof value === "object" ? JSON.stringify(value) : String(value);
-};
-// A path's placeholders are filled percent-encoded, one path segment each: a value never adds a
-// segment, a query or a host (`@127.0.0.1:1/x` stays inside its segment).
-const fillPath = (ctx, text) => {
-  const expanded = expand(text);
-  if (typeof expanded !== "string" || expanded.indexOf("{") === -1) return expanded;
-  return expanded.replace(placeholders(), (match, name, field) => {
-    const value = lookup(ctx, name, field);
-    if (value === undefined) return match;
-    return encodeURIComponent(typeof value === "object" ? JSON.stringify(value) : String(value));
-  });
-};
-const fillDeep = (ctx, value) => {
-  if (typeof value === "string") return fill(ctx, expand(value));
-  if (Array.isArray(value)) return value.map((item) => fillDeep(ctx, item));
-  if (value !== null && typeof value === "object") {
-    const out = {};
-    for (const [key, item] of Object.entries(value)) out[fillText(ctx, key)] = fillDeep(ctx, item);
-    return out;
-  }
-  return value;
-};
-
-const queryString = (ctx, query) => {
-  const keys = Object.keys(query);
-  if (keys.length === 0) return "";
-  return "?" + keys.map((k) => `${encodeURIComponent(fillText(ctx, k))}=${encodeURIComponent(fillText(ctx, query[k]))}`).join("&");
-};
-
-
-const jsonField = (res, path) => {
-  try {
-    return res.json(path);
-  } catch (e) {
-    return undefined;
-  }
-};
-
-
-const authHeaders = (part, token) => {
-  if (!part.auth || token === null || token === undefined) return {};
-  return { [part.auth.header]: part.auth.scheme ? `${part.auth.scheme} ${token}` : String(token) };
-};
-
-
-
-const thinkTime = (part) => {
-  if (part.think_time > 0) sleep(part.think_time);
-};
-
 
 // WebSocket streaming: one reply is the chunks the server streams until a frame whose
 // JSON `type` is the done marker. Custom metrics time the connect, the first chunk and
@@ -299,36 +107,28 @@ const frameType = (data) => {
     return undefined;
   }
 };
+let BASE_HTTP;
+let E0;
+let BASE_WS;
 
-const streamConversation = async (part, data) => {
-  const ctx = newContext(part);
-  if (part.auth) {
-    ctx.vars.token = tokenFor(part, data);
-    if (ctx.vars.token === null) return;
-  }
-  const flow = part.websocket;
-  const url = targetUrl("websocket") + fillPath(ctx, flow.path);
-  if (!onTarget("websocket", url)) {
-    refuse(flow.path);
-    return;
-  }
-  const headers = Object.assign({}, fillDeep(ctx, PLAN.headers), authHeaders(part, ctx.vars.token), fillDeep(ctx, flow.headers));
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, null, { headers: headers, tags: { name: flow.path } });
+// "websocket": websocket, executor constant-vus
+export const run_websocket = async () => {
+  if (!READY) ready();
+  await new Promise((resolve) => {
+    const ws = new WebSocket(BASE_WS + C[4], null, { headers: C[3], tags: { name: C[4] } });
     let index = 0;
     let sentAt = 0;
     let firstChunkSeen = false;
     let timer = null;
     let opened = false;
-
     // Connects and replies count in the custom Rates and, as checks, in `checks` too.
     const connected = (ok) => {
       wsConnectSuccess.add(ok);
-      check(ok, { [`${flow.path}: connected`]: (yes) => yes });
+      check(ok, { [C[8]]: (yes) => yes });
     };
     const replied = (ok) => {
       wsReplySuccess.add(ok);
-      check(ok, { [`${flow.path}: reply done within ${flow.reply_timeout_ms} ms`]: (done) => done });
+      check(ok, { [C[9]]: (done) => done });
     };
     const finishReply = (ok) => {
       if (timer !== null) clearTimeout(timer);
@@ -336,17 +136,16 @@ const streamConversation = async (part, data) => {
       replied(ok);
       if (ok) wsReplyTime.add(Date.now() - sentAt);
       index += 1;
-      if (!ok || index >= flow.messages.length) ws.close();
+      if (!ok || index >= 2) ws.close();
       else sendNext();
     };
     const sendNext = () => {
-      const message = fillDeep(ctx, flow.messages[index]);
+      const message = index === 0 ? C[5] : C[6];
       sentAt = Date.now();
       firstChunkSeen = false;
-      ws.send(typeof message === "string" ? message : JSON.stringify(message));
-      timer = setTimeout(() => finishReply(false), flow.reply_timeout_ms);
+      ws.send(message);
+      timer = setTimeout(() => finishReply(false), C[10]);
     };
-
     ws.onopen = () => {
       opened = true;
       connected(true);
@@ -357,7 +156,7 @@ const streamConversation = async (part, data) => {
         firstChunkSeen = true;
         wsFirstChunk.add(Date.now() - sentAt);
       }
-      if (frameType(event.data) === flow.done_type) finishReply(true);
+      if (frameType(event.data) === C[11]) finishReply(true);
     };
     ws.onerror = () => {
       if (!opened) connected(false);
@@ -371,11 +170,15 @@ const streamConversation = async (part, data) => {
       resolve();
     };
   });
+  sleep(C[7]);
 };
 
-// "websocket": websocket, executor constant-vus
-export const run_websocket = async (data) => {
-  const part = PLAN.parts["websocket"];
-  await streamConversation(part, data);
-  thinkTime(part);
+// What reads the environment runs on each VU's first iteration, not in the init context:
+// `k6 inspect` (and `perfctl validate`) run that context without the run's variables.
+let READY = false;
+const ready = () => {
+  E0 = env(C[0], C[1]);
+  BASE_HTTP = trimEnd(C[2] + E0);
+  BASE_WS = wsOf(BASE_HTTP);
+  READY = true;
 };

@@ -27,6 +27,8 @@ class SuitesState:
         self.agents: dict[str, dict] = {}
         self.bodies: list[tuple[str, bytes]] = []  # (path, raw body), in arrival order
         self.headers: list[tuple[str, dict[str, str]]] = []
+        self.requests: list[dict] = []  # method, raw path with its query, body, headers: all of it
+        self.ws_messages: list[tuple[str, str]] = []  # (path, text frame) as received
 
     def issue(self, user: str) -> str:
         token = secrets.token_hex(16)
@@ -60,7 +62,9 @@ async def _record(request: web.Request, handler):
     state = request.app[STATE]
     state.bodies.append((request.path, await request.read()))
     state.headers.append((request.path, dict(request.headers)))
-    del state.bodies[:-2000], state.headers[:-2000]  # bounded memory
+    state.requests.append({"method": request.method, "target": request.raw_path, "body": await request.read(),
+                           "headers": dict(request.headers)})
+    del state.bodies[:-2000], state.headers[:-2000], state.requests[:-2000]  # bounded memory
     return await handler(request)
 
 
@@ -210,6 +214,8 @@ async def ws_chat(request: web.Request) -> web.WebSocketResponse:
     async for msg in ws:
         if msg.type is not WSMsgType.TEXT:
             continue
+        request.app[STATE].ws_messages.append((request.path, msg.data))
+        del request.app[STATE].ws_messages[:-2000]
         try:
             text = str(json.loads(msg.data).get("text", msg.data))
         except (ValueError, AttributeError):

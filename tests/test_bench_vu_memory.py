@@ -63,13 +63,16 @@ def _generated_check_names(plan: dict) -> set[str]:
 def test_scripts_define_only_what_their_scenario_uses(tmp_path):
     rendered = _rendered(tmp_path)
     mix, sequence, ws = rendered["http-mix"].text, rendered["http-sequence"].text, rendered["websocket"].text
+    # All four kinds get specialised code (render/lean.py), not the general script.
+    assert {kind: script.general_because for kind, script in rendered.items()} == dict.fromkeys(rendered)
     assert "k6/execution" not in mix and "k6/ws" not in mix and "websockets" not in mix and "SharedArray" not in mix
-    assert "const login = " not in mix and "const login = " in sequence
-    assert "const feedMetrics = " not in mix
-    assert "const iterationOf = " not in ws and "const sendRequest = " not in ws
+    assert "const login0 = " not in mix and "const login0 = " in sequence
+    assert 'from "k6/http"' not in ws and "const jsonField = " not in ws
     for text in (script.text for script in rendered.values()):
         assert "new Map(" not in text and "new Set(" not in text
         assert not re.search(r"^(async )?function ", text, re.M), "top-level declarations cost each VU a prototype"
+        # No regex runs: the first one makes each VU build RegExp's prototype (~18 KB).
+        assert not re.search(r"\.(replace|match|test|split)\(/", text) and "RegExp" not in text
 
 
 def test_script_features_follow_the_plan():

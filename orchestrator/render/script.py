@@ -7,7 +7,9 @@ exec function names that perfctl derives itself.
 
 What a scenario sends is decided here, in Python: load profiles are expanded
 (orchestrator/config/profiles.py), command-line overrides applied, thresholds turned into k6's
-objects, custom metrics collected. The script only interprets PLAN.
+objects, custom metrics collected. The script is specialised code where render/lean.py covers
+the scenario's shape (templates/specialised.js.j2), else the general one that interprets PLAN
+(templates/script.js.j2).
 
 Data pools: small inline lists travel in PLAN; files (CSV with a header row, or a JSON
 array) are checked here but never copied: the script opens them by absolute path in the
@@ -32,9 +34,11 @@ from orchestrator.config.durations import k6_duration
 from orchestrator.errors import UsageError
 from orchestrator.k6.features import K6Features
 from orchestrator.render.features import script_features
+from orchestrator.render.lean import NotLean, lean_script
 from orchestrator.render.plan import ARRIVAL_RATE, Part, build_plan, exec_name, executor_options
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+SPECIALISED_PLAN = ("scenarios", "thresholds", "system_tags")
 
 
 # The oldest k6 whose script API the template uses (async exec functions, k6/execution,
@@ -63,6 +67,9 @@ class RenderedScript:
     thresholds: dict = field(default_factory=dict, repr=False)  # k6's form: {key: [text | {threshold, abortOnFail}]}
     source: Path | None = None  # a hand-written script: k6 runs it where it is
     k6_args: tuple[str, ...] = ()  # overrides k6 applies itself (hand-written scripts)
+    # A generated script is specialised code unless this says what the scenario uses that
+    # needs the general, PLAN-interpreting one (render/lean.py).
+    general_because: str | None = None
 
 
 def scenario_parts(config: Config, name: str) -> list[tuple[str, Scenario]]:
@@ -76,8 +83,11 @@ def scenario_parts(config: Config, name: str) -> list[tuple[str, Scenario]]:
 
 
 def render_scenario(
-    loaded: LoadedConfig, name: str, features: K6Features, overrides: Overrides = Overrides()
+    loaded: LoadedConfig, name: str, features: K6Features, overrides: Overrides = Overrides(), *, specialise: bool = True
 ) -> RenderedScript:
+    """The k6 script of one scenario: specialised code (render/lean.py) where the scenario's
+    shape allows it, else the general script that interprets PLAN. `specialise=False` asks
+    for the general one (tests compare the two)."""
     config = loaded.config
     parts = []
     used: set[str] = set()
@@ -112,11 +122,26 @@ def render_scenario(
         # Keys keep the config's order: JSON bodies go out as written.
         "plan_lines": plan_lines(plan),
     }
-    text = _environment().get_template("script.js.j2").render(**context)
+    general_because = "asked for" if not specialise else None
+    if specialise:
+        try:
+            code = lean_script(plan, parts)
+        except NotLean as reason:
+            general_because = str(reason)
+    if general_because is None:
+        context.update(
+            # Only what k6's options and the code read: each VU parses PLAN in its init context.
+            specialised=True, plan_lines=plan_lines({**{key: plan[key] for key in SPECIALISED_PLAN}, "code": code.code}),
+            top=code.top, deferred=code.deferred, helpers=code.helpers,
+            uses_http=code.uses_http, uses_websocket=code.uses_websocket,
+        )
+        text = _environment().get_template("specialised.js.j2").render(**context)
+    else:
+        text = _environment().get_template("script.js.j2").render(specialised=False, **context)
     expected = max(planned_seconds(p.scenario) for p in parts)
     return RenderedScript(
         scenario=name, text=text, parts=tuple(parts), expected_seconds=expected, plan=plan,
-        has_thresholds=bool(plan["thresholds"]), thresholds=plan["thresholds"],
+        has_thresholds=bool(plan["thresholds"]), thresholds=plan["thresholds"], general_because=general_because,
     )
 
 

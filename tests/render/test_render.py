@@ -320,7 +320,8 @@ def test_the_compiled_template_is_kept_only_in_a_private_cache(tmp_path, monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     first = render_scenario(config, "s", V1_1).text
     kept = list((tmp_path / "cache" / "perfctl" / "templates").iterdir())
-    assert len(kept) == 1 and render_scenario(config, "s", V1_1).text == first  # the same script from the cache
+    # The script's template and the header it includes, then the same script from the cache.
+    assert len(kept) == 2 and render_scenario(config, "s", V1_1).text == first
     shared = tmp_path / "shared"
     (shared / "perfctl" / "templates").mkdir(parents=True)
     (shared / "perfctl" / "templates").chmod(0o777)  # others could plant code here: not used

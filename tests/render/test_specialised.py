@@ -1,0 +1,259 @@
+"""Specialised scripts (render/lean.py) send what the general script sends: the same requests,
+bytes, headers, WebSocket frames and checks, each scenario run by real k6 twice (once per
+script) against one local server (tests/suites_server.py). And what decides for Python what
+JavaScript would do (JSON text, key order, number format) is checked against k6's own
+JavaScript. No timing here: memory and CPU are bench/, figure 9."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from orchestrator.config.load import load_config
+from orchestrator.k6.binary import detect_features, find_k6, inspect_script
+from orchestrator.render import lean
+from orchestrator.render.script import render_scenario
+from tests.suites_server import SuitesServer
+
+pytestmark = pytest.mark.e2e
+
+TRICKY = 'q"uote `tick` $${not_env} </script> \\ back\nline2\r\n\tü 漢字 🚀 \u2028 {unknown} {row'
+SECRET = "s3cr3t-never-on-disk"
+ROWS = [{"n": 1, "s": "x/y?z#w", "a": {"b": [1, None]}}, {"n": 2.5, "s": "ü &=+@h:1", "a": {"b": "t"}}]
+
+SCENARIOS = {
+    "strings": {  # every string context, with pool rows, built-ins and environment values
+        "executor": "per-vu-iterations", "vus": 1, "iterations": 3, "flow": "sequence",
+        "data": {"row": {"values": ROWS, "order": "sequential"}, "word": {"values": ["alpha", 7, None], "order": "sequential"}},
+        "requests": [
+            {"name": "raw", "method": "POST", "path": "/echo", "body": TRICKY,
+             "headers": {"X-Secret": "${RUN_SECRET}", "X-Fixed": "a {unknown} b"},
+             "query": {"q": "a b&c=d", "lit": "{unknown}", "k{x}": "{row.s}", "v": "n{row.n}-{vu}"}},
+            {"name": "as_json", "method": "POST", "path": "/echo", "json": {
+                "text": TRICKY, TRICKY: [TRICKY, 1.5, None, True], "n": 1.0, "big": 1e21, "small": 1e-7, "neg": -0.0,
+                "huge": 2**60, "2": "int key", "1": "first", "01": "a string key", "nested": {"z": [{"y": "{vu}"}]}}},
+            {"name": "rows", "method": "PUT", "path": "/echo", "json": {
+                "whole": "{row}", "num": "{row.n}", "deep": "{row.a.b}", "missing": "{row.nope}",
+                "mixed": "n={row.n} vu={vu} it={iter} w={word}", "unknown": "{nobody}", "word": "{word}",
+                "env": "${RUN_SECRET}", "literal": "$${RUN_SECRET}"}},
+            {"name": "path", "path": "/api/v1/conversations/{row.s}/messages", "expect_status": [200, 404],
+             "expect_json": ["messages"]},
+            {"name": "text", "method": "POST", "path": "/echo", "body": "row={row} s={row.s} vu={vu} {word}"},
+            {"name": "missing", "path": "/nowhere/{row.nope}/{nobody}", "expect_status": [404]},
+        ],
+    },
+    "flow": {  # per-VU login, its token in a header and a body, captures used by later requests
+        "executor": "per-vu-iterations", "vus": 1, "iterations": 4, "flow": "sequence", "think_time": "10ms",
+        "auth": {"mode": "per-vu", "token_path": "access_token",
+                 "login": {"method": "POST", "path": "/api/v1/auth/login", "expect_status": [200],
+                           "json": {"email": "u{vu}@x", "password": "${RUN_PASSWORD}", "token": "{token}"}}},
+        "requests": [
+            {"name": "early", "path": "/api/agents/{agent_id}", "expect_status": [404]},
+            {"name": "create", "method": "POST", "path": "/api/agents", "json": {"name": "a-{vu}-{iter}", "t": "{token}"},
+             "expect_status": [201], "capture": {"agent_id": "id", "agent_name": "name"}},
+            {"name": "get", "path": "/api/agents/{agent_id}", "expect_status": [200], "expect_json": ["id", "model"],
+             "headers": {"X-Name": "fixed"}},
+            {"name": "delete", "method": "DELETE", "path": "/api/agents/{agent_id}", "expect_status": [204],
+             "query": {"name": "{agent_name}"}},
+            {"name": "fail_capture", "path": "/health", "capture": {"nothing": "no.such"}},
+            {"name": "never", "path": "/health"},
+        ],
+    },
+    "env-token": {  # a token from the environment, no scheme; the header the target sets too
+        "executor": "per-vu-iterations", "vus": 1, "iterations": 2,
+        "auth": {"token": "${RUN_SECRET}", "scheme": "", "header": "X-Token"},
+        "requests": [{"name": "verify", "path": "/auth/verify", "expect_status": [401], "headers": {"X-Token": "override"}},
+                     ],
+    },
+    "mix": {  # a weighted pick with an idle share: which request is random, what each sends is not
+        "executor": "per-vu-iterations", "vus": 1, "iterations": 12, "idle_weight": 1,
+        "requests": [{"name": "a", "method": "POST", "path": "/echo", "body": "a {vu}", "weight": 2},
+                     {"name": "b", "path": "/health?x=1", "weight": 1, "expect_status": [200]}],
+    },
+    "ws": {
+        "protocol": "websocket", "executor": "per-vu-iterations", "vus": 1, "iterations": 3,
+        "data": {"word": {"values": ["alpha", {"obj": 1}, 3], "order": "sequential"}},
+        "websocket": {"path": "/ws/chat", "messages": [{"text": "stream {word} back"}, "plain {vu}", "{word}", 5],
+                      "reply_timeout": "5s", "headers": {"X-Secret": "${RUN_SECRET}"}},
+    },
+}
+
+
+def _normal(text: str) -> str:
+    """Values the server makes up anew each time (tokens, ids) as their kind."""
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>", text)
+    return re.sub(r"\b[0-9a-f]{32}\b", "<token>", text)
+
+
+def _seen(state, since_requests: int, since_ws: int) -> list:
+    kept = ("content-type", "x-secret", "x-fixed", "x-name", "x-token", "authorization")
+    out = [(r["method"], _normal(r["target"]), _normal(r["body"].decode("utf-8", "replace")),
+            {k.lower(): _normal(v) for k, v in r["headers"].items() if k.lower() in kept})
+           for r in state.requests[since_requests:]]
+    return out + [("ws", path, _normal(text)) for path, text in state.ws_messages[since_ws:]]
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    """Each scenario run by k6 with the specialised and the general script:
+    -> {scenario: {shape: (what the server saw, checks, http_reqs)}}, and the scripts."""
+    work = tmp_path_factory.mktemp("specialised")
+    binary = find_k6()
+    features = detect_features(binary)
+    out, scripts = {}, {}
+    with SuitesServer() as server:
+        config = {"name": "same", "target": {"base_url": server.url + "/", "headers": {"X-Fixed": "target",
+                                                                                        "X-Name": "from target"}},
+                  "scenarios": SCENARIOS}
+        (work / "perfctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        loaded = load_config(work / "perfctl.yaml", environ={})
+        env = {**os.environ, "K6_NO_USAGE_REPORT": "true", "RUN_SECRET": SECRET, "RUN_PASSWORD": "pw-" + SECRET}
+        for name in SCENARIOS:
+            for shape, specialise in (("specialised", True), ("general", False)):
+                script = render_scenario(loaded, name, features, specialise=specialise)
+                scripts[(name, shape)] = script
+                inspect_script(binary, script.text)  # the init context runs without the run's variables
+                path = work / f"{name}-{shape}.js"
+                path.write_text(script.text)
+                requests, frames = len(server.state.requests), len(server.state.ws_messages)
+                proc = subprocess.run([binary, "run", "-q", "--summary-export", str(work / "s.json"), str(path)],
+                                      cwd=work, env=env, capture_output=True, text=True, timeout=120)
+                assert proc.returncode == 0, proc.stderr[-2000:]
+                summary = json.loads((work / "s.json").read_text())
+                checks = {c["name"]: (c["passes"], c["fails"]) for c in summary["root_group"]["checks"].values()}
+                reqs = summary["metrics"].get("http_reqs", {}).get("count")
+                out.setdefault(name, {})[shape] = (_seen(server.state, requests, frames), checks, reqs)
+    return out, scripts
+
+
+def test_the_scenarios_here_are_specialised_and_their_general_twins_are_not(both):
+    _, scripts = both
+    for name in SCENARIOS:
+        assert scripts[(name, "specialised")].general_because is None, name
+        assert scripts[(name, "general")].general_because == "asked for"
+        assert "const C = PLAN.code;" in scripts[(name, "specialised")].text
+        assert "const PLAN = JSON.parse([" in scripts[(name, "general")].text
+
+
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "mix"])
+def test_both_scripts_send_the_same_bytes_and_check_the_same(both, name):
+    runs, _ = both
+    (seen, checks, reqs), (general_seen, general_checks, general_reqs) = runs[name]["specialised"], runs[name]["general"]
+    assert seen == general_seen
+    assert checks == general_checks and reqs == general_reqs
+    assert seen, "nothing reached the server"
+
+
+def test_what_the_strings_scenario_sent_is_right_in_itself(both):
+    # Equal to the general script, and right: a few of the bytes checked by hand.
+    seen = both[0]["strings"]["specialised"][0]
+    raw = seen[0]
+    assert raw[0] == "POST" and raw[2] == TRICKY.replace("$${", "${")
+    assert raw[1] == "/echo?q=a%20b%26c%3Dd&lit=%7Bunknown%7D&k%7Bx%7D=x%2Fy%3Fz%23w&v=n1-1"
+    assert raw[3]["x-secret"] == SECRET and raw[3]["x-fixed"] == "a {unknown} b"
+    as_json = json.loads(seen[1][2])
+    assert as_json["n"] == 1 and seen[1][2].startswith('{"1":"first","2":"int key","text":')
+    rows = json.loads(seen[2][2])
+    assert rows["whole"] == ROWS[0] and rows["num"] == 1 and rows["deep"] == [1, None] and rows["missing"] == "{row.nope}"
+    assert rows["unknown"] == "{nobody}" and rows["env"] == SECRET and rows["literal"] == "${RUN_SECRET}"
+    assert seen[3][1] == "/api/v1/conversations/x%2Fy%3Fz%23w/messages"
+    assert seen[5][1] == "/nowhere/%7Brow.nope%7D/%7Bnobody%7D"  # as written (k6 encodes the braces)
+
+
+def test_the_login_token_and_captures_reach_the_later_requests(both):
+    seen, checks, _ = both[0]["flow"]["specialised"]
+    login = [r for r in seen if r[1] == "/api/v1/auth/login"]
+    assert len(login) == 1 and json.loads(login[0][2])["token"] == "{token}"  # no token yet while logging in
+    create = [json.loads(r[2]) for r in seen if r[1] == "/api/agents"]
+    assert {c["t"] for c in create} == {"<token>"} and len(create) == 4
+    assert [r for r in seen if r[1] == "/api/agents/<uuid>" and r[0] == "GET"][0][3]["authorization"] == "Bearer <token>"
+    assert checks["get: json has model"] == (4, 0) and checks["delete: status in 204"] == (4, 0)
+    assert checks["fail_capture: captures nothing"] == (0, 4) and "never: status 2xx/3xx" not in checks
+    assert [r[1] for r in seen if r[0] == "DELETE"][0].startswith("/api/agents/<uuid>?name=a-")
+
+
+def test_a_token_from_the_environment_and_the_header_a_request_overrides(both):
+    seen, checks, _ = both[0]["env-token"]["specialised"]
+    assert [r[3]["x-token"] for r in seen] == ["override", "override"] and checks == {"verify: status in 401": (2, 0)}
+
+
+def test_the_mix_sends_only_its_requests_each_as_the_general_script_would(both):
+    runs, _ = both
+    for shape in ("specialised", "general"):
+        seen, checks, reqs = runs["mix"][shape]
+        assert reqs == len(seen) and 0 < reqs <= 12
+        assert {(r[0], r[1], r[2]) for r in seen} <= {("POST", "/echo", "a 1"), ("GET", "/health?x=1", "")}
+        assert set(checks) <= {"a: status 2xx/3xx", "b: status in 200"} and all(f == 0 for _, f in checks.values())
+
+
+def test_websocket_frames_are_the_messages_filled(both):
+    seen = both[0]["ws"]["specialised"][0]
+    frames = [r[2] for r in seen if r[0] == "ws"]
+    assert frames[:4] == ['{"text":"stream alpha back"}', "plain 1", "alpha", "5"]
+    assert frames[5:7] == ["plain 1", '{"obj":1}'] and frames[10] == "3"
+
+
+def test_secrets_stay_references_in_the_specialised_script(both):
+    _, scripts = both
+    for name in SCENARIOS:
+        text = scripts[(name, "specialised")].text
+        assert SECRET not in text and text.isascii()
+
+
+JS_JSON_CASES = [
+    1, 1.0, -0.0, 0.1, 1.5, 123.456, 1e21, 1e-7, 1.5e-7, 123456789012345678901234567890, 2**53 + 1, 1e300, 5e-324,
+    12345.6789e10, 0.000001, 1e20, -2.5e-10, True, None, "", "a\"b\\c\n\r\t\b\f\x01\x1f\x7f ü 🚀 \u2028\u2029",
+    {"b": 1, "1": 2, "01": 3, "4294967294": 4, "4294967295": 5, "0": 6, "-1": 7, "1.5": 8, "10": 9},
+    [1, [2, {"x": None}], "y"],
+]
+
+
+def test_json_text_is_what_k6s_javascript_writes(tmp_path):
+    # k6 parses each value's JSON and writes it back with JSON.stringify: the oracle is k6 itself.
+    cases = [json.dumps(value, ensure_ascii=True) for value in JS_JSON_CASES]
+    script = tmp_path / "oracle.js"
+    script.write_text(
+        "export const options = { iterations: 1, vus: 1 };\n"
+        f"const CASES = {json.dumps(cases)};\n"
+        "export default function () {}\n"
+        "export function handleSummary() {\n"
+        "  return { [__ENV.OUT]: JSON.stringify(CASES.map((text) => JSON.stringify(JSON.parse(text)))) };\n}\n")
+    out = tmp_path / "out.json"
+    done = subprocess.run([find_k6(), "run", "-q", "-e", f"OUT={out}", str(script)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "K6_NO_USAGE_REPORT": "true"})
+    assert done.returncode == 0, done.stderr
+    assert [lean.js_json(value) for value in JS_JSON_CASES] == json.loads(out.read_text())
+
+
+def test_encode_uri_component_matches_javascript():
+    assert lean.js_uri_component("a b&c=d/é?#@:+!~*'()-_.") == "a%20b%26c%3Dd%2F%C3%A9%3F%23%40%3A%2B!~*'()-_."
+
+
+@pytest.mark.parametrize(("change", "because"), [
+    ({"data": {"f": {"file": "rows.json"}}}, "is read from a file"),
+    ({"data": {"p": {"values": ["a"], "order": "unique"}}}, "order: unique"),
+    ({"data": {"p": {"values": ["${X}"]}}}, "${NAME} references"),
+    ({"auth": {"mode": "shared", "login": {"path": "/l"}}}, "shared login"),
+    ({"auth": {"mode": "per-vu", "register": {"path": "/r"}, "login": {"path": "/l"}}}, "register step"),
+    ({"metrics": {"m": "counter"}, "requests": [{"name": "r", "path": "/", "feeds": {"m": "always"}}]}, "feeds custom metrics"),
+    ({"requests": [{"name": "r", "path": "${P}/x"}]}, "starts with ${...}"),
+    ({"requests": [{"name": "r", "path": "/{uuid}"}]}, "{uuid}"),
+    ({"requests": [{"name": "r", "path": "/", "headers": {"X-A": "{vu}"}}]}, "has a placeholder"),
+    ({"requests": [{"name": "r", "path": "/", "json": {"{vu}": 1}}]}, "JSON key with a {placeholder}"),
+    ({"requests": [{"name": "r", "path": "/${A}/{vu}"}]}, "both ${NAME} and {placeholder}"),
+])
+def test_what_needs_the_general_script_says_why(tmp_path, change, because):
+    (tmp_path / "rows.json").write_text('[{"a": 1}]')
+    scenario = {"executor": "per-vu-iterations", "vus": 1, "iterations": 1,
+                "requests": [{"name": "r", "path": "/"}], **change}
+    config = {"name": "g", "target": {"base_url": "http://127.0.0.1:1"}, "scenarios": {"s": scenario}}
+    (tmp_path / "perfctl.yaml").write_text(yaml.safe_dump(config))
+    script = render_scenario(load_config(tmp_path / "perfctl.yaml", environ={"X": "1", "P": "/p", "A": "a"}), "s",
+                             detect_features(find_k6()))
+    assert script.general_because is not None and because in script.general_because
+    assert "const PLAN = JSON.parse([" in script.text and "iterationOf" in script.text
