@@ -199,6 +199,16 @@ class Script:
     helpers: set[str] = field(default_factory=set)
     envs: dict[Env, str] = field(default_factory=dict)
     deferred: list[str] = field(default_factory=list)  # statements that need the environment (`ready`)
+    headers: dict[str, Js] = field(default_factory=dict)  # headers objects, shared by what sends the same
+    callbacks: dict[tuple, str] = field(default_factory=dict)  # expected statuses -> the responseCallback's const
+
+    def callback(self, statuses: list[int]) -> str:
+        """One http.expectedStatuses object per set of statuses, shared by the requests expecting it."""
+        key = tuple(statuses)
+        if key not in self.callbacks:
+            name = self.callbacks[key] = f"EXPECT{len(self.callbacks)}"
+            self.top.append(f"const {name} = http.expectedStatuses({', '.join(self.table.slot(code) for code in statuses)});")
+        return self.callbacks[key]
 
     def env(self, ref: Env) -> Js:
         """A `${NAME}`, read once per VU on its first iteration (`ready`): not in the init
@@ -244,12 +254,14 @@ class Scope:
             row = self.let(f"R{self.part}_{index}")
             expr, is_text = f"({row} !== undefined ? {row} : ({row} = draw{self.part}_{index}()))", False
         elif slot.name == "vu":
-            expr, is_text = "String(__VU)", True
+            # A template literal is String(): calling String itself would make each VU build
+            # that constructor and its methods.
+            expr, is_text = "`${__VU}`", True
         elif slot.name == "iter":
-            expr, is_text = "String(__ITER)", True
+            expr, is_text = "`${__ITER}`", True
         elif slot.name == "rand":
             rand = self.let("RAND")
-            expr, is_text = f"({rand} !== undefined ? {rand} : ({rand} = String(Math.floor(Math.random() * 1e9))))", True
+            expr, is_text = f"({rand} !== undefined ? {rand} : ({rand} = `${{Math.floor(Math.random() * 1e9)}}`)))", True
         elif slot.name == "uuid":
             raise NotLean("{uuid}")
         else:
@@ -480,17 +492,22 @@ def _headers(scope: Scope, layers: list[dict], auth: dict | None, json_body: boo
                 auth_name = None
     if json_body and not any(name.lower() == "content-type" for name in merged):
         merged["Content-Type"] = "application/json"
-    table = scope.script.table
+    # Requests whose headers come out the same share one object, as a hand-written script would
+    # (each object a VU keeps costs it memory); what fills it in is then the same too.
+    script = scope.script
+    key = json.dumps([list(merged.items()), auth_name, scope.part if auth_name else None])
+    if key in script.headers:
+        return script.headers[key], [], auth_name
     static = {name: "" if value is None or not scope.is_static(value) else scope.literal(value) for name, value in merged.items()}
-    slot = table.slot(static)
-    lines = [f"{slot}[{table.slot(name)}] = {scope.text(value)};"
+    slot = script.headers[key] = script.table.slot(static)
+    lines = [f"{slot}[{script.table.slot(name)}] = {scope.text(value)};"
              for name, value in merged.items() if value is not None and not scope.is_static(value)]
     return slot, lines, auth_name
 
 
-def _request(scope: Scope, req: dict, name: str, plan: dict, base: str | Js, auth: dict | None) -> tuple[list[str], str, str | None]:
-    """(init-context lines, the statements that send and check it, the auth header's name if
-    its params carry the token). The statements set `res` and `ok`."""
+def _request(scope: Scope, req: dict, name: str, plan: dict, base: str | Js, auth: dict | None) -> tuple[list[str], str, tuple]:
+    """(init-context lines, the statements that send and check it, (its headers object, the auth
+    header's name) if they carry the token). The statements set `res` and `ok`."""
     t = scope.script.table
     headers, fill_env, auth_name = _headers(scope, [plan["headers"], req["headers"]], auth, req["json"] is not None)
     scope.script.deferred += fill_env
@@ -498,7 +515,7 @@ def _request(scope: Scope, req: dict, name: str, plan: dict, base: str | Js, aut
     tags = {"name": req["name"], **req["tags"]}
     params = f"{{ headers: {headers}, tags: {t.slot(tags)}"
     if req["expect_status"]:
-        params += ", responseCallback: http.expectedStatuses(" + ", ".join(t.slot(code) for code in req["expect_status"]) + ")"
+        params += f", responseCallback: {scope.script.callback(req['expect_status'])}"
     init.append(f"const {name} = {params} }};")
     # The URL: the path filled, then the query (keys and values filled, then encoded).
     url: list[str | Js] = [base, *scope.path(req["path"])]
@@ -518,7 +535,7 @@ def _request(scope: Scope, req: dict, name: str, plan: dict, base: str | Js, aut
             f"ok = check(res, {{\n{_checks(scope, req)}\n}});")
     for capture in req["capture"]:  # later requests of a sequence see what this one captured
         scope.captured[capture] = f"V{scope.part}_{capture}"
-    return init, send, auth_name
+    return init, send, (headers if auth_name is not None else None, auth_name)
 
 
 def _checks(scope: Scope, req: dict) -> str:
@@ -579,11 +596,12 @@ def _http_part(script: Script, index: int, part, data: dict, plan: dict, base: d
     for i, req in enumerate(data["requests"]):
         if data["flow"] == "mix":
             scope.captured = {}  # one request per iteration: nothing was captured before it
-        init, send, auth_name = _request(scope, req, f"P{index}_{i}", plan, base["http"], auth)
+        init, send, (headers, auth_name) = _request(scope, req, f"P{index}_{i}", plan, base["http"], auth)
         script.top += init
-        if auth_name is not None:
-            prefix = t.slot(f"{auth['scheme']} " if auth["scheme"] else "")
-            fill_token.append(f"P{index}_{i}.headers[{t.slot(auth_name)}] = {prefix} + String({token});")
+        prefix = t.slot(f"{auth['scheme']} " if auth and auth["scheme"] else "")
+        fill = f"{headers}[{t.slot(auth_name)}] = {prefix} + `${{{token}}}`;" if auth_name is not None else None
+        if fill is not None and fill not in fill_token:
+            fill_token.append(fill)
         sends.append((req, send))
     if auth is not None and auth["mode"] == "env":
         script.deferred += fill_token
