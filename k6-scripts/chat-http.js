@@ -65,7 +65,6 @@ const PLAN = JSON.parse([
   "    \"GET\",",
   "    \"/api/v1/conversations/conv-demo/messages\",",
   "    \"history: status in 200\",",
-  "    {},",
   "    {",
   "      \"name\": \"health\"",
   "    },",
@@ -124,14 +123,16 @@ let E0;
 let BASE_WS;
 
 // "chat-http": http, executor constant-vus
-const P0_0 = { headers: C[3], tags: C[4], responseCallback: http.expectedStatuses(C[5]) };
-const P0_1 = { headers: C[12], tags: C[13], responseCallback: http.expectedStatuses(C[14]) };
-const P0_2 = { headers: C[18], tags: C[19] };
+const EXPECT0 = http.expectedStatuses(C[5]);
+const P0_0 = { headers: C[3], tags: C[4], responseCallback: EXPECT0 };
+const EXPECT1 = http.expectedStatuses(C[14]);
+const P0_1 = { headers: C[12], tags: C[13], responseCallback: EXPECT1 };
+const P0_2 = { headers: C[12], tags: C[18] };
 export const run_chat_http = () => {
   if (!READY) ready();
   let res, ok;
-  const roll = Math.random() * C[22];
-  if (roll < C[23]) {
+  const roll = Math.random() * C[21];
+  if (roll < C[22]) {
     res = http.request(C[7], BASE_HTTP + C[8], C[6], P0_0);
     ok = check(res, {
       [C[9]]: (r) => r.status === C[5],
@@ -140,18 +141,18 @@ export const run_chat_http = () => {
         return value !== undefined && value !== null;
       },
     });
-  } else if (roll < C[24]) {
+  } else if (roll < C[23]) {
     res = http.request(C[15], BASE_HTTP + C[16], null, P0_1);
     ok = check(res, {
       [C[17]]: (r) => r.status === C[14],
     });
-  } else if (roll < C[22]) {
-    res = http.request(C[15], BASE_HTTP + C[20], null, P0_2);
+  } else if (roll < C[21]) {
+    res = http.request(C[15], BASE_HTTP + C[19], null, P0_2);
     ok = check(res, {
-      [C[21]]: (r) => r.status >= 200 && r.status < 400,
+      [C[20]]: (r) => r.status >= 200 && r.status < 400,
     });
   }
-  sleep(C[25]);
+  sleep(C[24]);
 };
 
 // What reads the environment runs on each VU's first iteration, not in the init context:

@@ -86,7 +86,6 @@ const PLAN = JSON.parse([
   "    \"GET\",",
   "    \"/api/v1/conversations/conv-demo/messages\",",
   "    \"history: status in 200\",",
-  "    {},",
   "    {",
   "      \"name\": \"health\"",
   "    },",
@@ -96,12 +95,10 @@ const PLAN = JSON.parse([
   "    5.0,",
   "    8.0,",
   "    0.05,",
-  "    {},",
   "    \"/api/chat\",",
   "    \"{\\\"text\\\":\\\"how fast is the loop?\\\"}\",",
   "    \"{\\\"text\\\":\\\"and the lag?\\\"}\",",
   "    0.1,",
-  "    {},",
   "    {",
   "      \"name\": \"health\"",
   "    },",
@@ -177,14 +174,16 @@ let E0;
 let BASE_WS;
 
 // "chat-http": http, executor constant-vus
-const P0_0 = { headers: C[3], tags: C[4], responseCallback: http.expectedStatuses(C[5]) };
-const P0_1 = { headers: C[12], tags: C[13], responseCallback: http.expectedStatuses(C[14]) };
-const P0_2 = { headers: C[18], tags: C[19] };
+const EXPECT0 = http.expectedStatuses(C[5]);
+const P0_0 = { headers: C[3], tags: C[4], responseCallback: EXPECT0 };
+const EXPECT1 = http.expectedStatuses(C[14]);
+const P0_1 = { headers: C[12], tags: C[13], responseCallback: EXPECT1 };
+const P0_2 = { headers: C[12], tags: C[18] };
 export const run_chat_http = () => {
   if (!READY) ready();
   let res, ok;
-  const roll = Math.random() * C[22];
-  if (roll < C[23]) {
+  const roll = Math.random() * C[21];
+  if (roll < C[22]) {
     res = http.request(C[7], BASE_HTTP + C[8], C[6], P0_0);
     ok = check(res, {
       [C[9]]: (r) => r.status === C[5],
@@ -193,25 +192,25 @@ export const run_chat_http = () => {
         return value !== undefined && value !== null;
       },
     });
-  } else if (roll < C[24]) {
+  } else if (roll < C[23]) {
     res = http.request(C[15], BASE_HTTP + C[16], null, P0_1);
     ok = check(res, {
       [C[17]]: (r) => r.status === C[14],
     });
-  } else if (roll < C[22]) {
-    res = http.request(C[15], BASE_HTTP + C[20], null, P0_2);
+  } else if (roll < C[21]) {
+    res = http.request(C[15], BASE_HTTP + C[19], null, P0_2);
     ok = check(res, {
-      [C[21]]: (r) => r.status >= 200 && r.status < 400,
+      [C[20]]: (r) => r.status >= 200 && r.status < 400,
     });
   }
-  sleep(C[25]);
+  sleep(C[24]);
 };
 
 // "websocket": websocket, executor constant-vus
 export const run_websocket = async () => {
   if (!READY) ready();
   await new Promise((resolve) => {
-    const ws = new WebSocket(BASE_WS + C[27], null, { headers: C[26], tags: { name: C[27] } });
+    const ws = new WebSocket(BASE_WS + C[25], null, { headers: C[12], tags: { name: C[25] } });
     let index = 0;
     let sentAt = 0;
     let firstChunkSeen = false;
@@ -220,11 +219,11 @@ export const run_websocket = async () => {
     // Connects and replies count in the custom Rates and, as checks, in `checks` too.
     const connected = (ok) => {
       wsConnectSuccess.add(ok);
-      check(ok, { [C[35]]: (yes) => yes });
+      check(ok, { [C[32]]: (yes) => yes });
     };
     const replied = (ok) => {
       wsReplySuccess.add(ok);
-      check(ok, { [C[36]]: (done) => done });
+      check(ok, { [C[33]]: (done) => done });
     };
     const finishReply = (ok) => {
       if (timer !== null) clearTimeout(timer);
@@ -236,11 +235,11 @@ export const run_websocket = async () => {
       else sendNext();
     };
     const sendNext = () => {
-      const message = index === 0 ? C[28] : C[29];
+      const message = index === 0 ? C[26] : C[27];
       sentAt = Date.now();
       firstChunkSeen = false;
       ws.send(message);
-      timer = setTimeout(() => finishReply(false), C[37]);
+      timer = setTimeout(() => finishReply(false), C[34]);
     };
     ws.onopen = () => {
       opened = true;
@@ -252,7 +251,7 @@ export const run_websocket = async () => {
         firstChunkSeen = true;
         wsFirstChunk.add(Date.now() - sentAt);
       }
-      if (frameType(event.data) === C[38]) finishReply(true);
+      if (frameType(event.data) === C[35]) finishReply(true);
     };
     ws.onerror = () => {
       if (!opened) connected(false);
@@ -266,19 +265,19 @@ export const run_websocket = async () => {
       resolve();
     };
   });
-  sleep(C[30]);
+  sleep(C[28]);
 };
 
 // "health": http, executor constant-vus
-const P2_0 = { headers: C[31], tags: C[32], responseCallback: http.expectedStatuses(C[14]) };
+const P2_0 = { headers: C[12], tags: C[29], responseCallback: EXPECT1 };
 export const run_health = () => {
   if (!READY) ready();
   let res, ok;
-  res = http.request(C[15], BASE_HTTP + C[20], null, P2_0);
+  res = http.request(C[15], BASE_HTTP + C[19], null, P2_0);
   ok = check(res, {
-    [C[33]]: (r) => r.status === C[14],
+    [C[30]]: (r) => r.status === C[14],
   });
-  sleep(C[34]);
+  sleep(C[31]);
 };
 
 // What reads the environment runs on each VU's first iteration, not in the init context:

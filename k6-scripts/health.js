@@ -93,7 +93,8 @@ let E0;
 let BASE_WS;
 
 // "health": http, executor constant-vus
-const P0_0 = { headers: C[3], tags: C[4], responseCallback: http.expectedStatuses(C[5]) };
+const EXPECT0 = http.expectedStatuses(C[5]);
+const P0_0 = { headers: C[3], tags: C[4], responseCallback: EXPECT0 };
 export const run_health = () => {
   if (!READY) ready();
   let res, ok;

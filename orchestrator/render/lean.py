@@ -26,10 +26,10 @@ import urllib.parse
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-# The general script's grammar (templates/script.js.j2: ENV_REF, PLACEHOLDER), read here instead.
-ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+from orchestrator.config.env import ENV_REF  # the config's `${NAME}` grammar, as the scripts read it
+
+# A `{name}` / `{name.field}` placeholder, as the general script's PLACEHOLDER reads it.
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))?\}")
-BUILTIN_NAMES = ("vu", "iter", "rand", "uuid")
 
 
 class NotLean(Exception):
@@ -598,10 +598,11 @@ def _http_part(script: Script, index: int, part, data: dict, plan: dict, base: d
             scope.captured = {}  # one request per iteration: nothing was captured before it
         init, send, (headers, auth_name) = _request(scope, req, f"P{index}_{i}", plan, base["http"], auth)
         script.top += init
-        prefix = t.slot(f"{auth['scheme']} " if auth and auth["scheme"] else "")
-        fill = f"{headers}[{t.slot(auth_name)}] = {prefix} + `${{{token}}}`;" if auth_name is not None else None
-        if fill is not None and fill not in fill_token:
-            fill_token.append(fill)
+        if auth_name is not None:  # the header `scheme token`, set once the token is known
+            prefix = t.slot(f"{auth['scheme']} " if auth["scheme"] else "")
+            fill = f"{headers}[{t.slot(auth_name)}] = {prefix} + `${{{token}}}`;"
+            if fill not in fill_token:
+                fill_token.append(fill)
         sends.append((req, send))
     if auth is not None and auth["mode"] == "env":
         script.deferred += fill_token

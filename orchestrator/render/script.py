@@ -71,6 +71,13 @@ class RenderedScript:
     # needs the general, PLAN-interpreting one (render/lean.py).
     general_because: str | None = None
 
+    @property
+    def shape(self) -> str:
+        """Which script this is, in words (render and validate say it)."""
+        if self.source is not None:
+            return f"your script {self.source.name}"
+        return "specialised code" if self.general_because is None else f"the general script ({self.general_because})"
+
 
 def scenario_parts(config: Config, name: str) -> list[tuple[str, Scenario]]:
     """The k6 scenarios a perfctl scenario runs, with load profiles expanded."""
