@@ -6,7 +6,6 @@ the generated script runs in the real k6; the server not configured must receive
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import secrets
@@ -122,6 +121,41 @@ def test_pool_values_and_paths_never_reach_another_port(tmp_path, two_servers):
     assert metrics["perfctl_refused_requests"]["count"] == 6
     assert "refused, not sent" in result["log"]
     assert sum(1 for p in paths if p == "/fine") == 6
+
+
+def test_the_specialised_script_keeps_load_on_the_origin_too(tmp_path, two_servers):
+    # Inline rows, a variable inside a path and in the base URL: specialised code (render/lean.py),
+    # which has no run-time origin check because a path that starts with / cannot leave it.
+    configured, other = two_servers
+    token = "tok-" + secrets.token_hex(12)
+    evil = f"@127.0.0.1:{other.port}/x"
+    config = f"""
+        version: 1
+        target:
+          base_url: "http://127.0.0.1:${{PORT}}"
+          headers: {{Authorization: "Bearer ${{API_TOKEN}}"}}
+        scenarios:
+          s:
+            executor: shared-iterations
+            vus: 1
+            iterations: 4
+            duration: 20s
+            flow: sequence
+            data:
+              rooms: {{values: ["{evil}", "plain"], order: sequential}}
+            requests:
+              - {{name: pooled, path: "/rooms/{{rooms}}", query: {{to: "{{rooms}}"}}}}
+              - {{name: env_in_path, path: "/a${{EVIL_PATH}}"}}
+        """
+    result = _render_and_run(tmp_path, config, "s", {"API_TOKEN": token, "EVIL_PATH": evil, "PORT": str(configured.port)})
+    assert "const C = PLAN.code;" in (tmp_path / "out" / "s.js").read_text()  # the specialised script
+    assert other.seen == [], other.seen
+    paths = [r["path"] for r in configured.seen]
+    encoded = f"%40127.0.0.1%3A{other.port}%2Fx"
+    assert f"/rooms/{encoded}?to={encoded}" in paths and "/rooms/plain?to=plain" in paths
+    assert f"/a@127.0.0.1:{other.port}/x" in paths  # the variable, as given, inside the configured origin's path
+    assert all(r["headers"].get("Authorization") == f"Bearer {token}" for r in configured.seen)
+    assert result["summary"]["metrics"]["http_reqs"]["count"] == 8
 
 
 def test_a_path_that_would_change_the_host_is_refused_or_rejected(tmp_path, two_servers):
