@@ -99,15 +99,15 @@ const PLAN = JSON.parse([
   "    \"{\\\"text\\\":\\\"how fast is the loop?\\\"}\",",
   "    \"{\\\"text\\\":\\\"and the lag?\\\"}\",",
   "    0.1,",
+  "    \"/api/chat: connected\",",
+  "    \"/api/chat: reply done within 5000 ms\",",
+  "    5000,",
+  "    \"done\",",
   "    {",
   "      \"name\": \"health\"",
   "    },",
   "    \"health: status in 200\",",
-  "    0.2,",
-  "    \"/api/chat: connected\",",
-  "    \"/api/chat: reply done within 5000 ms\",",
-  "    5000,",
-  "    \"done\"",
+  "    0.2",
   "  ]",
   "}",
 ].join("\n"));
@@ -219,11 +219,11 @@ export const run_websocket = async () => {
     // Connects and replies count in the custom Rates and, as checks, in `checks` too.
     const connected = (ok) => {
       wsConnectSuccess.add(ok);
-      check(ok, { [C[32]]: (yes) => yes });
+      check(ok, { [C[29]]: (yes) => yes });
     };
     const replied = (ok) => {
       wsReplySuccess.add(ok);
-      check(ok, { [C[33]]: (done) => done });
+      check(ok, { [C[30]]: (done) => done });
     };
     const finishReply = (ok) => {
       if (timer !== null) clearTimeout(timer);
@@ -239,7 +239,7 @@ export const run_websocket = async () => {
       sentAt = Date.now();
       firstChunkSeen = false;
       ws.send(message);
-      timer = setTimeout(() => finishReply(false), C[34]);
+      timer = setTimeout(() => finishReply(false), C[31]);
     };
     ws.onopen = () => {
       opened = true;
@@ -251,7 +251,7 @@ export const run_websocket = async () => {
         firstChunkSeen = true;
         wsFirstChunk.add(Date.now() - sentAt);
       }
-      if (frameType(event.data) === C[35]) finishReply(true);
+      if (frameType(event.data) === C[32]) finishReply(true);
     };
     ws.onerror = () => {
       if (!opened) connected(false);
@@ -269,15 +269,15 @@ export const run_websocket = async () => {
 };
 
 // "health": http, executor constant-vus
-const P2_0 = { headers: C[12], tags: C[29], responseCallback: EXPECT1 };
+const P2_0 = { headers: C[12], tags: C[33], responseCallback: EXPECT1 };
 export const run_health = () => {
   if (!READY) ready();
   let res, ok;
   res = http.request(C[15], BASE_HTTP + C[19], null, P2_0);
   ok = check(res, {
-    [C[30]]: (r) => r.status === C[14],
+    [C[34]]: (r) => r.status === C[14],
   });
-  sleep(C[31]);
+  sleep(C[35]);
 };
 
 // What reads the environment runs on each VU's first iteration, not in the init context:

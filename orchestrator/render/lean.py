@@ -11,10 +11,10 @@ see) and writes, per request, the k6 call and its checks, as one would by hand.
 The injection rule holds: every value from the config is a slot of one data table (`C`, JSON in
 PLAN, see `Table`); code names only slots, perfctl's own variables and k6's API.
 
-What is covered is what `NotLean` does not refuse. Anything else (data files, custom metrics,
-shared login, register steps, `{uuid}`, `order: unique`, placeholders in headers or JSON keys,
-a path starting with `${...}`) keeps the general script: the two send the same bytes, checks and
-tags (tests/render/test_specialised.py runs both against one server).
+What is covered is what `NotLean` does not refuse. The rest keeps the general script: a path that
+starts with `${...}` (only a run-time check keeps it on the origin), inline rows holding `${NAME}`,
+placeholders in JSON keys, a string with both `${NAME}` and `{placeholder}`. The two send the same
+bytes, checks, tags and metrics (tests/render/test_specialised.py runs both against one server).
 """
 
 from __future__ import annotations
@@ -201,6 +201,8 @@ class Script:
     deferred: list[str] = field(default_factory=list)  # statements that need the environment (`ready`)
     headers: dict[str, Js] = field(default_factory=dict)  # headers objects, shared by what sends the same
     callbacks: dict[tuple, str] = field(default_factory=dict)  # expected statuses -> the responseCallback's const
+    imports: set[str] = field(default_factory=set)  # k6 modules beyond http and k6: exec, SharedArray, metric kinds
+    metrics: dict[str, tuple[str, str]] = field(default_factory=dict)  # custom metric -> (JS const, type)
 
     def callback(self, statuses: list[int]) -> str:
         """One http.expectedStatuses object per set of statuses, shared by the requests expecting it."""
@@ -261,9 +263,11 @@ class Scope:
             expr, is_text = "`${__ITER}`", True
         elif slot.name == "rand":
             rand = self.let("RAND")
-            expr, is_text = f"({rand} !== undefined ? {rand} : ({rand} = `${{Math.floor(Math.random() * 1e9)}}`)))", True
+            expr, is_text = f"({rand} !== undefined ? {rand} : ({rand} = `${{Math.floor(Math.random() * 1e9)}}`))", True
         elif slot.name == "uuid":
-            raise NotLean("{uuid}")
+            self.script.helpers.add("uuid4")
+            uuid = self.let("UUID")
+            expr, is_text = f"({uuid} !== undefined ? {uuid} : ({uuid} = uuid4()))", True
         else:
             return None
         if slot.field is None:
@@ -290,6 +294,16 @@ class Scope:
             return expr
         self.script.helpers.add("text")
         return Js(f"text({expr}, {self.script.table.slot(piece.written)})")
+
+    def raw(self, text: str) -> Js:
+        """The string, filled as the general script's `fill`: a string that is one placeholder
+        only is the value itself (a number stays a number), anything else text."""
+        split = pieces(text)
+        found = self.value(split[0]) if len(split) == 1 and isinstance(split[0], Slot) else None
+        if found is None or found[1]:
+            return self.text(text)
+        self.script.helpers.add("raw")
+        return Js(f"raw({found[0]}, {self.script.table.slot(split[0].written)})")
 
     def path(self, text: str) -> list[str | Js]:
         """fillPath: each value percent-encoded, so it never adds a segment, query or host."""
@@ -377,6 +391,7 @@ class Lean:
     helpers: frozenset[str]
     uses_http: bool
     uses_websocket: bool
+    imports: frozenset[str]
 
 
 def lean_script(plan: dict, parts) -> Lean:
@@ -385,6 +400,12 @@ def lean_script(plan: dict, parts) -> Lean:
     for part in parts:
         _check_part(plan["parts"][part.name])
     base = _base_urls(plan, script)
+    for i, (name, spec) in enumerate(plan["metrics"].items()):  # custom metrics, fed by the requests naming them
+        kind = {"counter": "Counter", "gauge": "Gauge", "rate": "Rate", "trend": "Trend"}[spec["type"]]
+        script.imports.add(kind)
+        script.metrics[name] = (f"M{i}", spec["type"])
+        timed = ", true" if spec["type"] == "trend" and spec["time"] else ""
+        script.top.append(f"const M{i} = new {kind}({script.table.slot(name)}{timed});")
     protocols = set()
     for index, part in enumerate(parts):
         data = plan["parts"][part.name]
@@ -396,36 +417,34 @@ def lean_script(plan: dict, parts) -> Lean:
             _websocket_part(script, index, part, data, plan, base)
         else:
             _http_part(script, index, part, data, plan, base)
+    shared = [(i, part.name) for i, part in enumerate(parts)
+              if plan["parts"][part.name]["auth"] and plan["parts"][part.name]["auth"]["mode"] == "shared"]
+    if shared:  # one login before the test; every VU of these parts uses its token
+        script.imports.add("exec")
+        lines = ["const tokens = {};"]
+        for i, name in shared:
+            key = script.table.slot(name)
+            lines += [f"tokens[{key}] = login{i}();",
+                      f"if (tokens[{key}] === null) exec.test.abort(`login for scenario ${{{key}}} failed (see the checks above)`);"]
+        body = "\n".join(lines + ["return { tokens: tokens };"])
+        script.top.append(lambda ready: "\nexport const setup = () => {\n" + _indent(ready + body) + "\n};")
     # An exec function starts with `ready` when anything waits for the environment: known only
     # once every part is written, so those statements are written last.
     ready = "if (!READY) ready();\n" if script.deferred else ""
     top = [statement(ready).replace(" => {\n\n", " => {\n") if callable(statement) else statement for statement in script.top]
+    # k6/http where anything sends HTTP: HTTP parts, and the login of a WebSocket part.
+    sends_http = "http" in protocols or any(plan["parts"][p.name]["auth"] for p in parts)
     return Lean(script.table.values, top, script.deferred, frozenset(script.helpers),
-                "http" in protocols, "websocket" in protocols)
+                sends_http, "websocket" in protocols, frozenset(script.imports))
 
 
 def _check_part(data: dict) -> None:
     for name, pool in data["data"].items():
-        if pool["source"] != "inline":
-            raise NotLean(f"data pool '{name}' is read from a file")
-        if pool["order"] == "unique":
-            raise NotLean(f"data pool '{name}' has order: unique")
-        if "${" in json.dumps(pool["values"]):
+        if pool["source"] == "inline" and "${" in json.dumps(pool["values"]):
             raise NotLean(f"data pool '{name}' holds ${{NAME}} references")
-    auth = data["auth"]
-    if auth is not None:
-        if auth["mode"] == "shared":
-            raise NotLean("a shared login (setup)")
-        if auth["register"] is not None:
-            raise NotLean("a register step")
-        if data["protocol"] == "websocket":
-            raise NotLean("a WebSocket scenario with auth")
-        if auth["mode"] != "env" and auth["login"]["capture"]:
-            raise NotLean("captures on the login step")
-    for req in [*(data.get("requests") or []), *([auth["login"]] if auth and auth["mode"] != "env" else [])]:
-        if req["feeds"]:
-            raise NotLean(f"request '{req['name']}' feeds custom metrics")
-        if not req["path"].startswith("/"):
+    auth = data["auth"] or {}
+    for req in [*(data.get("requests") or []), *(auth.get(step) for step in ("register", "login"))]:
+        if req is not None and not req["path"].startswith("/"):
             raise NotLean(f"request '{req['name']}' has a path that starts with ${{...}} (checked when sent)")
     if data["protocol"] == "websocket" and not data["websocket"]["path"].startswith("/"):
         raise NotLean("a WebSocket path that starts with ${...} (checked when sent)")
@@ -460,21 +479,37 @@ def _base_urls(plan: dict, script: Script) -> dict[str, str | Js]:
 
 def _pool(script: Script, part: int, index: int, pool: dict) -> None:
     name = f"POOL{part}_{index}"
-    script.top.append(f"const {name} = {script.table.slot(pool['values'])};")
+    if pool["source"] == "inline":
+        script.top.append(f"const {name} = {script.table.slot(pool['values'])};")
+    else:  # read once per k6 process, in the init context, and shared by all VUs (never copied)
+        script.imports.add("SharedArray")
+        parse = "parseCsv(open(path))" if pool["source"] == "csv" else "JSON.parse(open(path))"
+        if pool["source"] == "csv":
+            script.helpers.add("parseCsv")
+        script.top.append(f"const {name} = new SharedArray({script.table.slot(pool['key'])}, () => {{\n"
+                          f"  const path = {script.table.slot(pool['path'])};\n  return {parse};\n}});")
     if pool["order"] == "sequential":  # each VU starts at its own row and walks on
         script.top.append(
             f"let CUR{part}_{index} = -1;\n"
             f"const draw{part}_{index} = () => {{\n"
             f"  if (CUR{part}_{index} < 0) CUR{part}_{index} = Math.max(__VU - 1, 0);\n"
             f"  return {name}[CUR{part}_{index}++ % {name}.length];\n}};")
+    elif pool["order"] == "unique":  # one row per iteration of the whole test
+        script.imports.add("exec")
+        script.top.append(
+            f"const draw{part}_{index} = () => {{\n  let at = 0;\n"
+            f"  try {{\n    at = exec.scenario.iterationInTest % {name}.length;\n"
+            "  } catch (e) {\n    at = 0; // setup() has no scenario\n  }\n"
+            f"  return {name}[at];\n}};")
     else:
         script.top.append(f"const draw{part}_{index} = () => {name}[Math.floor(Math.random() * {name}.length)];")
 
 
-def _headers(scope: Scope, layers: list[dict], auth: dict | None, json_body: bool) -> tuple[Js, list[str], str | None]:
-    """The headers object a request sends: the general script's Object.assign of the target's,
-    the auth header and the request's, plus Content-Type for JSON. -> (its slot, init lines
-    that fill in `${NAME}` values, the auth header's name if the token goes in)."""
+def _headers(scope: Scope, layers: list[dict], auth: dict | None, json_body: bool) -> tuple[Js, list[str], str | None, bool]:
+    """The headers a request sends: the general script's Object.assign of the target's, the
+    auth header and the request's, plus Content-Type for JSON. -> (a shared object's slot and
+    the init lines that fill in `${NAME}` values, the auth header's name if the token goes in
+    there; or, when a value has a placeholder, the object literal built on each call)."""
     merged: dict[str, str | None] = {}  # None: the auth header's place
     auth_name = None
     for i, layer in enumerate(layers):
@@ -484,39 +519,76 @@ def _headers(scope: Scope, layers: list[dict], auth: dict | None, json_body: boo
         for name, value in layer.items():
             if not scope.is_static(name) or any(isinstance(p, Env) for p in pieces(name)):
                 raise NotLean("a header name with ${NAME} or {placeholder}")
-            if not scope.is_static(value) and not all(isinstance(p, (str, Env)) for p in pieces(value)):
-                raise NotLean(f"header '{name}' has a placeholder")
             name = scope.literal(name)
             merged[name] = value
             if name == auth_name:
                 auth_name = None
     if json_body and not any(name.lower() == "content-type" for name in merged):
         merged["Content-Type"] = "application/json"
+    script, table = scope.script, scope.script.table
+    if any(value is not None and any(isinstance(p, Slot) and scope.value(p) is not None for p in pieces(value))
+           for value in merged.values()):
+        fields = []
+        for name, value in merged.items():
+            if value is None:
+                expr = f"{_token_prefix(table, auth)} + `${{{scope.token}}}`"
+            else:
+                expr = scope.raw(value)
+            fields.append(f"[{table.slot(name)}]: {expr}")
+        return Js("{ " + ", ".join(fields) + " }"), [], None, True
     # Requests whose headers come out the same share one object, as a hand-written script would
     # (each object a VU keeps costs it memory); what fills it in is then the same too.
-    script = scope.script
     key = json.dumps([list(merged.items()), auth_name, scope.part if auth_name else None])
     if key in script.headers:
-        return script.headers[key], [], auth_name
+        return script.headers[key], [], auth_name, False
     static = {name: "" if value is None or not scope.is_static(value) else scope.literal(value) for name, value in merged.items()}
-    slot = script.headers[key] = script.table.slot(static)
-    lines = [f"{slot}[{script.table.slot(name)}] = {scope.text(value)};"
+    slot = script.headers[key] = table.slot(static)
+    lines = [f"{slot}[{table.slot(name)}] = {scope.text(value)};"
              for name, value in merged.items() if value is not None and not scope.is_static(value)]
-    return slot, lines, auth_name
+    return slot, lines, auth_name, False
+
+
+def _token_prefix(table: Table, auth: dict) -> Js:
+    """What goes before the token in the auth header: `Bearer ` (the scheme and a space), or nothing."""
+    return table.slot(f"{auth['scheme']} " if auth["scheme"] else "")
+
+
+def _feeds(scope: Scope, req: dict) -> list[str]:
+    """Custom metrics fed by a request after its checks (the general script's feedMetrics)."""
+    lines = []
+    for feed in req["feeds"]:
+        metric, kind = scope.script.metrics[feed["metric"]]
+        rate = kind == "rate"
+        what = feed["what"]
+        if what == "duration":
+            lines.append(f"{metric}.add({'Boolean(res.timings.duration)' if rate else 'res.timings.duration'});")
+        elif what in ("success", "failure"):
+            value = "ok" if what == "success" else "!ok"
+            lines.append(f"{metric}.add({value if rate else f'({value}) ? 1 : 0'});")
+        elif what == "always":
+            lines.append(f"{metric}.add({'true' if rate else '1'});")
+        else:  # json:PATH, a value of the response, when it has one
+            scope.script.helpers |= {"feed", "jsonField"}
+            path = scope.script.table.slot(what[len("json:"):])
+            lines.append(f"feed({metric}, jsonField(res, {path}), {'true' if rate else 'false'});")
+    return lines
 
 
 def _request(scope: Scope, req: dict, name: str, plan: dict, base: str | Js, auth: dict | None) -> tuple[list[str], str, tuple]:
     """(init-context lines, the statements that send and check it, (its headers object, the auth
     header's name) if they carry the token). The statements set `res` and `ok`."""
     t = scope.script.table
-    headers, fill_env, auth_name = _headers(scope, [plan["headers"], req["headers"]], auth, req["json"] is not None)
+    headers, fill_env, auth_name, per_call = _headers(scope, [plan["headers"], req["headers"]], auth, req["json"] is not None)
     scope.script.deferred += fill_env
     init = []
     tags = {"name": req["name"], **req["tags"]}
     params = f"{{ headers: {headers}, tags: {t.slot(tags)}"
     if req["expect_status"]:
         params += f", responseCallback: {scope.script.callback(req['expect_status'])}"
-    init.append(f"const {name} = {params} }};")
+    params += " }"
+    if not per_call:  # built once per VU; else on each call, as its headers change
+        init.append(f"const {name} = {params};")
+        params = name
     # The URL: the path filled, then the query (keys and values filled, then encoded).
     url: list[str | Js] = [base, *scope.path(req["path"])]
     for i, (key, value) in enumerate(req["query"].items()):
@@ -531,8 +603,8 @@ def _request(scope: Scope, req: dict, name: str, plan: dict, base: str | Js, aut
         body = scope.text(req["body"])
     else:
         body = "null"
-    send = (f"res = http.request({t.slot(req['method'])}, {t.join(url)}, {body}, {name});\n"
-            f"ok = check(res, {{\n{_checks(scope, req)}\n}});")
+    send = "\n".join([f"res = http.request({t.slot(req['method'])}, {t.join(url)}, {body}, {params});",
+                      f"ok = check(res, {{\n{_checks(scope, req)}\n}});", *_feeds(scope, req)])
     for capture in req["capture"]:  # later requests of a sequence see what this one captured
         scope.captured[capture] = f"V{scope.part}_{capture}"
     return init, send, (headers if auth_name is not None else None, auth_name)
@@ -572,45 +644,75 @@ def _lets(names: list[str]) -> str:
     return f"let {', '.join(names)};\n" if names else ""
 
 
+class Auth:
+    """A part's token: from the environment, from one login in setup() (shared), or from each
+    VU's own login (per-vu), and the headers objects that carry it once it is known."""
+
+    def __init__(self, script: Script, index: int, part_name: str, data: dict, plan: dict, base: str | Js) -> None:
+        self.script, self.index, self.part_name, self.auth = script, index, part_name, data["auth"]
+        self.token = f"TOKEN{index}"
+        self.fills: list[str] = []  # `headers[name] = scheme + token`, once per headers object
+        t = script.table
+        mode = self.auth["mode"]
+        if mode == "env":
+            script.top.append(f"let {self.token};")
+            script.deferred.append(f"{self.token} = {script.env_text(self.auth['token'])};")
+            return
+        # register (optional) then login, in one scope: they share rows, {rand}, {uuid} and captures
+        login = Scope(script, index, data["data"])
+        sends = []
+        for step, name in ((self.auth["register"], "register"), (self.auth["login"], "login")):
+            if step is not None:
+                init, send, _ = _request(login, step, f"P{index}_{name}", plan, base, None)
+                script.top += init
+                sends.append(send + "\nif (!ok) return null;")
+        script.helpers.add("jsonField")
+        script.top.append(
+            f"let {self.token}{' = null' if mode == 'per-vu' else ''};\nconst login{index} = () => {{\n"
+            + _indent(_lets(["res", "ok", *login.lets]) + "\n".join(sends)
+                      + f"\nconst token = jsonField(res, {t.slot(self.auth['token_path'])});\n"
+                        "return token === undefined || token === null ? null : token;") + "\n};")
+
+    def carry(self, headers: Js, name: str | None) -> None:
+        """`headers` is an object the token goes in, under `name` (None: it does not)."""
+        if name is None:
+            return
+        fill = f"{headers}[{self.script.table.slot(name)}] = {_token_prefix(self.script.table, self.auth)} + `${{{self.token}}}`;"
+        if fill not in self.fills:
+            self.fills.append(fill)
+
+    def prelude(self) -> str:
+        """The start of each iteration: the token (and the headers it fills), or the end of the
+        iteration when there is none (the failed login is already a failed check)."""
+        token, fills = self.token, "\n".join(self.fills)
+        if self.auth["mode"] == "env":
+            self.script.deferred += self.fills
+            return ""
+        if self.auth["mode"] == "shared":
+            key = self.script.table.slot(self.part_name)
+            get = f"{token} = data && data.tokens ? data.tokens[{key}] : null;"
+            first = f"if ({token} === undefined) {{\n  {get}\n"
+        else:  # per VU: logged in on its first iteration, and again on the next while that fails
+            first = f"if (!{token}) {{\n  {token} = login{self.index}();\n"
+        if fills:
+            first += f"  if ({token} !== null) {{\n{_indent(fills, '    ')}\n  }}\n"
+        return first + f"}}\nif ({token} === null) break flow;\n"
+
+
 def _http_part(script: Script, index: int, part, data: dict, plan: dict, base: dict[str, str | Js]) -> None:
     t = script.table
-    auth = data["auth"]
-    token = f"TOKEN{index}" if auth is not None else None
-    prelude = ""
-    if auth is not None and auth["mode"] == "env":
-        script.top.append(f"let {token};")
-        script.deferred.append(f"{token} = {script.env_text(auth['token'])};")
-    elif auth is not None:
-        # Per VU: logged in on its first iteration, and again on the next while that fails.
-        login = Scope(script, index, data["data"])
-        init, send, _ = _request(login, auth["login"], f"P{index}_login", plan, base["http"], None)
-        script.helpers.add("jsonField")
-        script.top += init
-        script.top.append(
-            f"let {token} = null;\nconst login{index} = () => {{\n"
-            + _indent(_lets(["res", "ok", *login.lets]) + send
-                      + f"\nif (!ok) return null;\nconst token = jsonField(res, {t.slot(auth['token_path'])});\n"
-                        "return token === undefined || token === null ? null : token;") + "\n};")
-    scope = Scope(script, index, data["data"], token=token)
-    sends, fill_token = [], []
+    auth = Auth(script, index, part.name, data, plan, base["http"]) if data["auth"] is not None else None
+    scope = Scope(script, index, data["data"], token=auth.token if auth else None)
+    sends = []
     for i, req in enumerate(data["requests"]):
         if data["flow"] == "mix":
             scope.captured = {}  # one request per iteration: nothing was captured before it
-        init, send, (headers, auth_name) = _request(scope, req, f"P{index}_{i}", plan, base["http"], auth)
+        init, send, (headers, auth_name) = _request(scope, req, f"P{index}_{i}", plan, base["http"], data["auth"])
         script.top += init
-        if auth_name is not None:  # the header `scheme token`, set once the token is known
-            prefix = t.slot(f"{auth['scheme']} " if auth["scheme"] else "")
-            fill = f"{headers}[{t.slot(auth_name)}] = {prefix} + `${{{token}}}`;"
-            if fill not in fill_token:
-                fill_token.append(fill)
+        if auth is not None:
+            auth.carry(headers, auth_name)
         sends.append((req, send))
-    if auth is not None and auth["mode"] == "env":
-        script.deferred += fill_token
-    elif auth is not None:
-        prelude = (f"if (!{token}) {{\n  {token} = login{index}();\n"
-                   + (f"  if ({token} !== null) {{\n{_indent(chr(10).join(fill_token), '    ')}\n  }}\n" if fill_token else "")
-                   + f"}}\nif ({token} === null) break flow; // the failed login is already a failed check\n")
-    body = prelude
+    body = auth.prelude() if auth is not None else ""
     if data["flow"] == "sequence":
         for req, send in sends:
             body += send + "\n"
@@ -626,16 +728,20 @@ def _http_part(script: Script, index: int, part, data: dict, plan: dict, base: d
     text += f"flow: {{\n{_indent(body.rstrip())}\n}}\n" if "break flow" in body else body
     if data["think_time"] > 0:
         text += f"sleep({t.slot(data['think_time'])});\n"
-    script.top.append(lambda ready: f"export const {part.exec} = () => {{\n{_indent((ready + text).rstrip())}\n}};")
+    args = "data" if auth is not None and data["auth"]["mode"] == "shared" else ""
+    script.top.append(lambda ready: f"export const {part.exec} = ({args}) => {{\n{_indent((ready + text).rstrip())}\n}};")
 
 
 def _websocket_part(script: Script, index: int, part, data: dict, plan: dict, base: dict[str, str | Js]) -> None:
     """One streamed conversation per iteration, as the general script's streamConversation."""
     t = script.table
     flow = data["websocket"]
-    scope = Scope(script, index, data["data"])
-    headers, fill_env, _ = _headers(scope, [plan["headers"], flow["headers"]], None, False)
+    auth = Auth(script, index, part.name, data, plan, base["http"]) if data["auth"] is not None else None
+    scope = Scope(script, index, data["data"], token=auth.token if auth else None)
+    headers, fill_env, auth_name, _ = _headers(scope, [plan["headers"], flow["headers"]], data["auth"], False)
     script.deferred += fill_env
+    if auth is not None:
+        auth.carry(headers, auth_name)
     url = t.join([base["websocket"], *scope.path(flow["path"])])
     messages = [scope.message(m) for m in flow["messages"]]
     choose = messages[-1]
@@ -644,10 +750,10 @@ def _websocket_part(script: Script, index: int, part, data: dict, plan: dict, ba
     path = flow["path"]
     script.helpers.add("frameType")
     think = f"\n  sleep({t.slot(data['think_time'])});" if data["think_time"] > 0 else ""
-    lets = _lets(scope.lets)
-    script.top.append(lambda ready: f"""export const {part.exec} = async () => {{
-{_indent(ready + lets)}
-  await new Promise((resolve) => {{
+    head = _lets(scope.lets)
+    prelude = auth.prelude() if auth is not None else ""
+    args = "data" if auth is not None and data["auth"]["mode"] == "shared" else ""
+    conversation = f"""await new Promise((resolve) => {{
     const ws = new WebSocket({url}, null, {{ headers: {headers}, tags: {{ name: {t.slot(path)} }} }});
     let index = 0;
     let sentAt = 0;
@@ -702,5 +808,13 @@ def _websocket_part(script: Script, index: int, part, data: dict, plan: dict, ba
       }}
       resolve();
     }};
-  }});{think}
-}};""")
+  }});"""
+    body = prelude + _dedent_first(conversation)
+    body = f"flow: {{\n{_indent(body)}\n}}" if "break flow" in prelude else body
+    script.top.append(lambda ready: f"export const {part.exec} = async ({args}) => {{\n"
+                      f"{_indent(ready + head + body)}{think}\n}};")
+
+
+def _dedent_first(text: str) -> str:
+    """The conversation's code, one level in: written at two spaces, placed by _indent."""
+    return "\n".join(line[2:] if line.startswith("  ") else line for line in text.splitlines())

@@ -140,7 +140,9 @@ def render_scenario(
             # Only what k6's options and the code read: each VU parses PLAN in its init context.
             specialised=True, plan_lines=plan_lines({**{key: plan[key] for key in SPECIALISED_PLAN}, "code": code.code}),
             top=code.top, deferred=code.deferred, helpers=code.helpers,
-            uses_http=code.uses_http, uses_websocket=code.uses_websocket,
+            uses_http=code.uses_http, uses_websocket=code.uses_websocket, imports=code.imports,
+            metric_kinds=sorted(code.imports & {"Counter", "Gauge", "Rate", "Trend"}
+                                | ({"Rate", "Trend"} if code.uses_websocket else set())),
         )
         text = _environment().get_template("specialised.js.j2").render(**context)
     else:

@@ -156,11 +156,13 @@ def test_breakpoint_profile_renders_abort_thresholds(kinds):
 
 def test_shared_auth_logs_in_in_setup_and_passes_data(kinds):
     text = render_scenario(kinds, "shared-auth", V1_1).text
-    assert "export function setup()" in text
-    assert 'for (const name of ["shared-auth"])' in text
-    # setup()'s data reaches the iteration: a part that logs in takes the general path
-    assert 'export const run_shared_auth = iterationOf(PLAN.parts["shared-auth"]);' in text
-    assert "httpIteration(part, data);" in text
+    assert "export const setup = () => {" in text and "exec.test.abort(`login for scenario" in text
+    # setup()'s data reaches the iteration, which takes its part's token from it
+    assert "export const run_shared_auth = (data) => {" in text and "data && data.tokens ? data.tokens[" in text
+    general = render_scenario(kinds, "shared-auth", V1_1, specialise=False).text
+    assert "export function setup()" in general and 'for (const name of ["shared-auth"])' in general
+    assert 'export const run_shared_auth = iterationOf(PLAN.parts["shared-auth"]);' in general
+    assert "httpIteration(part, data);" in general
 
 
 def test_secrets_stay_environment_references(tmp_path):

@@ -75,6 +75,42 @@ SCENARIOS = {
         "requests": [{"name": "a", "method": "POST", "path": "/echo", "body": "a {vu}", "weight": 2},
                      {"name": "b", "path": "/health?x=1", "weight": 1, "expect_status": [200]}],
     },
+    "files": {  # rows from files (sequential and once per iteration of the test), custom metrics fed
+        "executor": "shared-iterations", "vus": 1, "iterations": 3, "flow": "sequence",
+        "data": {"tenant": {"file": "tenants.csv", "order": "sequential"}, "item": {"file": "items.json", "order": "unique"}},
+        "metrics": {"calls": "counter", "took": "trend", "good": "rate", "size": "gauge", "bad": "rate", "sizes": "trend"},
+        "requests": [
+            {"name": "models", "path": "/api/tenants/{tenant.tenant_id}/models",
+             "headers": {"X-API-Key": "{tenant.api_key}", "X-Number": "{item.value}"}, "expect_status": [200],
+             "expect_json": ["models"],
+             "feeds": {"calls": "always", "took": "duration", "good": "success", "bad": "failure", "size": "json:models.#",
+                       "sizes": "json:models.#"}},
+            {"name": "echo_item", "method": "POST", "path": "/echo", "query": {"kind": "{item.kind}"},
+             "json": {"value": "{item.value}", "label": "item of kind {item.kind}", "id": "{uuid}", "again": "{uuid}"},
+             "feeds": {"calls": "success", "good": "always", "size": "json:value"}},
+        ],
+    },
+    "register-login": {  # register then log in per VU, sharing {uuid}; the token in a per-call header
+        "executor": "per-vu-iterations", "vus": 1, "iterations": 2, "flow": "sequence",
+        "auth": {"mode": "per-vu",
+                 "register": {"method": "POST", "path": "/auth/register", "expect_status": [201],
+                              "json": {"username": "u-{uuid}", "password": "${RUN_PASSWORD}"}, "capture": {"uid": "id"}},
+                 "login": {"method": "POST", "path": "/auth/login", "expect_status": [200],
+                           "json": {"username": "u-{uuid}", "password": "${RUN_PASSWORD}", "uid": "{uid}"}}},
+        "requests": [{"name": "verify", "path": "/auth/verify", "expect_status": [200], "headers": {"X-Iter": "{iter}"}}],
+    },
+    "shared-login": {
+        "executor": "shared-iterations", "vus": 1, "iterations": 3,
+        "auth": {"mode": "shared", "token_path": "access_token",
+                 "login": {"method": "POST", "path": "/api/v1/auth/login", "json": {"email": "ops@acme", "password": "${RUN_PASSWORD}"}}},
+        "requests": [{"name": "conversations", "path": "/api/v1/conversations", "expect_status": [200]}],
+    },
+    "ws-login": {
+        "protocol": "websocket", "executor": "per-vu-iterations", "vus": 1, "iterations": 2,
+        "auth": {"mode": "per-vu", "token_path": "access_token",
+                 "login": {"method": "POST", "path": "/api/v1/auth/login", "json": {"email": "w{vu}@x", "password": "pw"}}},
+        "websocket": {"path": "/ws/chat", "messages": ["token {token}"], "reply_timeout": "5s"},
+    },
     "ws": {
         "protocol": "websocket", "executor": "per-vu-iterations", "vus": 1, "iterations": 3,
         "data": {"word": {"values": ["alpha", {"obj": 1}, 3], "order": "sequential"}},
@@ -91,7 +127,7 @@ def _normal(text: str) -> str:
 
 
 def _seen(state, since_requests: int, since_ws: int) -> list:
-    kept = ("content-type", "x-secret", "x-fixed", "x-name", "x-token", "authorization")
+    kept = ("content-type", "x-secret", "x-fixed", "x-name", "x-token", "authorization", "x-api-key", "x-number", "x-iter")
     out = [(r["method"], _normal(r["target"]), _normal(r["body"].decode("utf-8", "replace")),
             {k.lower(): _normal(v) for k, v in r["headers"].items() if k.lower() in kept})
            for r in state.requests[since_requests:]]
@@ -103,6 +139,9 @@ def both(tmp_path_factory):
     """Each scenario run by k6 with the specialised and the general script:
     -> {scenario: {shape: (what the server saw, checks, http_reqs)}}, and the scripts."""
     work = tmp_path_factory.mktemp("specialised")
+    (work / "items.json").write_text(json.dumps([
+        {"kind": "int", "value": 1}, {"kind": "float", "value": 2.5}, {"kind": "object", "value": {"a": ["x", None]}}]))
+    (work / "tenants.csv").write_text("tenant_id,api_key,plan\nacme,key-acme-1,pro\nglobex,key-globex-2,\"free, trial\"\n")
     binary = find_k6()
     features = detect_features(binary)
     out, scripts = {}, {}
@@ -127,7 +166,10 @@ def both(tmp_path_factory):
                 summary = json.loads((work / "s.json").read_text())
                 checks = {c["name"]: (c["passes"], c["fails"]) for c in summary["root_group"]["checks"].values()}
                 reqs = summary["metrics"].get("http_reqs", {}).get("count")
-                out.setdefault(name, {})[shape] = (_seen(server.state, requests, frames), checks, reqs)
+                # Custom metrics as fed: every number but the durations (those differ run to run).
+                fed = {metric: {k: v for k, v in values.items() if metric != "took" and k not in ("thresholds", "rate")}
+                       for metric, values in summary["metrics"].items() if metric in SCENARIOS["files"]["metrics"]}
+                out.setdefault(name, {})[shape] = (_seen(server.state, requests, frames), checks, reqs, fed)
     return out, scripts
 
 
@@ -143,9 +185,10 @@ def test_the_scenarios_here_are_specialised_and_their_general_twins_are_not(both
 @pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "mix"])
 def test_both_scripts_send_the_same_bytes_and_check_the_same(both, name):
     runs, _ = both
-    (seen, checks, reqs), (general_seen, general_checks, general_reqs) = runs[name]["specialised"], runs[name]["general"]
+    (seen, checks, reqs, fed), (general_seen, general_checks, general_reqs, general_fed) = \
+        runs[name]["specialised"], runs[name]["general"]
     assert seen == general_seen
-    assert checks == general_checks and reqs == general_reqs
+    assert checks == general_checks and reqs == general_reqs and fed == general_fed
     assert seen, "nothing reached the server"
 
 
@@ -166,7 +209,7 @@ def test_what_the_strings_scenario_sent_is_right_in_itself(both):
 
 
 def test_the_login_token_and_captures_reach_the_later_requests(both):
-    seen, checks, _ = both[0]["flow"]["specialised"]
+    seen, checks, _, _ = both[0]["flow"]["specialised"]
     login = [r for r in seen if r[1] == "/api/v1/auth/login"]
     assert len(login) == 1 and json.loads(login[0][2])["token"] == "{token}"  # no token yet while logging in
     create = [json.loads(r[2]) for r in seen if r[1] == "/api/agents"]
@@ -178,14 +221,14 @@ def test_the_login_token_and_captures_reach_the_later_requests(both):
 
 
 def test_a_token_from_the_environment_and_the_header_a_request_overrides(both):
-    seen, checks, _ = both[0]["env-token"]["specialised"]
+    seen, checks, _, _ = both[0]["env-token"]["specialised"]
     assert [r[3]["x-token"] for r in seen] == ["override", "override"] and checks == {"verify: status in 401": (2, 0)}
 
 
 def test_the_mix_sends_only_its_requests_each_as_the_general_script_would(both):
     runs, _ = both
     for shape in ("specialised", "general"):
-        seen, checks, reqs = runs["mix"][shape]
+        seen, checks, reqs, _ = runs["mix"][shape]
         assert reqs == len(seen) and 0 < reqs <= 12
         assert {(r[0], r[1], r[2]) for r in seen} <= {("POST", "/echo", "a 1"), ("GET", "/health?x=1", "")}
         assert set(checks) <= {"a: status 2xx/3xx", "b: status in 200"} and all(f == 0 for _, f in checks.values())
@@ -196,6 +239,27 @@ def test_websocket_frames_are_the_messages_filled(both):
     frames = [r[2] for r in seen if r[0] == "ws"]
     assert frames[:4] == ['{"text":"stream alpha back"}', "plain 1", "alpha", "5"]
     assert frames[5:7] == ["plain 1", '{"obj":1}'] and frames[10] == "3"
+
+
+def test_files_metrics_logins_and_uuids_as_sent(both):
+    runs, _ = both
+    seen, checks, _, fed = runs["files"]["specialised"]
+    assert [r[3]["x-api-key"] for r in seen[::2]] == ["key-acme-1", "key-globex-2", "key-acme-1"]
+    assert [r[3]["x-number"] for r in seen[::2]][:2] == ["1", "2.5"]  # a number header as k6 sends it
+    items = [json.loads(r[2]) for r in seen[1::2]]
+    assert [i["value"] for i in items] == [1, 2.5, {"a": ["x", None]}] and items[0]["id"] == "<uuid>" == items[0]["again"]
+    assert fed["calls"]["count"] == 6 and fed["good"]["passes"] == 6 and fed["bad"]["fails"] == 3
+    assert checks["models: json has models"] == (3, 0)
+    seen, checks, _, _ = runs["register-login"]["specialised"]
+    register, login = json.loads(seen[0][2]), json.loads(seen[1][2])
+    assert register["username"] == login["username"] == "u-<uuid>" and login["uid"] == "<uuid>"
+    assert checks["verify: status in 200"] == (2, 0) and [r[3].get("x-iter") for r in seen[2:]] == ["0", "1"]
+    seen, checks, _, _ = runs["shared-login"]["specialised"]
+    assert [r[1] for r in seen] == ["/api/v1/auth/login"] + ["/api/v1/conversations"] * 3
+    assert checks["conversations: status in 200"] == (3, 0)
+    seen, checks, _, _ = runs["ws-login"]["specialised"]
+    assert [r[2] for r in seen if r[0] == "ws"] == ["token <token>", "token <token>"]
+    assert checks["/ws/chat: reply done within 5000 ms"] == (2, 0)
 
 
 def test_secrets_stay_references_in_the_specialised_script(both):
@@ -235,20 +299,12 @@ def test_encode_uri_component_matches_javascript():
 
 
 @pytest.mark.parametrize(("change", "because"), [
-    ({"data": {"f": {"file": "rows.json"}}}, "is read from a file"),
-    ({"data": {"p": {"values": ["a"], "order": "unique"}}}, "order: unique"),
     ({"data": {"p": {"values": ["${X}"]}}}, "${NAME} references"),
-    ({"auth": {"mode": "shared", "login": {"path": "/l"}}}, "shared login"),
-    ({"auth": {"mode": "per-vu", "register": {"path": "/r"}, "login": {"path": "/l"}}}, "register step"),
-    ({"metrics": {"m": "counter"}, "requests": [{"name": "r", "path": "/", "feeds": {"m": "always"}}]}, "feeds custom metrics"),
     ({"requests": [{"name": "r", "path": "${P}/x"}]}, "starts with ${...}"),
-    ({"requests": [{"name": "r", "path": "/{uuid}"}]}, "{uuid}"),
-    ({"requests": [{"name": "r", "path": "/", "headers": {"X-A": "{vu}"}}]}, "has a placeholder"),
     ({"requests": [{"name": "r", "path": "/", "json": {"{vu}": 1}}]}, "JSON key with a {placeholder}"),
     ({"requests": [{"name": "r", "path": "/${A}/{vu}"}]}, "both ${NAME} and {placeholder}"),
 ])
 def test_what_needs_the_general_script_says_why(tmp_path, change, because):
-    (tmp_path / "rows.json").write_text('[{"a": 1}]')
     scenario = {"executor": "per-vu-iterations", "vus": 1, "iterations": 1,
                 "requests": [{"name": "r", "path": "/"}], **change}
     config = {"name": "g", "target": {"base_url": "http://127.0.0.1:1"}, "scenarios": {"s": scenario}}
