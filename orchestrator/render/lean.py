@@ -295,15 +295,23 @@ class Scope:
         self.script.helpers.add("text")
         return Js(f"text({expr}, {self.script.table.slot(piece.written)})")
 
-    def raw(self, text: str) -> Js:
-        """The string, filled as the general script's `fill`: a string that is one placeholder
-        only is the value itself (a number stays a number), anything else text."""
+    def whole(self, text: str, helper: str) -> tuple[Js, bool] | None:
+        """A string that is one placeholder only keeps the value's own type (the general script's
+        `fill`). -> (`helper(value, as written)`, False) when the value may be missing or not a
+        string; (the value, True) when it is always a string; None when the string is not one
+        placeholder with a value."""
         split = pieces(text)
         found = self.value(split[0]) if len(split) == 1 and isinstance(split[0], Slot) else None
         if found is None or found[1]:
-            return self.text(text)
-        self.script.helpers.add("raw")
-        return Js(f"raw({found[0]}, {self.script.table.slot(split[0].written)})")
+            return found
+        self.script.helpers.add(helper)
+        return Js(f"{helper}({found[0]}, {self.script.table.slot(split[0].written)})"), False
+
+    def raw(self, text: str) -> Js:
+        """The string, filled as `fill` fills it: one placeholder only is the value itself (a
+        number stays a number), anything else text."""
+        found = self.whole(text, "raw")
+        return found[0] if found else self.text(text)
 
     def path(self, text: str) -> list[str | Js]:
         """fillPath: each value percent-encoded, so it never adds a segment, query or host."""
@@ -351,18 +359,11 @@ class Scope:
                 self._json(item, parts)
             parts.append("]")
         elif isinstance(value, str):
-            split = pieces(value)
             if self.is_static(value):
                 parts.append(js_string(self.literal(value)))
-            elif len(split) == 1 and isinstance(split[0], Slot):  # a whole placeholder keeps its type
-                expr, is_text = self.value(split[0])
-                if is_text:
-                    parts.append(Js(f"JSON.stringify({expr})"))
-                else:
-                    self.script.helpers.add("json")
-                    parts.append(Js(f"json({expr}, {self.script.table.slot(split[0].written)})"))
-            else:
-                parts.append(Js(f"JSON.stringify({self.text(value)})"))
+            else:  # a whole placeholder keeps its type (`json` writes it), other text is a JSON string
+                found = self.whole(value, "json")
+                parts.append(found[0] if found and not found[1] else Js(f"JSON.stringify({found[0] if found else self.text(value)})"))
         else:
             parts.append(js_json(value))
 
@@ -370,14 +371,8 @@ class Scope:
         """A WebSocket message: a string as filled (a whole placeholder's object as JSON), else JSON."""
         if not isinstance(value, str):
             return self.json_body(value)
-        split = pieces(value)
-        found = self.value(split[0]) if len(split) == 1 and isinstance(split[0], Slot) else None
-        if found is None:
-            return self.text(value)
-        if found[1]:
-            return found[0]
-        self.script.helpers.add("wsText")
-        return Js(f"wsText({found[0]}, {self.script.table.slot(split[0].written)})")
+        found = self.whole(value, "wsText")
+        return found[0] if found else self.text(value)
 
 
 # ---- whole scenarios
@@ -431,7 +426,7 @@ def lean_script(plan: dict, parts) -> Lean:
     # An exec function starts with `ready` when anything waits for the environment: known only
     # once every part is written, so those statements are written last.
     ready = "if (!READY) ready();\n" if script.deferred else ""
-    top = [statement(ready).replace(" => {\n\n", " => {\n") if callable(statement) else statement for statement in script.top]
+    top = [statement(ready) if callable(statement) else statement for statement in script.top]
     # k6/http where anything sends HTTP: HTTP parts, and the login of a WebSocket part.
     sends_http = "http" in protocols or any(plan["parts"][p.name]["auth"] for p in parts)
     return Lean(script.table.values, top, script.deferred, frozenset(script.helpers),
@@ -754,67 +749,63 @@ def _websocket_part(script: Script, index: int, part, data: dict, plan: dict, ba
     prelude = auth.prelude() if auth is not None else ""
     args = "data" if auth is not None and data["auth"]["mode"] == "shared" else ""
     conversation = f"""await new Promise((resolve) => {{
-    const ws = new WebSocket({url}, null, {{ headers: {headers}, tags: {{ name: {t.slot(path)} }} }});
-    let index = 0;
-    let sentAt = 0;
-    let firstChunkSeen = false;
-    let timer = null;
-    let opened = false;
-    // Connects and replies count in the custom Rates and, as checks, in `checks` too.
-    const connected = (ok) => {{
-      wsConnectSuccess.add(ok);
-      check(ok, {{ [{t.slot(f"{path}: connected")}]: (yes) => yes }});
-    }};
-    const replied = (ok) => {{
-      wsReplySuccess.add(ok);
-      check(ok, {{ [{t.slot(f"{path}: reply done within {flow['reply_timeout_ms']} ms")}]: (done) => done }});
-    }};
-    const finishReply = (ok) => {{
-      if (timer !== null) clearTimeout(timer);
+  const ws = new WebSocket({url}, null, {{ headers: {headers}, tags: {{ name: {t.slot(path)} }} }});
+  let index = 0;
+  let sentAt = 0;
+  let firstChunkSeen = false;
+  let timer = null;
+  let opened = false;
+  // Connects and replies count in the custom Rates and, as checks, in `checks` too.
+  const connected = (ok) => {{
+    wsConnectSuccess.add(ok);
+    check(ok, {{ [{t.slot(f"{path}: connected")}]: (yes) => yes }});
+  }};
+  const replied = (ok) => {{
+    wsReplySuccess.add(ok);
+    check(ok, {{ [{t.slot(f"{path}: reply done within {flow['reply_timeout_ms']} ms")}]: (done) => done }});
+  }};
+  const finishReply = (ok) => {{
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    replied(ok);
+    if (ok) wsReplyTime.add(Date.now() - sentAt);
+    index += 1;
+    if (!ok || index >= {len(messages)}) ws.close();
+    else sendNext();
+  }};
+  const sendNext = () => {{
+    const message = {choose};
+    sentAt = Date.now();
+    firstChunkSeen = false;
+    ws.send(message);
+    timer = setTimeout(() => finishReply(false), {t.slot(flow['reply_timeout_ms'])});
+  }};
+  ws.onopen = () => {{
+    opened = true;
+    connected(true);
+    sendNext();
+  }};
+  ws.onmessage = (event) => {{
+    if (!firstChunkSeen) {{
+      firstChunkSeen = true;
+      wsFirstChunk.add(Date.now() - sentAt);
+    }}
+    if (frameType(event.data) === {t.slot(flow['done_type'])}) finishReply(true);
+  }};
+  ws.onerror = () => {{
+    if (!opened) connected(false);
+  }};
+  ws.onclose = () => {{
+    if (timer !== null) {{
+      clearTimeout(timer); // closed in the middle of a reply
       timer = null;
-      replied(ok);
-      if (ok) wsReplyTime.add(Date.now() - sentAt);
-      index += 1;
-      if (!ok || index >= {len(messages)}) ws.close();
-      else sendNext();
-    }};
-    const sendNext = () => {{
-      const message = {choose};
-      sentAt = Date.now();
-      firstChunkSeen = false;
-      ws.send(message);
-      timer = setTimeout(() => finishReply(false), {t.slot(flow['reply_timeout_ms'])});
-    }};
-    ws.onopen = () => {{
-      opened = true;
-      connected(true);
-      sendNext();
-    }};
-    ws.onmessage = (event) => {{
-      if (!firstChunkSeen) {{
-        firstChunkSeen = true;
-        wsFirstChunk.add(Date.now() - sentAt);
-      }}
-      if (frameType(event.data) === {t.slot(flow['done_type'])}) finishReply(true);
-    }};
-    ws.onerror = () => {{
-      if (!opened) connected(false);
-    }};
-    ws.onclose = () => {{
-      if (timer !== null) {{
-        clearTimeout(timer); // closed in the middle of a reply
-        timer = null;
-        replied(false);
-      }}
-      resolve();
-    }};
-  }});"""
-    body = prelude + _dedent_first(conversation)
+      replied(false);
+    }}
+    resolve();
+  }};
+}});"""
+    body = prelude + conversation
     body = f"flow: {{\n{_indent(body)}\n}}" if "break flow" in prelude else body
     script.top.append(lambda ready: f"export const {part.exec} = async ({args}) => {{\n"
                       f"{_indent(ready + head + body)}{think}\n}};")
 
-
-def _dedent_first(text: str) -> str:
-    """The conversation's code, one level in: written at two spaces, placed by _indent."""
-    return "\n".join(line[2:] if line.startswith("  ") else line for line in text.splitlines())
