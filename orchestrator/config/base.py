@@ -1,5 +1,5 @@
 """What every config model shares: the base class (frozen, unknown fields refused, no boolean
-numbers) and the small value types the sections use (durations, names, pinned images).
+numbers nor numeric booleans) and the small value types the sections use (durations, names, pinned images).
 Messages for these types' patterns are in orchestrator/config/messages.py."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import field_validator
 
 from orchestrator.config.durations import parse_duration
-from orchestrator.config.types import number_list_item, wants_number
+from orchestrator.config.types import number_list_item, wants_bool, wants_number
 
 Duration = Annotated[
     float,
@@ -45,12 +45,15 @@ class Model(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        # YAML reads `true`, `yes`, `on` as booleans, and pydantic would take them as 1.
+        # YAML reads `true`, `yes`, `on` as booleans, and pydantic would take them as 1; the other
+        # way round it would take 0, 1 or "on" as a flag. Both are what the JSON schema refuses.
         field = cls.model_fields.get(info.field_name or "")
         if field is None:
             return value
         if isinstance(value, bool) and wants_number(field.annotation):
             raise ValueError(f"must be a number, not {str(value).lower()}")
+        if value is not None and not isinstance(value, bool) and wants_bool(field.annotation):
+            raise ValueError(f"must be true or false, not {value!r}")
         if isinstance(value, list) and number_list_item(field.annotation):
             for i, item in enumerate(value):
                 if isinstance(item, bool):

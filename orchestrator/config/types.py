@@ -129,6 +129,20 @@ def wants_number(annotation: Any) -> bool:
     return False
 
 
+def wants_bool(annotation: Any) -> bool:
+    """Whether a field is a flag (bool, or bool or None): there pydantic would take 0, 1 or "yes"
+    too, which the JSON schema editors check against refuses."""
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        return True
+    if origin is Annotated:
+        return wants_bool(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return len(args) == 1 and wants_bool(args[0])
+    return False
+
+
 def number_list_item(annotation: Any) -> bool:
     """Whether a field is a list of numbers (`expect_status: [200]`, `levels: [10, 20]`)."""
     origin = typing.get_origin(annotation)

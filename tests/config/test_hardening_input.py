@@ -201,6 +201,9 @@ def test_zero_durations_where_zero_makes_no_sense(tmp_path, old, new, field):
         ("expect_status: [200]", "expect_status: [42]", "scenarios.s.requests[0].expect_status[0]", ">= 100"),
         ("expect_status: [200]", "expect_status: [true]", "scenarios.s.requests[0].expect_status[0]", "not true"),
         ("        path: /health", "        path: /health\n        weight: .inf", "scenarios.s.requests[0].weight", "finite"),
+        # and the other way round: a flag takes true or false only, as the JSON schema says
+        ("  scrape_interval: 1s", "  scrape_interval: 1s\n  manage: 0", "prometheus.manage", "true or false, not 0"),
+        ("  scrape_interval: 1s", "  scrape_interval: 1s\n  manage: 'on'", "prometheus.manage", "true or false, not 'on'"),
     ],
 )
 def test_numbers_out_of_range_or_not_numbers(tmp_path, old, new, field, word):
