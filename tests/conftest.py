@@ -139,12 +139,15 @@ def stack(tmp_path):
 
 
 @pytest.fixture
-def stack_factory(tmp_path):
+def stack_factory(tmp_path, request):
     """stack_factory(fault=..., edit=callable(config_path)) -> Stack, cleaned up after the test."""
     with contextlib.ExitStack() as exits:
         counter = iter(range(100))
 
         def make(**kwargs) -> Stack:
+            if kwargs.get("strict_loop") and request.node.get_closest_marker("alone") is None:
+                # A healthy loop judged at >= 95 Hz needs the machine to itself (scripts/test).
+                raise ValueError("strict_loop=True needs @pytest.mark.alone")
             return exits.enter_context(demo_stack(tmp_path / f"ws{next(counter)}", **kwargs))
 
         yield make

@@ -34,7 +34,13 @@ try:
     with signals_interrupt():
         try:
             print("ready", flush=True)  # inside the try: the signal may come at once
-            time.sleep(30)
+            # Short sleeps, as perfctl's own waits poll: a signal that lands after the write
+            # and before one long sleep begins is handled only when that sleep ends (CPython
+            # runs handlers between bytecodes), which on a busy machine was after the test's
+            # 20 s; the loop sees it within 20 ms.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                time.sleep(0.02)
         finally:
             report["finally_ran"] = True
 except KeyboardInterrupt as exc:

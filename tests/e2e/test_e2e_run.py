@@ -20,8 +20,10 @@ def grades(verdict: dict) -> dict[str, dict]:
     return {o["name"]: o for o in verdict["objectives"]}
 
 
+@pytest.mark.alone
 def test_healthy_run_passes_and_records_everything(stack_factory):
-    # The one healthy run judged at the demo's own loop objective (>= 95 Hz): a healthy system passes.
+    # The one healthy run judged at the demo's own loop objective (>= 95 Hz): a healthy system
+    # passes. Marked alone: a neighbour worker's load took the loop to 81.6 Hz once in CI.
     stack = stack_factory(strict_loop=True)
     result = stack.cli("run", "demo", *SHORT)
     assert result.code == 0, result.output
