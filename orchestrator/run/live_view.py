@@ -284,9 +284,15 @@ class LiveView(console.Progress):
             self._erase()
 
     def _loop(self) -> None:
-        every = PANEL_EVERY if self.tty else min(PANEL_EVERY, self.every)
-        while not self._stop.wait(every if self._drawn_lines or not self.tty else 0.5):
+        while not self._stop.wait(self._until_next()):
             self.refresh(time.time())
+
+    def _until_next(self) -> float:
+        if self.tty:
+            return PANEL_EVERY if self._drawn_lines else 0.5
+        # Off a TTY nothing shows between two plain lines: the sources (k6's API, one PromQL
+        # query per objective) are read only when a line is due, not every PANEL_EVERY.
+        return max(0.05, self._next_plain - time.monotonic())
 
     def refresh(self, now: float) -> None:
         """Read the sources and show the result; one failing source leaves its numbers blank."""

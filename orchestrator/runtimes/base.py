@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -175,13 +176,30 @@ def follow_processes(procs: list[subprocess.Popen], sinks: list, show: Callable[
 
 
 def _wait_a_moment(procs: list[subprocess.Popen], seconds: float) -> None:
-    # Back as soon as a k6 ends, not up to `seconds` later.
+    """Up to `seconds`, back as soon as any k6 ends, and asleep meanwhile: Popen.wait(timeout)
+    polls (sleeps doubling to 50 ms), ~80 ms of perfctl's CPU over a 20 s run (bench/ figure 1).
+    A pidfd becomes readable when its process ends (Linux >= 5.3)."""
     running = [p for p in procs if p.poll() is None]
-    if running:
+    if not running:
+        return
+    fds: list[int] = []
+    try:
         try:
-            running[0].wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            pass
+            for proc in running:
+                fds.append(os.pidfd_open(proc.pid))
+        except (AttributeError, OSError):  # no pidfd here: the polling wait
+            try:
+                running[0].wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                pass
+            return
+        ended = select.poll()
+        for fd in fds:
+            ended.register(fd, select.POLLIN)
+        ended.poll(seconds * 1000)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def forward_signals(procs: list[subprocess.Popen]):

@@ -101,6 +101,38 @@ def test_a_person_at_a_terminal_sees_the_run_against_its_objectives(stack, tmp_p
         subprocess.run([TMUX, "-S", str(socket), "kill-server"], capture_output=True)
 
 
+class CountingObjectives:
+    """The objectives' source at its seam: counts the reads (each one PromQL query per objective)."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def read(self, now: float) -> list:
+        self.reads += 1
+        return []
+
+
+def test_off_a_terminal_the_sources_are_read_only_when_a_line_is_due(monkeypatch):
+    # A CI log shows one plain line every PLAIN_EVERY: reading Prometheus in between would be
+    # perfctl's CPU (and Prometheus's) spent on numbers nobody sees.
+    import io
+
+    monkeypatch.setattr(live_view, "PANEL_EVERY", 0.1)
+    source = CountingObjectives()
+    stream = io.StringIO()
+    view = live_view.LiveView(planned=10, stages=[], objectives=source, k6_api=None, start=time.time(),
+                              stream=stream, plain_every=0.3)
+    assert not view.tty
+    with view:
+        deadline = time.monotonic() + 5
+        while stream.getvalue().count("\n") < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    lines = stream.getvalue().count("\n")
+    assert lines >= 3, stream.getvalue()
+    # Every read made a line (the old loop read every PANEL_EVERY and printed every third time).
+    assert source.reads == lines, (source.reads, lines)
+
+
 @pytest.mark.e2e
 def test_a_ci_log_gets_plain_lines_and_nothing_redrawn(stack):
     result = stack.cli("run", "chat-http", "--duration", "5s")
