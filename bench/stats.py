@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -42,6 +43,32 @@ class Summary:
     def as_dict(self) -> dict:
         return {"median": self.median, "min": self.low, "max": self.high, "n": self.n,
                 "spread_percent": round(self.spread_percent, 2)}
+
+
+def median_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A distribution-free interval for the median: the k-th smallest and k-th largest value,
+    k the largest with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2. Unlike the range, it
+    narrows as repetitions are added: it is how sure the figure is, not how far one run swings.
+    With too few values for that confidence it is the whole range."""
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("interval of no values")
+    tail, k = 0.0, 0
+    while k < n // 2:
+        tail += math.comb(n, k) / 2 ** n  # P(X = k): P(X <= k) after the loop's k-th step
+        if tail > (1 - confidence) / 2:
+            break
+        k += 1
+    k = max(k, 1)
+    return ordered[k - 1], ordered[n - k]
+
+
+def interval_percent(values: Sequence[float], confidence: float = 0.95) -> float:
+    """Half the median's interval as a share of the median: the figure's ± at that confidence."""
+    low, high = median_interval(values, confidence)
+    middle = median(values)
+    return 0.0 if middle == 0 else 100.0 * (high - low) / 2 / abs(middle)
 
 
 def pairwise_ratios(candidate: Sequence[float], baseline: Sequence[float]) -> list[float]:

@@ -259,3 +259,19 @@ def test_soak_runs_only_when_named_and_reads_minutes_from_its_samples():
     assert _growth_per_million(trace, summary, start_minute=5) == pytest.approx(1e6 / 60_000)
     assert _growth_per_million(RssTrace(), summary) is None
     assert "memory: auto" in config_text("http://127.0.0.1:1", 2, memory="auto")
+
+
+def test_median_interval_narrows_with_repetitions_and_is_the_range_when_too_few():
+    from bench.stats import interval_percent, median_interval
+
+    # Five values cannot give 95 % (P(all five on one side) = 1/16): the whole range.
+    assert median_interval([5, 1, 4, 2, 3]) == (1, 5)
+    # Order statistics: n = 9 -> 2nd and 8th, n = 15 -> 4th and 12th (P(Binomial(n, 1/2) < k) <= 2.5 %).
+    assert median_interval(list(range(1, 10))) == (2, 8)
+    assert median_interval(list(range(15, 0, -1))) == (4, 12)
+    # The same swing of single runs, more of them: the figure's ± shrinks, the range does not.
+    few = [0.90, 1.00, 0.95, 0.93, 0.97]
+    many = few * 3
+    assert interval_percent(many) < interval_percent(few)
+    with pytest.raises(ValueError):
+        median_interval([])
