@@ -126,6 +126,8 @@ def wants_number(annotation: Any) -> bool:
         return wants_number(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         return any(wants_number(arg) for arg in typing.get_args(annotation))
+    if origin is typing.Literal:  # `version: Literal[1]`: True == 1 would pass it
+        return any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in typing.get_args(annotation))
     return False
 
 

@@ -204,6 +204,8 @@ def test_zero_durations_where_zero_makes_no_sense(tmp_path, old, new, field):
         # and the other way round: a flag takes true or false only, as the JSON schema says
         ("  scrape_interval: 1s", "  scrape_interval: 1s\n  manage: 0", "prometheus.manage", "true or false, not 0"),
         ("  scrape_interval: 1s", "  scrape_interval: 1s\n  manage: 'on'", "prometheus.manage", "true or false, not 'on'"),
+        # a number that may only be one value: True == 1 in Python, not in the JSON schema
+        ("name: t\n", "version: true\nname: t\n", "version", "not true"),
     ],
 )
 def test_numbers_out_of_range_or_not_numbers(tmp_path, old, new, field, word):
