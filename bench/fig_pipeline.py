@@ -135,7 +135,7 @@ def run(ctx: BenchContext) -> FigureResult:
             for variant in chosen if rep % 2 == 0 else list(reversed(chosen)):
                 measure(variant, rep)
                 measure(baseline, rep)
-        # More runs of the headline setting alone: one run's ratio swings ±9-13 % on this shared
+        # More runs of the headline setting alone: one run's ratio swings ±9-20 % on this shared
         # machine, and the median's interval (what the ±5 % target is about) narrows only with n.
         for rep in range(ctx.reps(5), ctx.reps(HEADLINE_REPS)):
             measure(chosen[0], rep)

@@ -225,8 +225,11 @@ def test_a_rate_objective_needs_its_range_of_history_other_jobs_two_scrapes(tmp_
     assert needs["kafka"].interval == 0.5 and needs["kafka"].targets == 1
 
 
+@pytest.mark.alone
 def test_demo_waits_the_same_way_and_passes(tmp_path):
-    """`perfctl demo` starts its own backend and Prometheus; readiness.py is its only wait."""
+    """`perfctl demo` starts its own backend and Prometheus; readiness.py is its only wait.
+    Marked alone: the demo judges its loop at >= 95 Hz, and a neighbour worker's load took it
+    to 81.3 Hz once in CI (scripts/test runs alone tests after the rest)."""
     result = run_cli("demo", "--duration", "5s", cwd=tmp_path)
     assert result.code == 0, result.output
     assert "waiting for Prometheus to scrape job 'backend'" in result.stderr, result.output
