@@ -89,11 +89,17 @@ def main(argv: list[str] | None = None) -> int:
 
         from bench import results_merge
 
-        numbers = {key: list(FIGURES).index(key) + 1 for key in args.figures}
+        # A figure that broke (or was stopped) keeps what it measured last time: merging its
+        # empty result would put "not measured" over recorded numbers.
+        for figure in figures:
+            if figure.error is not None:
+                print(f"bench: {figure.key} not merged ({figure.error}); its earlier results stay", file=sys.stderr)
+        measured = [figure for figure in figures if figure.error is None]
+        numbers = {figure.key: list(FIGURES).index(figure.key) + 1 for figure in measured}
         (out / "results.md").write_text(
-            results_merge.render_merged((out / "results.md").read_text(), figures, about, invocation, numbers))
+            results_merge.render_merged((out / "results.md").read_text(), measured, about, invocation, numbers))
         merged = results_merge.merge_json(json.loads((out / "results.json").read_text()),
-                                          json.loads(results.render_json(figures, about, invocation)))
+                                          json.loads(results.render_json(measured, about, invocation)))
         (out / "results.json").write_text(json.dumps(merged, indent=2) + "\n")
     else:
         (out / "results.md").write_text(results.render_markdown(figures, about, invocation))

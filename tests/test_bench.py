@@ -275,3 +275,20 @@ def test_median_interval_narrows_with_repetitions_and_is_the_range_when_too_few(
     assert interval_percent(many) < interval_percent(few)
     with pytest.raises(ValueError):
         median_interval([])
+
+
+def test_a_broken_figure_does_not_merge_over_what_was_measured(tmp_path, monkeypatch):
+    # Seen: a pipeline run stopped midway put "not measured" over the figure measured before it.
+    import bench.__main__ as bench_main
+    from bench import results
+
+    measured = FigureResult("pipeline", "Metrics pipeline cost",
+                            headlines=[Headline("ratio", Summary.of([0.9, 0.95, 1.0]), Target(">=", 0.95))])
+    about = {"date": "2026-12-01T00:00:00Z"}
+    (tmp_path / "results.md").write_text(results.render_markdown([measured], about, "bench/run"))
+    (tmp_path / "results.json").write_text(results.render_json([measured], about, "bench/run"))
+    before = (tmp_path / "results.md").read_text(), (tmp_path / "results.json").read_text()
+    monkeypatch.setattr(bench_main.machine, "describe", lambda k6, python: about)
+    monkeypatch.setattr(bench_main, "measure", lambda key, ctx: FigureResult(key, key, error="RuntimeError: k6 killed"))
+    bench_main.main(["--only", "pipeline", "--merge", "--out", str(tmp_path)])
+    assert ((tmp_path / "results.md").read_text(), (tmp_path / "results.json").read_text()) == before
