@@ -65,7 +65,7 @@ def variants(quick: bool) -> list[Variant]:
     current = Variant("perfctl defaults", defaults.push_interval, tuple(defaults.trend_stats), defaults.native_histograms)
     found = [
         current,
-        Variant("push every 1 s", 1.0, current.trend_stats, current.native_histograms),
+        Variant("push every 5 s (k6's default)", 5.0, current.trend_stats, current.native_histograms),
         Variant("k6's default system tags", current.push_interval, current.trend_stats,
                 current.native_histograms, K6_DEFAULT_SYSTEM_TAGS),
         Variant("trend stats p(95),p(99) only", current.push_interval, ("p(95)", "p(99)")),

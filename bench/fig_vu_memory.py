@@ -64,11 +64,11 @@ def run(ctx: BenchContext) -> FigureResult:
         "The hand-written scripts are bench/vu_scenarios.py; the target is the reference backend "
         "(`perfctl demo target`) on 127.0.0.1 in its own process, so its CPU is not k6's.",
         "The machine is shared (2 cores): the load average at the start and end is in the extra table.",
-        "All four kinds render as specialised code (render/lean.py): per request the k6 call and its checks, "
-        "values from one data table. Before it (the general script, which interprets PLAN; second session, "
+        "The generated code (render/code.py) is written per request: the k6 call and its checks, "
+        "values from one data table. Before it (perfctl's first script, which interpreted PLAN; second session, "
         "load 8-11): peak RSS generated / hand-written 1.495 http-mix, 1.755 http-sequence, 1.512 arrival-rate, "
         "1.383 websocket; CPU 1.394, 1.365, 1.307, 1.069. (Written by hand from that run; not regenerated.)",
-        "Where the general script's extra memory went (k6's pprof heap, http-mix, 1,000 VUs, against the "
+        "Where that first script's extra memory went (k6's pprof heap, http-mix, 1,000 VUs, against the "
         "hand-written script): RegExp's prototype and methods, built by each VU on the first regex, ~18 MB; "
         "~60 closures ~35 MB; PLAN kept alive by the closures that read it ~20 MB; Object, String and array "
         "iterator builtins a hand-written script never touches ~10 MB. Code that is only defined costs almost "

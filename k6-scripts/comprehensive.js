@@ -16,8 +16,8 @@
 // the Prometheus remote-write output. Everything that came from perfctl.yaml is in PLAN
 // below, as JSON data: it is read, never executed. `${NAME}` in requests is resolved
 // from k6's environment (__ENV) when k6 runs, so secrets stay out of this file.
-// The code below is specialised for this scenario (only what it sends, as one would write it
-// by hand): every VU builds what a script defines, and 1,000 VUs pay for it 1,000 times.
+// The code below is written for this scenario (only what it sends, as one would write it by
+// hand): every VU builds what a script defines, and 1,000 VUs pay for it 1,000 times.
 // Environment it reads: DEMO_TARGET  (e.g. `k6 run -e NAME=value`, or export them).
 import http from "k6/http";
 import { check, sleep } from "k6";

@@ -15,7 +15,6 @@ from orchestrator.config.load import load_config
 from orchestrator.k6.binary import find_k6
 from orchestrator.k6.features import K6Features
 from orchestrator.render.script import render_scenario
-from orchestrator.render.features import script_features
 
 BASE = "http://127.0.0.1:18080"
 
@@ -63,8 +62,6 @@ def _generated_check_names(plan: dict) -> set[str]:
 def test_scripts_define_only_what_their_scenario_uses(tmp_path):
     rendered = _rendered(tmp_path)
     mix, sequence, ws = rendered["http-mix"].text, rendered["http-sequence"].text, rendered["websocket"].text
-    # All four kinds get specialised code (render/lean.py), not the general script.
-    assert {kind: script.general_because for kind, script in rendered.items()} == dict.fromkeys(rendered)
     assert "k6/execution" not in mix and "k6/ws" not in mix and "websockets" not in mix and "SharedArray" not in mix
     assert "const login0 = " not in mix and "const login0 = " in sequence
     assert 'from "k6/http"' not in ws and "const jsonField = " not in ws
@@ -73,18 +70,6 @@ def test_scripts_define_only_what_their_scenario_uses(tmp_path):
         assert not re.search(r"^(async )?function ", text, re.M), "top-level declarations cost each VU a prototype"
         # No regex runs: the first one makes each VU build RegExp's prototype (~18 KB).
         assert not re.search(r"\.(replace|match|test|split)\(/", text) and "RegExp" not in text
-
-
-def test_script_features_follow_the_plan():
-    def part(protocol="http", auth=None, data=None):
-        return {"protocol": protocol, "auth": auth, "data": data or {}}
-
-    plan = {"parts": {"a": part()}}
-    assert script_features(plan) == {"uses_http": True, "uses_auth": False, "uses_requests": True, "uses_exec": False}
-    plan = {"parts": {"w": part("websocket", auth={"mode": "shared"})}}
-    assert script_features(plan) == {"uses_http": False, "uses_auth": True, "uses_requests": True, "uses_exec": True}
-    plan = {"parts": {"w": part("websocket", data={"p": {"order": "unique"}})}}
-    assert script_features(plan)["uses_exec"] and not script_features(plan)["uses_requests"]
 
 
 def _figures(value: float, key: str = "vu_memory", label: str = "rss ratio") -> list[FigureResult]:

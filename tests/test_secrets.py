@@ -68,7 +68,7 @@ def test_secret_in_target_url_is_used_but_never_recorded(stack_factory, monkeypa
     for name in ("script.js", "run.json", "verdict.json", "report.md", "junit.xml"):
         assert prom_password not in (run / name).read_text(), name
     script = (run / "script.js").read_text()
-    # The specialised script reads the base URL's variables by name, in each VU.
+    # The script reads the base URL's variables by name, in each VU.
     code = plan_of(script)["code"]
     assert {SECRET_VAR, PORT_VAR, "http://perfctl:", "@127.0.0.1:"} <= {value for value in code if isinstance(value, str)}
     reads = re.search(r"^// Environment it reads: (.*?)  \(", script, re.MULTILINE).group(1).split(", ")

@@ -21,7 +21,7 @@ def render(config_path: Path | None, scenario: str, output: Path, *, force: bool
     if target.exists() and not force:
         raise UsageError(f"{target} exists already; use --force to overwrite it")
     write_output(target, script.text)
-    console.info(f"wrote {target} ({script.shape}; run it with `k6 run {target}`)")
+    console.info(f"wrote {target} (run it with `k6 run {target}`)")
     return 0
 
 

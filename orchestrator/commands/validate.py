@@ -29,7 +29,7 @@ def validate(config_path: Path | None) -> int:
         except PerfctlError as exc:
             problems.append(f"scenarios.{name}: {exc.message}")
             continue
-        console.info(f"ok  {name}: {len(script.parts)} part(s), ~{script.expected_seconds:g}s, {script.shape}")
+        console.info(f"ok  {name}: {len(script.parts)} part(s), ~{script.expected_seconds:g}s")
         for part in script.parts:
             console.info(f"      {describe_part(part)}")
         if memory.flat:

@@ -12,7 +12,7 @@ from orchestrator.config.base import Duration, Ident, Model, Name, PositiveDurat
 from orchestrator.config.k6_terms import Executor, MetricType, Stage, Thresholds
 from orchestrator.config.limits import MAX_VUS
 from orchestrator.config.profiles import Profile, ProfileName
-from orchestrator.config.types import Count, HeaderName, HeaderValue, Headers, HttpStatus, UrlPath, Vus, VusOrZero
+from orchestrator.config.types import Count, HeaderName, HeaderValue, Headers, HttpStatus, JsonData, UrlPath, Vus, VusOrZero
 
 METRIC_FEED_PATTERN = r"^(duration|success|failure|always|json:.+)$"
 MetricFeed = Annotated[
@@ -35,7 +35,7 @@ class DataPool(Model):
     """Values for {placeholders}: inline, or a CSV (header row) / JSON array file next to perfctl.yaml,
     loaded once per k6 process with SharedArray."""
 
-    values: list[Any] | None = Field(None, description="inline values (scalars or objects)")
+    values: list[JsonData] | None = Field(None, description="inline values (scalars or objects)")
     file: str | None = Field(None, description="a .csv (first row: field names) or .json (array) file")
     order: Literal["random", "sequential", "unique"] = Field(
         "random", description="random row; sequential: each VU walks the rows from its own offset; unique: one row per iteration of the test"
@@ -58,7 +58,7 @@ class Request(Model):
     path: UrlPath = Field(description="appended to target.base_url; {placeholders} come from data pools")
     headers: Headers = Field(default_factory=dict)
     query: dict[str, str] = Field(default_factory=dict)
-    json_body: Any = Field(None, alias="json", description="sent as JSON")
+    json_body: JsonData = Field(None, alias="json", description="sent as JSON")
     body: str | None = Field(None, description="sent as-is (use json for JSON)")
     weight: float = Field(1.0, gt=0, description="share of iterations in a weighted mix")
     expect_status: list[HttpStatus] = Field(default_factory=list, description="default: any 2xx/3xx")
@@ -92,7 +92,7 @@ class AuthStep(Request):
 
 class WebSocketFlow(Model):
     path: UrlPath = "/api/chat"
-    messages: list[Any] = Field(
+    messages: list[JsonData] = Field(
         default_factory=lambda: [{"text": "hello from perfctl"}],
         min_length=1,
         description="sent one after another; each waits for its streamed reply",

@@ -5,6 +5,9 @@ with the field named. The config models use these; messages come from config/mes
 
 from __future__ import annotations
 
+import datetime
+import json
+import math
 import re
 import types
 import typing
@@ -78,6 +81,42 @@ def _check_path(path: str) -> str:
 
 
 UrlPath = Annotated[str, AfterValidator(_check_path)]
+
+# What is sent as JSON (a request's `json`, WebSocket messages) or drawn into placeholders (inline
+# pool values) is JSON data: YAML's other values have no JSON form, or one the generated script
+# would write differently from how they are written in the file.
+def _json_data(value: Any, where: str = "") -> Any:
+    at = f"{where}: " if where else ""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            written = ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+            raise ValueError(f"{at}{written} is not a number JSON can hold")
+        return value
+    if isinstance(value, datetime.datetime):
+        raise ValueError(f"{at}a YAML timestamp ({value.isoformat()}); quote it to send it as text")
+    if isinstance(value, datetime.date):  # `2024-01-01` unquoted: sent as written
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_json_data(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, int) and not isinstance(key, bool):
+                key = str(key)  # `200: ok` (JSON keys are text)
+            elif not isinstance(key, str):
+                raise ValueError(f"{at}the key {json.dumps(key)} is not text; quote it")
+            if key in out:
+                raise ValueError(f"{at}the key '{shown(key)}' appears twice")
+            out[key] = _json_data(item, f"{where}.{key}" if where else key)
+        return out
+    kind = {bytes: "!!binary", set: "!!set"}.get(type(value), type(value).__name__)
+    raise ValueError(f"{at}a YAML {kind} value is not JSON data")
+
+
+JsonData = Annotated[Any, AfterValidator(_json_data)]
+
 
 # host:port as Prometheus scrapes it: a DNS name, an IPv4 address or a [bracketed] IPv6 one.
 _HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])"

@@ -7,9 +7,8 @@ exec function names that perfctl derives itself.
 
 What a scenario sends is decided here, in Python: load profiles are expanded
 (orchestrator/config/profiles.py), command-line overrides applied, thresholds turned into k6's
-objects, custom metrics collected. The script is specialised code where render/lean.py covers
-the scenario's shape (templates/specialised.js.j2), else the general one that interprets PLAN
-(templates/script.js.j2).
+objects, custom metrics collected; render/code.py writes the code for the scenario's shape
+(templates/script.js.j2), per request the k6 call and its checks, as one would by hand.
 
 Data pools: small inline lists travel in PLAN; files (CSV with a header row, or a JSON
 array) are checked here but never copied: the script opens them by absolute path in the
@@ -33,12 +32,11 @@ from orchestrator.config.scenario import Scenario
 from orchestrator.config.durations import k6_duration
 from orchestrator.errors import UsageError
 from orchestrator.k6.features import K6Features
-from orchestrator.render.features import script_features
-from orchestrator.render.lean import NotLean, lean_script
+from orchestrator.render.code import script_code
 from orchestrator.render.plan import ARRIVAL_RATE, Part, build_plan, exec_name, executor_options
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-SPECIALISED_PLAN = ("scenarios", "thresholds", "system_tags")
+SCRIPT_PLAN = ("scenarios", "thresholds", "system_tags")  # what the script reads of the plan beside its code
 
 
 # The oldest k6 whose script API the template uses (async exec functions, k6/execution,
@@ -67,16 +65,6 @@ class RenderedScript:
     thresholds: dict = field(default_factory=dict, repr=False)  # k6's form: {key: [text | {threshold, abortOnFail}]}
     source: Path | None = None  # a hand-written script: k6 runs it where it is
     k6_args: tuple[str, ...] = ()  # overrides k6 applies itself (hand-written scripts)
-    # A generated script is specialised code unless this says what the scenario uses that
-    # needs the general, PLAN-interpreting one (render/lean.py).
-    general_because: str | None = None
-
-    @property
-    def shape(self) -> str:
-        """Which script this is, in words (render and validate say it)."""
-        if self.source is not None:
-            return f"your script {self.source.name}"
-        return "specialised code" if self.general_because is None else f"the general script ({self.general_because})"
 
 
 def scenario_parts(config: Config, name: str) -> list[tuple[str, Scenario]]:
@@ -90,11 +78,10 @@ def scenario_parts(config: Config, name: str) -> list[tuple[str, Scenario]]:
 
 
 def render_scenario(
-    loaded: LoadedConfig, name: str, features: K6Features, overrides: Overrides = Overrides(), *, specialise: bool = True
+    loaded: LoadedConfig, name: str, features: K6Features, overrides: Overrides = Overrides()
 ) -> RenderedScript:
-    """The k6 script of one scenario: specialised code (render/lean.py) where the scenario's
-    shape allows it, else the general script that interprets PLAN. `specialise=False` asks
-    for the general one (tests compare the two)."""
+    """The k6 script of one scenario: the code render/code.py writes for its shape, in
+    templates/script.js.j2, with the config's values as one JSON table."""
     config = loaded.config
     parts = []
     used: set[str] = set()
@@ -108,49 +95,30 @@ def render_scenario(
     if missing:
         raise UsageError(f"k6 {features.text} is too old: " + "; ".join(missing), hint="install a newer k6 (pip install -U k6)")
     plan = build_plan(config, parts, loaded.path.parent)
-    context = {
-        "perfctl_version": __version__,
-        "k6_version": features.text,
-        "config_name": f"{loaded.path.parent.name}/{loaded.path.name}",
-        "config_title": config.name,
-        "env_refs": sorted(runtime_env_refs(config, [name])),
-        "config_digest": loaded.digest,
-        "scenario": name,
-        "description": config.scenarios[name].description,
-        "parts": parts,
-        "uses_websocket": uses_websocket,
-        "uses_data_files": any(pool["source"] != "inline" for part in plan["parts"].values() for pool in part["data"].values()),
-        "uses_metrics": bool(plan["metrics"]),
-        "shared_auth": [p.name for p in parts if p.scenario.auth and p.scenario.auth.login and p.scenario.auth.mode == "shared"],
-        # Every VU builds what its script defines, so the script defines only what this scenario uses.
-        **script_features(plan),
-        "websocket_module": features.websocket_module,
-        # A JSON document inside a JSON string literal: pure ASCII, no way out of the string.
-        # Keys keep the config's order: JSON bodies go out as written.
-        "plan_lines": plan_lines(plan),
-    }
-    general_because = "asked for" if not specialise else None
-    if specialise:
-        try:
-            code = lean_script(plan, parts)
-        except NotLean as reason:
-            general_because = str(reason)
-    if general_because is None:
-        context.update(
-            # Only what k6's options and the code read: each VU parses PLAN in its init context.
-            specialised=True, plan_lines=plan_lines({**{key: plan[key] for key in SPECIALISED_PLAN}, "code": code.code}),
-            top=code.top, deferred=code.deferred, helpers=code.helpers,
-            uses_http=code.uses_http, uses_websocket=code.uses_websocket, imports=code.imports,
-            metric_kinds=sorted(code.imports & {"Counter", "Gauge", "Rate", "Trend"}
-                                | ({"Rate", "Trend"} if code.uses_websocket else set())),
-        )
-        text = _environment().get_template("specialised.js.j2").render(**context)
-    else:
-        text = _environment().get_template("script.js.j2").render(specialised=False, **context)
+    code = script_code(plan, parts)
+    text = _environment().get_template("script.js.j2").render(
+        perfctl_version=__version__,
+        k6_version=features.text,
+        config_name=f"{loaded.path.parent.name}/{loaded.path.name}",
+        config_title=config.name,
+        env_refs=sorted(runtime_env_refs(config, [name])),
+        config_digest=loaded.digest,
+        scenario=name,
+        description=config.scenarios[name].description,
+        parts=parts,
+        websocket_module=features.websocket_module,
+        # Only what k6's options and the code read (each VU parses PLAN in its init context), as
+        # a JSON document inside JSON string literals: pure ASCII, no way out of the string.
+        plan_lines=plan_lines({**{key: plan[key] for key in SCRIPT_PLAN}, "code": code.table}),
+        top=code.top, deferred=code.deferred, helpers=code.helpers,
+        uses_http=code.uses_http, uses_websocket=code.uses_websocket, imports=code.imports,
+        metric_kinds=sorted(code.imports & {"Counter", "Gauge", "Rate", "Trend"}
+                            | ({"Rate", "Trend"} if code.uses_websocket else set())),
+    )
     expected = max(planned_seconds(p.scenario) for p in parts)
     return RenderedScript(
         scenario=name, text=text, parts=tuple(parts), expected_seconds=expected, plan=plan,
-        has_thresholds=bool(plan["thresholds"]), thresholds=plan["thresholds"], general_because=general_because,
+        has_thresholds=bool(plan["thresholds"]), thresholds=plan["thresholds"],
     )
 
 

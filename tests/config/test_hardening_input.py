@@ -162,6 +162,40 @@ def test_infinite_and_nan_durations_are_exit_2(tmp_path, value):
     assert_usage_error(run_cli("validate", "-c", str(path), cwd=tmp_path, timeout=60), "scenarios.s.duration")
 
 
+def _with_json_data(value: str) -> str:
+    """GOOD with `value` in each place that holds JSON data: a pool row, a request body, a WebSocket message."""
+    return good().replace("        headers: {X-Trace: \"1\"}\n", (
+        "        headers: {X-Trace: \"1\"}\n"
+        f"        json: {{x: {value}}}\n"
+        f"    data: {{p: {{values: [{value}]}}}}\n"
+        "  w:\n    protocol: websocket\n    vus: 1\n    duration: 1s\n"
+        f"    websocket: {{messages: [{value}]}}\n"))
+
+
+@pytest.mark.parametrize(("value", "word"), [
+    (".inf", ".inf is not a number JSON can hold"), ("{a: [1, -.inf]}", "-.inf is not"), ("{a: .nan}", ".nan is not"),
+    ("2024-01-01 10:00:00", "a YAML timestamp (2024-01-01T10:00:00); quote it"),
+    ("!!binary aGk=", "a YAML !!binary value is not JSON data"), ("{true: 1}", "the key true is not text"),
+    ("{1: a, '1': b}", "the key '1' appears twice"),
+])
+def test_what_is_not_json_data_is_refused_where_json_goes(tmp_path, value, word):
+    # These once reached the script: a date or .inf in a pool row or a message was an internal
+    # error or a script k6 refused; in a JSON body .inf went out as null.
+    path = write(tmp_path, _with_json_data(value))
+    lines = config_lines(path)
+    for field in ("scenarios.s.requests[0].json", "scenarios.s.data.p.values[0]", "scenarios.w.websocket.messages[0]"):
+        one_line_naming(lines, field, word)
+    assert_usage_error(run_cli("validate", "-c", str(path), cwd=tmp_path, timeout=60), "scenarios.s.data.p.values[0]")
+
+
+def test_json_data_keeps_dates_as_written_and_integer_keys_as_text(tmp_path):
+    loaded = load_config(write(tmp_path, _with_json_data("{200: 2024-01-01, n: [1, 2.5, null, true]}")), environ={})
+    expected = {"200": "2024-01-01", "n": [1, 2.5, None, True]}
+    scenario = loaded.config.scenarios["s"]
+    assert scenario.data["p"].values == [expected] and scenario.requests[0].json_body == {"x": expected}
+    assert loaded.config.scenarios["w"].websocket.messages == [expected]
+
+
 def test_infinite_health_timeout_is_refused(tmp_path):
     path = write(tmp_path, good().replace("health_timeout: 1s", "health_timeout: .inf"))
     one_line_naming(config_lines(path), "target.health_timeout", "finite")

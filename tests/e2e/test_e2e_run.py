@@ -153,6 +153,6 @@ def test_config_strings_arrive_byte_exact(stack):
     script = (stack.last_run() / "script.js").read_text()
     assert script.isascii()
     assert INJECTION not in script
-    # In the specialised script the fixed JSON body is one slot of PLAN.code, as k6 sends it.
+    # In the script the fixed JSON body is one slot of PLAN.code, as k6 sends it.
     body = json.dumps({"conversation_id": "inject-test", "text": INJECTION}, ensure_ascii=False, separators=(",", ":"))
     assert body in plan_of(script)["code"]

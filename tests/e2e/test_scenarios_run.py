@@ -241,7 +241,7 @@ def test_fixed_requests_take_the_direct_path_with_weights_order_and_feeds(everyt
     assert 0 < mixed.count(b"mix-a") and 0 < mixed.count(b"mix-b") and len(mixed) < 40, len(mixed)
     assert metrics["mix_sent"]["count"] == len(mixed)  # feeds run on the direct path too
     assert [b for b in bodies if b.startswith(b"seq-")] == [b"seq-1", b"seq-2", b"seq-1", b"seq-2"]
-    # Every kind here gets specialised code; a fixed request fills nothing on each call.
+    # In every kind here a fixed request fills nothing on each call.
     fixed = text[text.index("export const run_fixed_mix"):text.index('// "fixed-sequence"')]
     assert "const C = PLAN.code;" in text and "PLAN.parts" not in text
     assert "(R" not in fixed and "text(" not in fixed and "JSON.stringify" not in fixed

@@ -1,8 +1,10 @@
-"""Specialised scripts (render/lean.py) send what the general script sends: the same requests,
-bytes, headers, WebSocket frames and checks, each scenario run by real k6 twice (once per
-script) against one local server (tests/suites_server.py). And what decides for Python what
-JavaScript would do (JSON text, key order, number format) is checked against k6's own
-JavaScript. No timing here: memory and CPU are bench/, figure 9."""
+"""Generated scripts (render/code.py) send the right bytes: every scenario here is run by the
+real k6 against one local server (tests/suites_server.py), and what the server saw, the checks
+and the metrics are compared with sent_by_scenario.json. That file was recorded from perfctl's
+earlier, independent script (one that interpreted its plan at run time) before it was removed,
+the two agreeing on every scenario; a change to what a scenario sends must change it on purpose.
+And what decides for Python what JavaScript would do (JSON text, key order, number format) is
+checked against k6's own JavaScript. No timing here: memory and CPU are bench/, figure 9."""
 
 from __future__ import annotations
 
@@ -10,13 +12,14 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
 from orchestrator.config.load import load_config
 from orchestrator.k6.binary import detect_features, find_k6, inspect_script
-from orchestrator.render import lean
+from orchestrator.render import code
 from orchestrator.render.script import render_scenario
 from tests.suites_server import SuitesServer
 
@@ -117,7 +120,34 @@ SCENARIOS = {
         "websocket": {"path": "/ws/chat", "messages": [{"text": "stream {word} back"}, "plain {vu}", "{word}", 5],
                       "reply_timeout": "5s", "headers": {"X-Secret": "${RUN_SECRET}"}},
     },
+    "env-shapes": {  # `${NAME}` in pool rows (keys too), in JSON keys, beside placeholders, starting a path
+        "executor": "per-vu-iterations", "vus": 1, "iterations": 2, "flow": "sequence",
+        "data": {"who": {"values": [{"name": "${RUN_SECRET}", "k-${RUN_KEY}": "v", "lit": "$${x}", "n": 3, "7": "seven"},
+                                    "plain ${RUN_KEY:-d} {vu}"], "order": "sequential"}},
+        "requests": [
+            {"name": "env_path", "method": "POST", "path": "${RUN_PREFIX}", "query": {"a": "${RUN_KEY}-{vu}", "k{vu}": "${RUN_KEY}"},
+             "json": {"{vu}": "{who}", "k-${RUN_KEY}": "{who.name}", "n": {"{iter}": [1, "{who.lit}", "{who.n}"], "0": None},
+                      "plain": "{who.k-k1}", "9": "{iter}", "{nobody}": "{who.7}"}},
+            {"name": "mixed", "method": "POST", "path": "/echo", "body": "vu={vu} key=${RUN_KEY} row={who}",
+             "headers": {"X-Fixed": "${RUN_KEY}/{vu}/{who.name}"}},
+            {"name": "evil", "path": "${RUN_EVIL}", "expect_status": [200]},
+            {"name": "env_sub", "path": "${RUN_PREFIX}/sub/{iter}", "expect_status": [404, 405]},
+            {"name": "after", "method": "POST", "path": "/echo", "json": {"k-${RUN_KEY}": ["${RUN_KEY}", "{vu}"]}},
+        ],
+    },
+    "ws-env": {  # a WebSocket path from the environment, and a message with placeholder keys
+        "protocol": "websocket", "executor": "per-vu-iterations", "vus": 1, "iterations": 2,
+        "websocket": {"path": "${RUN_WS}", "messages": [{"{vu}": "x ${RUN_KEY} {iter}"}, "m ${RUN_KEY} {vu}"],
+                      "reply_timeout": "5s"},
+    },
+    "ws-evil": {  # a WebSocket path from the environment that would leave the origin: never opened
+        "protocol": "websocket", "executor": "per-vu-iterations", "vus": 1, "iterations": 2,
+        "websocket": {"path": "${RUN_EVIL}", "messages": ["never"], "reply_timeout": "5s"},
+    },
 }
+# RUN_EVIL would make the URL `http://127.0.0.1:PORT@127.0.0.1:1/x`: refused by the script, never sent.
+RUN_ENV = {"RUN_SECRET": SECRET, "RUN_PASSWORD": "pw-" + SECRET, "RUN_KEY": "k1", "RUN_PREFIX": "/echo",
+           "RUN_WS": "/ws/chat", "RUN_EVIL": "@127.0.0.1:1/x"}
 
 
 def _normal(text: str) -> str:
@@ -134,11 +164,13 @@ def _seen(state, since_requests: int, since_ws: int) -> list:
     return out + [("ws", path, _normal(text)) for path, text in state.ws_messages[since_ws:]]
 
 
+EXPECTED = Path(__file__).with_name("sent_by_scenario.json")
+
+
 @pytest.fixture(scope="module")
-def both(tmp_path_factory):
-    """Each scenario run by k6 with the specialised and the general script:
-    -> {scenario: {shape: (what the server saw, checks, http_reqs)}}, and the scripts."""
-    work = tmp_path_factory.mktemp("specialised")
+def sent(tmp_path_factory):
+    """Each scenario run by k6: -> ({scenario: (what the server saw, checks, http_reqs, metrics fed)}, scripts)."""
+    work = tmp_path_factory.mktemp("sent")
     (work / "items.json").write_text(json.dumps([
         {"kind": "int", "value": 1}, {"kind": "float", "value": 2.5}, {"kind": "object", "value": {"a": ["x", None]}}]))
     (work / "tenants.csv").write_text("tenant_id,api_key,plan\nacme,key-acme-1,pro\nglobex,key-globex-2,\"free, trial\"\n")
@@ -151,50 +183,39 @@ def both(tmp_path_factory):
                   "scenarios": SCENARIOS}
         (work / "perfctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         loaded = load_config(work / "perfctl.yaml", environ={})
-        env = {**os.environ, "K6_NO_USAGE_REPORT": "true", "RUN_SECRET": SECRET, "RUN_PASSWORD": "pw-" + SECRET}
+        env = {**os.environ, "K6_NO_USAGE_REPORT": "true", **RUN_ENV}
         for name in SCENARIOS:
-            for shape, specialise in (("specialised", True), ("general", False)):
-                script = render_scenario(loaded, name, features, specialise=specialise)
-                scripts[(name, shape)] = script
-                inspect_script(binary, script.text)  # the init context runs without the run's variables
-                path = work / f"{name}-{shape}.js"
-                path.write_text(script.text)
-                requests, frames = len(server.state.requests), len(server.state.ws_messages)
-                proc = subprocess.run([binary, "run", "-q", "--summary-export", str(work / "s.json"), str(path)],
-                                      cwd=work, env=env, capture_output=True, text=True, timeout=120)
-                assert proc.returncode == 0, proc.stderr[-2000:]
-                summary = json.loads((work / "s.json").read_text())
-                checks = {c["name"]: (c["passes"], c["fails"]) for c in summary["root_group"]["checks"].values()}
-                reqs = summary["metrics"].get("http_reqs", {}).get("count")
-                # Custom metrics as fed: every number but the durations (those differ run to run).
-                fed = {metric: {k: v for k, v in values.items() if metric != "took" and k not in ("thresholds", "rate")}
-                       for metric, values in summary["metrics"].items() if metric in SCENARIOS["files"]["metrics"]}
-                out.setdefault(name, {})[shape] = (_seen(server.state, requests, frames), checks, reqs, fed)
+            script = scripts[name] = render_scenario(loaded, name, features)
+            inspect_script(binary, script.text)  # the init context runs without the run's variables
+            path = work / f"{name}.js"
+            path.write_text(script.text)
+            requests, frames = len(server.state.requests), len(server.state.ws_messages)
+            proc = subprocess.run([binary, "run", "-q", "--summary-export", str(work / "s.json"), str(path)],
+                                  cwd=work, env=env, capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            summary = json.loads((work / "s.json").read_text())
+            checks = {c["name"]: (c["passes"], c["fails"]) for c in summary["root_group"]["checks"].values()}
+            reqs = summary["metrics"].get("http_reqs", {}).get("count")
+            # Custom metrics as fed: every number but the durations (those differ run to run).
+            fed = {metric: {k: v for k, v in values.items() if metric != "took" and k not in ("thresholds", "rate")}
+                   for metric, values in summary["metrics"].items()
+                   if metric in SCENARIOS["files"]["metrics"] or metric == "perfctl_refused_requests"}
+            out[name] = (_seen(server.state, requests, frames), checks, reqs, fed)
     return out, scripts
 
 
-def test_the_scenarios_here_are_specialised_and_their_general_twins_are_not(both):
-    _, scripts = both
-    for name in SCENARIOS:
-        assert scripts[(name, "specialised")].general_because is None, name
-        assert scripts[(name, "general")].general_because == "asked for"
-        assert "const C = PLAN.code;" in scripts[(name, "specialised")].text
-        assert "const PLAN = JSON.parse([" in scripts[(name, "general")].text
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "mix"])  # the mix is random: its own test
+def test_each_scenario_sends_the_recorded_bytes_and_checks(sent, name):
+    seen, checks, reqs, fed = json.loads(json.dumps(sent[0][name]))  # tuples as the file's lists
+    expected = json.loads(EXPECTED.read_text())[name]
+    assert seen == expected["sent"]
+    assert checks == expected["checks"] and reqs == expected["http_reqs"] and fed == expected["metrics"]
+    assert seen or name == "ws-evil", "nothing reached the server"  # ws-evil: refused before it connects
 
 
-@pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "mix"])
-def test_both_scripts_send_the_same_bytes_and_check_the_same(both, name):
-    runs, _ = both
-    (seen, checks, reqs, fed), (general_seen, general_checks, general_reqs, general_fed) = \
-        runs[name]["specialised"], runs[name]["general"]
-    assert seen == general_seen
-    assert checks == general_checks and reqs == general_reqs and fed == general_fed
-    assert seen, "nothing reached the server"
-
-
-def test_what_the_strings_scenario_sent_is_right_in_itself(both):
-    # Equal to the general script, and right: a few of the bytes checked by hand.
-    seen = both[0]["strings"]["specialised"][0]
+def test_what_the_strings_scenario_sent_is_right_in_itself(sent):
+    # As recorded, and right: a few of the bytes checked by hand.
+    seen = sent[0]["strings"][0]
     raw = seen[0]
     assert raw[0] == "POST" and raw[2] == TRICKY.replace("$${", "${")
     assert raw[1] == "/echo?q=a%20b%26c%3Dd&lit=%7Bunknown%7D&k%7Bx%7D=x%2Fy%3Fz%23w&v=n1-1"
@@ -208,8 +229,8 @@ def test_what_the_strings_scenario_sent_is_right_in_itself(both):
     assert seen[5][1] == "/nowhere/%7Brow.nope%7D/%7Bnobody%7D"  # as written (k6 encodes the braces)
 
 
-def test_the_login_token_and_captures_reach_the_later_requests(both):
-    seen, checks, _, _ = both[0]["flow"]["specialised"]
+def test_the_login_token_and_captures_reach_the_later_requests(sent):
+    seen, checks, _, _ = sent[0]["flow"]
     login = [r for r in seen if r[1] == "/api/v1/auth/login"]
     assert len(login) == 1 and json.loads(login[0][2])["token"] == "{token}"  # no token yet while logging in
     create = [json.loads(r[2]) for r in seen if r[1] == "/api/agents"]
@@ -220,53 +241,52 @@ def test_the_login_token_and_captures_reach_the_later_requests(both):
     assert [r[1] for r in seen if r[0] == "DELETE"][0].startswith("/api/agents/<uuid>?name=a-")
 
 
-def test_a_token_from_the_environment_and_the_header_a_request_overrides(both):
-    seen, checks, _, _ = both[0]["env-token"]["specialised"]
+def test_a_token_from_the_environment_and_the_header_a_request_overrides(sent):
+    seen, checks, _, _ = sent[0]["env-token"]
     assert [r[3]["x-token"] for r in seen] == ["override", "override"] and checks == {"verify: status in 401": (2, 0)}
 
 
-def test_the_mix_sends_only_its_requests_each_as_the_general_script_would(both):
-    runs, _ = both
-    for shape in ("specialised", "general"):
-        seen, checks, reqs, _ = runs["mix"][shape]
-        assert reqs == len(seen) and 0 < reqs <= 12
-        assert {(r[0], r[1], r[2]) for r in seen} <= {("POST", "/echo", "a 1"), ("GET", "/health?x=1", "")}
-        assert set(checks) <= {"a: status 2xx/3xx", "b: status in 200"} and all(f == 0 for _, f in checks.values())
+def test_the_mix_sends_only_its_requests_each_as_written(sent):
+    seen, checks, reqs, _ = sent[0]["mix"]
+    assert reqs == len(seen) and 0 < reqs <= 12
+    assert {(r[0], r[1], r[2]) for r in seen} <= {("POST", "/echo", "a 1"), ("GET", "/health?x=1", "")}
+    assert set(checks) <= {"a: status 2xx/3xx", "b: status in 200"} and all(f == 0 for _, f in checks.values())
 
 
-def test_websocket_frames_are_the_messages_filled(both):
-    seen = both[0]["ws"]["specialised"][0]
+def test_websocket_frames_are_the_messages_filled(sent):
+    seen = sent[0]["ws"][0]
     frames = [r[2] for r in seen if r[0] == "ws"]
     assert frames[:4] == ['{"text":"stream alpha back"}', "plain 1", "alpha", "5"]
     assert frames[5:7] == ["plain 1", '{"obj":1}'] and frames[10] == "3"
 
 
-def test_files_metrics_logins_and_uuids_as_sent(both):
-    runs, _ = both
-    seen, checks, _, fed = runs["files"]["specialised"]
+def test_files_metrics_logins_and_uuids_as_sent(sent):
+    runs, _ = sent
+    seen, checks, _, fed = runs["files"]
     assert [r[3]["x-api-key"] for r in seen[::2]] == ["key-acme-1", "key-globex-2", "key-acme-1"]
     assert [r[3]["x-number"] for r in seen[::2]][:2] == ["1", "2.5"]  # a number header as k6 sends it
     items = [json.loads(r[2]) for r in seen[1::2]]
     assert [i["value"] for i in items] == [1, 2.5, {"a": ["x", None]}] and items[0]["id"] == "<uuid>" == items[0]["again"]
     assert fed["calls"]["count"] == 6 and fed["good"]["passes"] == 6 and fed["bad"]["fails"] == 3
     assert checks["models: json has models"] == (3, 0)
-    seen, checks, _, _ = runs["register-login"]["specialised"]
+    seen, checks, _, _ = runs["register-login"]
     register, login = json.loads(seen[0][2]), json.loads(seen[1][2])
     assert register["username"] == login["username"] == "u-<uuid>" and login["uid"] == "<uuid>"
     assert checks["verify: status in 200"] == (2, 0) and [r[3].get("x-iter") for r in seen[2:]] == ["0", "1"]
-    seen, checks, _, _ = runs["shared-login"]["specialised"]
+    seen, checks, _, _ = runs["shared-login"]
     assert [r[1] for r in seen] == ["/api/v1/auth/login"] + ["/api/v1/conversations"] * 3
     assert checks["conversations: status in 200"] == (3, 0)
-    seen, checks, _, _ = runs["ws-login"]["specialised"]
+    seen, checks, _, _ = runs["ws-login"]
     assert [r[2] for r in seen if r[0] == "ws"] == ["token <token>", "token <token>"]
     assert checks["/ws/chat: reply done within 5000 ms"] == (2, 0)
 
 
-def test_secrets_stay_references_in_the_specialised_script(both):
-    _, scripts = both
+def test_secrets_stay_references_in_the_script(sent):
+    _, scripts = sent
     for name in SCENARIOS:
-        text = scripts[(name, "specialised")].text
-        assert SECRET not in text and text.isascii()
+        text = scripts[name].text
+        assert SECRET not in text and "pw-" not in text and text.isascii()
+        assert "const C = PLAN.code;" in text  # the config's values: one JSON table
 
 
 JS_JSON_CASES = [
@@ -291,25 +311,23 @@ def test_json_text_is_what_k6s_javascript_writes(tmp_path):
     done = subprocess.run([find_k6(), "run", "-q", "-e", f"OUT={out}", str(script)], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "K6_NO_USAGE_REPORT": "true"})
     assert done.returncode == 0, done.stderr
-    assert [lean.js_json(value) for value in JS_JSON_CASES] == json.loads(out.read_text())
+    assert [code.js_json(value) for value in JS_JSON_CASES] == json.loads(out.read_text())
 
 
 def test_encode_uri_component_matches_javascript():
-    assert lean.js_uri_component("a b&c=d/é?#@:+!~*'()-_.") == "a%20b%26c%3Dd%2F%C3%A9%3F%23%40%3A%2B!~*'()-_."
+    assert code.js_uri_component("a b&c=d/é?#@:+!~*'()-_.") == "a%20b%26c%3Dd%2F%C3%A9%3F%23%40%3A%2B!~*'()-_."
 
 
-@pytest.mark.parametrize(("change", "because"), [
-    ({"data": {"p": {"values": ["${X}"]}}}, "${NAME} references"),
-    ({"requests": [{"name": "r", "path": "${P}/x"}]}, "starts with ${...}"),
-    ({"requests": [{"name": "r", "path": "/", "json": {"{vu}": 1}}]}, "JSON key with a {placeholder}"),
-    ({"requests": [{"name": "r", "path": "/${A}/{vu}"}]}, "both ${NAME} and {placeholder}"),
-])
-def test_what_needs_the_general_script_says_why(tmp_path, change, because):
-    scenario = {"executor": "per-vu-iterations", "vus": 1, "iterations": 1,
-                "requests": [{"name": "r", "path": "/"}], **change}
-    config = {"name": "g", "target": {"base_url": "http://127.0.0.1:1"}, "scenarios": {"s": scenario}}
-    (tmp_path / "perfctl.yaml").write_text(yaml.safe_dump(config))
-    script = render_scenario(load_config(tmp_path / "perfctl.yaml", environ={"X": "1", "P": "/p", "A": "a"}), "s",
-                             detect_features(find_k6()))
-    assert script.general_because is not None and because in script.general_because
-    assert "const PLAN = JSON.parse([" in script.text and "iterationOf" in script.text
+def test_values_from_the_environment_land_where_the_config_puts_them(sent):
+    seen, checks, _, fed = sent[0]["env-shapes"]
+    first = json.loads(seen[0][2])  # pool row 0: its `${...}` keys and values read, `$${` a literal `${`
+    assert seen[0][1] == "/echo?a=k1-1&k1=k1" and first["1"]["name"] == SECRET and first["1"]["k-k1"] == "v"
+    assert first["1"]["lit"] == "${x}" and first["k-k1"] == SECRET and first["plain"] == "v" and first["9"] == "0"
+    # A variable's value beside placeholders is sent as it is; the row (a string) is not filled again.
+    assert seen[5][2] == "vu=1 key=k1 row=plain k1 {vu}" and seen[5][3]["x-fixed"] == "k1/1/{who.name}"
+    # The path from the environment that would leave the origin: refused both times, never sent.
+    assert checks["evil: URL stays on the configured origin"] == (0, 2) and fed["perfctl_refused_requests"]["count"] == 2
+    assert [r[1] for r in seen].count("/echo/sub/0") == 1 and not any("@" in r[1] for r in seen)
+    ws = sent[0]["ws-env"][0]
+    assert [r[2] for r in ws if r[0] == "ws"] == ['{"1":"x k1 0"}', "m k1 1", '{"1":"x k1 1"}', "m k1 1"]
+    assert sent[0]["ws-evil"][1] == {"${RUN_EVIL}: URL stays on the configured origin": (0, 2)}

@@ -1,20 +1,22 @@
-"""Specialised k6 code for the scenario shapes most suites use, shaped like a hand-written script.
+"""The code of a generated k6 script, written for the scenario's shape as one would by hand.
 
 Why: k6 runs a script's init context once in every VU, and whatever that context keeps alive
 (objects, closures, the builtins it touches: RegExp's prototype alone is ~18 KB) is paid once per
-VU. The general script (templates/script.js.j2) interprets PLAN with some forty helpers, regexes
-and per-request objects: 1.4-1.8x a hand-written script's memory at 1,000 VUs (bench/, memory per
-VU). Here Python decides once what that script decides on every request (which strings hold
-`${NAME}` or `{placeholder}`, what is fixed, where a row is drawn, which variables a request can
-see) and writes, per request, the k6 call and its checks, as one would by hand.
+VU. A script that interprets its plan at run time (perfctl's first, with some forty helpers,
+regexes and per-request objects) cost 1.4-1.8x a hand-written script's memory at 1,000 VUs
+(bench/, memory per VU). Here Python decides once what such a script would decide on every
+request (which strings hold `${NAME}` or `{placeholder}`, what is fixed, where a row is drawn,
+which variables a request can see) and writes, per request, the k6 call and its checks.
 
 The injection rule holds: every value from the config is a slot of one data table (`C`, JSON in
 PLAN, see `Table`); code names only slots, perfctl's own variables and k6's API.
 
-What is covered is what `NotLean` does not refuse. The rest keeps the general script: a path that
-starts with `${...}` (only a run-time check keeps it on the origin), inline rows holding `${NAME}`,
-placeholders in JSON keys, a string with both `${NAME}` and `{placeholder}`. The two send the same
-bytes, checks, tags and metrics (tests/render/test_specialised.py runs both against one server).
+What each string becomes (README, "Placeholders"): `${NAME}` is read from k6's environment once
+per VU (on its first iteration); `{placeholder}`s are read in the config's own text and filled on
+each call; a string that is one placeholder only keeps its value's type (a number stays a number
+in JSON); a path's values are percent-encoded, one segment each. A path that starts with `${...}`
+is known only when k6 runs, so its origin is checked each time it is sent (`onTarget`).
+tests/render/test_script_code.py runs every shape in k6 against one server and checks the bytes.
 """
 
 from __future__ import annotations
@@ -28,12 +30,8 @@ from decimal import Decimal
 
 from orchestrator.config.env import ENV_REF  # the config's `${NAME}` grammar, as the scripts read it
 
-# A `{name}` / `{name.field}` placeholder, as the general script's PLACEHOLDER reads it.
+# A `{name}` / `{name.field}` placeholder.
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.-]+))?\}")
-
-
-class NotLean(Exception):
-    """This scenario needs the general script; the message says what it uses."""
 
 
 # ---- strings: literal text, `${NAME}` references and `{placeholders}`, split once here
@@ -69,14 +67,12 @@ def env_pieces(text: str) -> list[str | Env]:
 
 
 def pieces(text: str) -> list[str | Env | Slot]:
-    """A config string as the general script fills it: `${...}` first, then `{placeholders}`
-    in the literal text. (The general script would also fill braces inside an environment
-    value; a string that has both kinds is left to it.)"""
+    """A config string split into literal text, `${...}` references and `{placeholders}`.
+    Placeholders are read in the config's own text only: a variable's value is sent as it is,
+    braces and all (README, "Placeholders")."""
     out: list[str | Env | Slot] = []
     for piece in env_pieces(text):
         out += _placeholders(piece) if isinstance(piece, str) else [piece]
-    if any(isinstance(p, Env) for p in out) and any(isinstance(p, Slot) for p in out):
-        raise NotLean("a string with both ${NAME} and {placeholder}")
     return [p for p in out if p != ""]
 
 
@@ -112,21 +108,21 @@ def js_json(value) -> str:
         return "[" + ",".join(js_json(item) for item in value) + "]"
     if isinstance(value, dict):
         return "{" + ",".join(js_string(key) + ":" + js_json(value[key]) for key in js_keys(value)) + "}"
-    raise NotLean(f"a {type(value).__name__} value in JSON")
+    raise ValueError(f"a {type(value).__name__} value in JSON (the config admits JSON data only)")
 
 
 def js_string(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise NotLean("a lone surrogate in a string") from None
+        raise ValueError("a lone surrogate in a string (the config is UTF-8 text)") from None
     return json.dumps(text, ensure_ascii=False)
 
 
 def js_keys(mapping: dict) -> list[str]:
     """A JavaScript object's key order: array-index keys ascending, then the rest as inserted."""
     if any(not isinstance(key, str) for key in mapping):
-        raise NotLean("a JSON key that is not a string")
+        raise ValueError("a JSON key that is not a string (the config admits JSON data only)")
     index = [key for key in mapping if key.isascii() and key.isdigit() and (key == "0" or key[0] != "0")
              and int(key) < 2**32 - 1]
     return sorted(index, key=int) + [key for key in mapping if key not in index]
@@ -138,7 +134,7 @@ def js_number(number: int | float) -> str:
         return str(number)
     value = float(number)
     if not math.isfinite(value):
-        raise NotLean("a number JSON cannot hold")
+        raise ValueError("a number JSON cannot hold (the config admits JSON data only)")
     if value == 0:
         return "0"
     sign = "-" if value < 0 else ""
@@ -195,7 +191,7 @@ class Table:
 @dataclass
 class Script:
     table: Table = field(default_factory=Table)
-    top: list = field(default_factory=list)  # init-context statements in order (exec functions: see lean_script)
+    top: list = field(default_factory=list)  # init-context statements in order (exec functions: see script_code)
     helpers: set[str] = field(default_factory=set)
     envs: dict[Env, str] = field(default_factory=dict)
     deferred: list[str] = field(default_factory=list)  # statements that need the environment (`ready`)
@@ -246,7 +242,7 @@ class Scope:
 
     def value(self, slot: Slot) -> tuple[Js, bool] | None:
         """(JS expression of the placeholder's value, whether it is always a string), or None
-        when it has none (it is sent as written). Lookup order as the general script's."""
+        when it has none (it is sent as written). A capture first, then the token, a pool, the built-ins."""
         if slot.name in self.captured:
             expr, is_text = self.captured[slot.name], False
         elif slot.name == "token" and self.token is not None:
@@ -275,10 +271,10 @@ class Scope:
         self.script.helpers.add("dig")
         return Js(f"dig({expr}, {self.script.table.slot(slot.field.split('.'))})"), False
 
-    # Each context fills placeholders as the general script's fill / fillText / fillPath do.
+    # Each context fills placeholders its own way: text, a whole value, a path, JSON.
 
     def text(self, text: str) -> Js:
-        """The string, filled (fillText): objects as JSON, a missing value as written."""
+        """The string, filled as text: objects as JSON, a placeholder without a value as written."""
         return self.script.table.join([self._text_piece(piece) for piece in pieces(text)])
 
     def _text_piece(self, piece) -> str | Js:
@@ -296,8 +292,8 @@ class Scope:
         return Js(f"text({expr}, {self.script.table.slot(piece.written)})")
 
     def whole(self, text: str, helper: str) -> tuple[Js, bool] | None:
-        """A string that is one placeholder only keeps the value's own type (the general script's
-        `fill`). -> (`helper(value, as written)`, False) when the value may be missing or not a
+        """A string that is one placeholder only keeps the value's own type.
+        -> (`helper(value, as written)`, False) when the value may be missing or not a
         string; (the value, True) when it is always a string; None when the string is not one
         placeholder with a value."""
         split = pieces(text)
@@ -308,13 +304,13 @@ class Scope:
         return Js(f"{helper}({found[0]}, {self.script.table.slot(split[0].written)})"), False
 
     def raw(self, text: str) -> Js:
-        """The string, filled as `fill` fills it: one placeholder only is the value itself (a
-        number stays a number), anything else text."""
+        """The string as a value: one placeholder only is the value itself (a number stays a
+        number), anything else text."""
         found = self.whole(text, "raw")
         return found[0] if found else self.text(text)
 
     def path(self, text: str) -> list[str | Js]:
-        """fillPath: each value percent-encoded, so it never adds a segment, query or host."""
+        """A path: each value percent-encoded, so it never adds a segment, query or host."""
         parts: list[str | Js] = []
         for piece in pieces(text):
             found = self.value(piece) if isinstance(piece, Slot) else None
@@ -335,19 +331,19 @@ class Scope:
         return "".join(p if isinstance(p, str) else p.written for p in pieces(text))
 
     def json_body(self, value) -> Js:
-        """JSON.stringify(fillDeep(value)): fixed JSON text around the values that change."""
+        """The value as JSON text, each string filled: fixed JSON text around the values that change."""
         parts: list[str | Js] = []
         self._json(value, parts)
         return self.script.table.join(parts)
 
     def _json(self, value, parts: list) -> None:
-        if isinstance(value, dict):
+        if isinstance(value, dict) and any(self._changes(key) for key in value):
+            # A key known only when sent: where it lands among the others (integer-like keys
+            # go first in JavaScript) is too, so JavaScript builds this object and writes it.
+            parts.append(Js(f"JSON.stringify({self.filled(value)})"))
+        elif isinstance(value, dict):
             parts.append("{")
             for i, key in enumerate(js_keys(value)):
-                if not self.is_static(key):
-                    raise NotLean("a JSON key with a {placeholder}")
-                if any(isinstance(p, Env) for p in pieces(key)):
-                    raise NotLean("a JSON key with ${NAME}")
                 parts.append(("," if i else "") + js_string(self.literal(key)) + ":")
                 self._json(value[key], parts)
             parts.append("}")
@@ -367,6 +363,21 @@ class Scope:
         else:
             parts.append(js_json(value))
 
+    def _changes(self, text: str) -> bool:
+        """Whether the string's text is known only when the script runs."""
+        return not self.is_static(text) or any(isinstance(p, Env) for p in pieces(text))
+
+    def filled(self, value) -> Js:
+        """A JSON value built in JavaScript: strings filled (one placeholder only is its value),
+        keys filled as text, in JavaScript's key order."""
+        if isinstance(value, str):
+            return self.raw(value)
+        if isinstance(value, list):
+            return Js("[" + ", ".join(self.filled(item) for item in value) + "]")
+        if isinstance(value, dict):
+            return Js("{ " + ", ".join(f"[{self.text(key)}]: {self.filled(value[key])}" for key in js_keys(value)) + " }")
+        return self.script.table.slot(value)
+
     def message(self, value) -> Js:
         """A WebSocket message: a string as filled (a whole placeholder's object as JSON), else JSON."""
         if not isinstance(value, str):
@@ -379,8 +390,8 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class Lean:
-    code: list  # PLAN.code
+class Code:
+    table: list  # PLAN.code: the config's values the code reads as C[i]
     top: list[str]
     deferred: list[str]
     helpers: frozenset[str]
@@ -389,11 +400,9 @@ class Lean:
     imports: frozenset[str]
 
 
-def lean_script(plan: dict, parts) -> Lean:
-    """The specialised code of a scenario, or NotLean saying what it uses that needs the general one."""
+def script_code(plan: dict, parts) -> Code:
+    """The code of a scenario's script (render/plan.py's plan, its parts)."""
     script = Script()
-    for part in parts:
-        _check_part(plan["parts"][part.name])
     base = _base_urls(plan, script)
     for i, (name, spec) in enumerate(plan["metrics"].items()):  # custom metrics, fed by the requests naming them
         kind = {"counter": "Counter", "gauge": "Gauge", "rate": "Rate", "trend": "Trend"}[spec["type"]]
@@ -429,24 +438,12 @@ def lean_script(plan: dict, parts) -> Lean:
     top = [statement(ready) if callable(statement) else statement for statement in script.top]
     # k6/http where anything sends HTTP: HTTP parts, and the login of a WebSocket part.
     sends_http = "http" in protocols or any(plan["parts"][p.name]["auth"] for p in parts)
-    return Lean(script.table.values, top, script.deferred, frozenset(script.helpers),
+    return Code(script.table.values, top, script.deferred, frozenset(script.helpers),
                 sends_http, "websocket" in protocols, frozenset(script.imports))
 
 
-def _check_part(data: dict) -> None:
-    for name, pool in data["data"].items():
-        if pool["source"] == "inline" and "${" in json.dumps(pool["values"]):
-            raise NotLean(f"data pool '{name}' holds ${{NAME}} references")
-    auth = data["auth"] or {}
-    for req in [*(data.get("requests") or []), *(auth.get(step) for step in ("register", "login"))]:
-        if req is not None and not req["path"].startswith("/"):
-            raise NotLean(f"request '{req['name']}' has a path that starts with ${{...}} (checked when sent)")
-    if data["protocol"] == "websocket" and not data["websocket"]["path"].startswith("/"):
-        raise NotLean("a WebSocket path that starts with ${...} (checked when sent)")
-
-
 def _base_urls(plan: dict, script: Script) -> dict[str, str | Js]:
-    """The HTTP and WebSocket base URLs (targetUrl of the general script): the text itself, or
+    """The HTTP and WebSocket base URLs, without a trailing `/`: the text itself, or
     the variable that holds it once `${NAME}` is read."""
     out: dict[str, str | Js] = {}
     for protocol, url in (("http", plan["base_url"]), ("websocket", plan["ws_base_url"])):
@@ -474,7 +471,11 @@ def _base_urls(plan: dict, script: Script) -> dict[str, str | Js]:
 
 def _pool(script: Script, part: int, index: int, pool: dict) -> None:
     name = f"POOL{part}_{index}"
-    if pool["source"] == "inline":
+    if pool["source"] == "inline" and _reads_env(pool["values"]):
+        # Rows with `${NAME}` (in keys or values) are built once the environment is read.
+        script.top.append(f"let {name};")
+        script.deferred.append(f"{name} = {_env_filled(script, pool['values'])};")
+    elif pool["source"] == "inline":
         script.top.append(f"const {name} = {script.table.slot(pool['values'])};")
     else:  # read once per k6 process, in the init context, and shared by all VUs (never copied)
         script.imports.add("SharedArray")
@@ -500,9 +501,32 @@ def _pool(script: Script, part: int, index: int, pool: dict) -> None:
         script.top.append(f"const draw{part}_{index} = () => {name}[Math.floor(Math.random() * {name}.length)];")
 
 
+def _reads_env(value) -> bool:
+    """Whether a string anywhere in the value (a key too) holds `${NAME}` or `$${`."""
+    if isinstance(value, str):
+        return ENV_REF.search(value) is not None
+    if isinstance(value, list):
+        return any(_reads_env(item) for item in value)
+    if isinstance(value, dict):
+        return any(_reads_env(key) or _reads_env(item) for key, item in value.items())
+    return False
+
+
+def _env_filled(script: Script, value) -> Js:
+    """The value built in JavaScript with each `${NAME}` read; what holds none stays one slot."""
+    if not _reads_env(value):
+        return script.table.slot(value)
+    if isinstance(value, str):
+        return script.env_text(value)
+    if isinstance(value, list):
+        return Js("[" + ", ".join(_env_filled(script, item) for item in value) + "]")
+    return Js("{ " + ", ".join(f"[{_env_filled(script, key)}]: {_env_filled(script, value[key])}"
+                               for key in js_keys(value)) + " }")
+
+
 def _headers(scope: Scope, layers: list[dict], auth: dict | None, json_body: bool) -> tuple[Js, list[str], str | None, bool]:
-    """The headers a request sends: the general script's Object.assign of the target's, the
-    auth header and the request's, plus Content-Type for JSON. -> (a shared object's slot and
+    """The headers a request sends: the target's, then the auth header, then the request's
+    (a later one of the same name wins), plus Content-Type for JSON. -> (a shared object's slot and
     the init lines that fill in `${NAME}` values, the auth header's name if the token goes in
     there; or, when a value has a placeholder, the object literal built on each call)."""
     merged: dict[str, str | None] = {}  # None: the auth header's place
@@ -511,10 +535,9 @@ def _headers(scope: Scope, layers: list[dict], auth: dict | None, json_body: boo
         if i == 1 and auth is not None:
             auth_name = auth["header"]
             merged[auth_name] = None
+        # A header name is an RFC 9110 token (config/types.HEADER_NAME): no braces, so neither
+        # `${NAME}` nor a placeholder; the names are known here.
         for name, value in layer.items():
-            if not scope.is_static(name) or any(isinstance(p, Env) for p in pieces(name)):
-                raise NotLean("a header name with ${NAME} or {placeholder}")
-            name = scope.literal(name)
             merged[name] = value
             if name == auth_name:
                 auth_name = None
@@ -549,7 +572,7 @@ def _token_prefix(table: Table, auth: dict) -> Js:
 
 
 def _feeds(scope: Scope, req: dict) -> list[str]:
-    """Custom metrics fed by a request after its checks (the general script's feedMetrics)."""
+    """Custom metrics fed by a request after its checks."""
     lines = []
     for feed in req["feeds"]:
         metric, kind = scope.script.metrics[feed["metric"]]
@@ -598,15 +621,29 @@ def _request(scope: Scope, req: dict, name: str, plan: dict, base: str | Js, aut
         body = scope.text(req["body"])
     else:
         body = "null"
-    send = "\n".join([f"res = http.request({t.slot(req['method'])}, {t.join(url)}, {body}, {params});",
-                      f"ok = check(res, {{\n{_checks(scope, req)}\n}});", *_feeds(scope, req)])
+    if req["path"].startswith("/"):  # the base URL, then a path: it cannot leave the origin
+        send = "\n".join([f"res = http.request({t.slot(req['method'])}, {t.join(url)}, {body}, {params});",
+                          f"ok = check(res, {{\n{_checks(scope, req)}\n}});", *_feeds(scope, req)])
+    else:  # a path from the environment: checked each time it is sent (README, "Secrets and origin")
+        target = scope.let("url")
+        sent = "\n".join([f"res = http.request({t.slot(req['method'])}, {target}, {body}, {params});",
+                          f"ok = check(res, {{\n{_checks(scope, req)}\n}});", *_feeds(scope, req)])
+        send = (f"{target} = {t.join(url)};\nif ({_on_target(scope.script, base, target)}) {{\n{_indent(sent)}\n}} "
+                f"else {{\n  res = null;\n  ok = refuse({t.slot(req['name'])});\n}}")
     for capture in req["capture"]:  # later requests of a sequence see what this one captured
         scope.captured[capture] = f"V{scope.part}_{capture}"
     return init, send, (headers if auth_name is not None else None, auth_name)
 
 
+def _on_target(script: Script, base: str | Js, url: str) -> str:
+    """Whether the URL is the base URL followed by nothing, /, ? or #: else it is refused, not sent."""
+    script.helpers.add("onTarget")
+    script.imports.add("Counter")  # perfctl_refused_requests
+    return f"onTarget({script.table.join([base])}, {url})"
+
+
 def _checks(scope: Scope, req: dict) -> str:
-    """The request's checks, named as the general script names them (requestChecks)."""
+    """The request's checks, each named after the request (that is how checks are told apart)."""
     t = scope.script.table
     name = req["name"]
     lines = []
@@ -728,7 +765,7 @@ def _http_part(script: Script, index: int, part, data: dict, plan: dict, base: d
 
 
 def _websocket_part(script: Script, index: int, part, data: dict, plan: dict, base: dict[str, str | Js]) -> None:
-    """One streamed conversation per iteration, as the general script's streamConversation."""
+    """One streamed conversation per iteration: each message waits for its streamed reply."""
     t = script.table
     flow = data["websocket"]
     auth = Auth(script, index, part.name, data, plan, base["http"]) if data["auth"] is not None else None
@@ -738,6 +775,11 @@ def _websocket_part(script: Script, index: int, part, data: dict, plan: dict, ba
     if auth is not None:
         auth.carry(headers, auth_name)
     url = t.join([base["websocket"], *scope.path(flow["path"])])
+    origin = ""
+    if not flow["path"].startswith("/"):  # a path from the environment: checked before each connect
+        origin = (f"const url = {url};\nif (!{_on_target(script, base['websocket'], 'url')}) {{\n  refuse({t.slot(flow['path'])});\n"
+                  "  break flow;\n}\n")
+        url = Js("url")
     messages = [scope.message(m) for m in flow["messages"]]
     choose = messages[-1]
     for i in range(len(messages) - 2, -1, -1):
@@ -804,8 +846,8 @@ def _websocket_part(script: Script, index: int, part, data: dict, plan: dict, ba
     resolve();
   }};
 }});"""
-    body = prelude + conversation
-    body = f"flow: {{\n{_indent(body)}\n}}" if "break flow" in prelude else body
+    body = prelude + origin + conversation
+    body = f"flow: {{\n{_indent(body)}\n}}" if "break flow" in prelude + origin else body
     script.top.append(lambda ready: f"export const {part.exec} = async ({args}) => {{\n"
                       f"{_indent(ready + head + body)}{think}\n}};")
 
