@@ -324,6 +324,7 @@ class Scope:
         return parts
 
     def is_static(self, text: str) -> bool:
+        """Whether the string is known here: no `${NAME}`, no placeholder with a value."""
         return all(isinstance(p, str) or (isinstance(p, Slot) and self.value(p) is None) for p in pieces(text))
 
     def literal(self, text: str) -> str:
@@ -337,7 +338,7 @@ class Scope:
         return self.script.table.join(parts)
 
     def _json(self, value, parts: list) -> None:
-        if isinstance(value, dict) and any(self._changes(key) for key in value):
+        if isinstance(value, dict) and not all(self.is_static(key) for key in value):
             # A key known only when sent: where it lands among the others (integer-like keys
             # go first in JavaScript) is too, so JavaScript builds this object and writes it.
             parts.append(Js(f"JSON.stringify({self.filled(value)})"))
@@ -362,10 +363,6 @@ class Scope:
                 parts.append(found[0] if found and not found[1] else Js(f"JSON.stringify({found[0] if found else self.text(value)})"))
         else:
             parts.append(js_json(value))
-
-    def _changes(self, text: str) -> bool:
-        """Whether the string's text is known only when the script runs."""
-        return not self.is_static(text) or any(isinstance(p, Env) for p in pieces(text))
 
     def filled(self, value) -> Js:
         """A JSON value built in JavaScript: strings filled (one placeholder only is its value),
@@ -621,14 +618,15 @@ def _request(scope: Scope, req: dict, name: str, plan: dict, base: str | Js, aut
         body = scope.text(req["body"])
     else:
         body = "null"
-    if req["path"].startswith("/"):  # the base URL, then a path: it cannot leave the origin
-        send = "\n".join([f"res = http.request({t.slot(req['method'])}, {t.join(url)}, {body}, {params});",
-                          f"ok = check(res, {{\n{_checks(scope, req)}\n}});", *_feeds(scope, req)])
-    else:  # a path from the environment: checked each time it is sent (README, "Secrets and origin")
-        target = scope.let("url")
-        sent = "\n".join([f"res = http.request({t.slot(req['method'])}, {target}, {body}, {params});",
-                          f"ok = check(res, {{\n{_checks(scope, req)}\n}});", *_feeds(scope, req)])
-        send = (f"{target} = {t.join(url)};\nif ({_on_target(scope.script, base, target)}) {{\n{_indent(sent)}\n}} "
+    # The base URL then a path cannot leave the origin; a path from the environment is checked
+    # each time it is sent (README, "Secrets and origin").
+    checked = not req["path"].startswith("/")
+    method = t.slot(req["method"])  # its slot before the URL's: the table keeps its order (k6-scripts/)
+    target = scope.let("url") if checked else t.join(url)
+    send = "\n".join([f"res = http.request({method}, {target}, {body}, {params});",
+                      f"ok = check(res, {{\n{_checks(scope, req)}\n}});", *_feeds(scope, req)])
+    if checked:
+        send = (f"{target} = {t.join(url)};\nif ({_on_target(scope.script, base, target)}) {{\n{_indent(send)}\n}} "
                 f"else {{\n  res = null;\n  ok = refuse({t.slot(req['name'])});\n}}")
     for capture in req["capture"]:  # later requests of a sequence see what this one captured
         scope.captured[capture] = f"V{scope.part}_{capture}"
