@@ -150,12 +150,15 @@ def run(ctx: BenchContext) -> FigureResult:
                      f"Prometheus started once before (perfctl's LocalPrometheus); perfctl exit codes: {codes}. "
                      "The k6 side runs results/<run>/script.js with the argv perfctl recorded in run.json and "
                      "orchestrator.k6.binary.run_env, so outputs and tags are the same.")
-    fig.notes.append("Before each run, a random pause of up to one scrape interval: the wait for the last scrape "
-                     "depends on where in the scrape cycle k6 ends (0 to 1 interval, ~0.5 on average).")
-    fig.notes.append("perfctl remembers k6's version and the scripts k6 accepted per k6 binary, and compiled templates "
-                     "(orchestrator/k6/memo.py, ~/.cache/perfctl): the first run of a new script pays `k6 inspect` "
-                     "(~50 ms) again. The CPU ratio is perfctl's fixed cost (Python, imports, gate, reports: the "
-                     "'extra CPU' row) over k6's CPU at this light load (4 VUs with think time); it is not per request.")
+    fig.notes.append("Before each run, a random pause of up to one scrape interval: where in the scrape cycle k6 "
+                     "ends decides whether a scrape is still due before the end, the only one perfctl waits for "
+                     "(orchestrator/verdict/settle.py; it waited for the first scrape after the end, ~0.5 "
+                     "interval on average, until 2026-12-02).")
+    fig.notes.append("perfctl remembers k6's version and the scripts k6 accepted per k6 binary, compiled templates "
+                     "and rendered scripts (orchestrator/k6/memo.py, orchestrator/render/memo.py, ~/.cache/perfctl): "
+                     "the first run of a new script pays `k6 inspect` (~50 ms) and Jinja2 (~35 ms) again. The CPU "
+                     "ratio is perfctl's fixed cost (Python, imports, gate, reports: the 'extra CPU' row) over k6's CPU "
+                     "at this light load (4 VUs with think time); it is not per request.")
     fig.notes.append("perfctl's own CPU: os.times() of the perfctl process at its exit (user + sys, without "
                      "children), written by a wrapper that calls the console script's orchestrator.cli.main(). "
                      f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '(unset)')} here: "

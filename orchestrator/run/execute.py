@@ -75,8 +75,9 @@ def execute(prepared: Prepared, opts: RunOptions, *, started_prometheus: bool = 
 
 
 # What the verdict needs, imported while k6 runs (see _warm_up) rather than after it.
-VERDICT_MODULES = ("orchestrator.verdict.gate", "orchestrator.run.judge", "orchestrator.report.formats", "orchestrator.report.html",
-                   "orchestrator.run.rollback", "orchestrator.k6.summary")
+VERDICT_MODULES = ("orchestrator.verdict.gate", "orchestrator.verdict.settle", "orchestrator.run.judge",
+                   "orchestrator.report.formats", "orchestrator.report.html", "orchestrator.run.rollback",
+                   "orchestrator.k6.summary")
 
 
 def _end_of_run(prepared: Prepared, opts: RunOptions, run: RunDir, outcome, window: Window,

@@ -52,7 +52,7 @@ def finish(
     """The end of a run over its recorded window (record.window), in this order:
 
     ensure    start Prometheus when it is down (recover, evaluate); told its url when it started now
-    settle    wait for the scrapes due after k6's end (run, recover; evaluate judges long after)
+    settle    wait for the scrapes stamped up to k6's end (run, recover; evaluate judges long after)
     keep_written  a verdict.json written before perfctl died stands, not judged again (recover)
     beside_first  a second verdict goes beside the first as verdict-<UTC time>.json (evaluate)
     status    record the verdict in run.json with this final status, plus the record's fields
@@ -62,7 +62,8 @@ def finish(
     hint      said with a gate that cannot be evaluated (Prometheus gone)
     stack     the monitoring stack (monitoring/select.py) the caller holds; else the config's
     """
-    from orchestrator.verdict.gate import await_last_scrapes, objectives_for
+    from orchestrator.verdict.gate import objectives_for
+    from orchestrator.verdict.settle import await_last_scrapes
     from orchestrator.run.judge import RESULT_EXIT, judge_run
     from orchestrator.run.rollback import run_rollback
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -21,7 +20,6 @@ from orchestrator.verdict import slo
 from orchestrator.config.model import Config
 from orchestrator.config.objectives import Objective
 from orchestrator.config.durations import k6_duration
-from orchestrator.errors import EnvironmentProblem
 from orchestrator.monitoring.prometheus import Prometheus, QueryRejected
 from orchestrator.sli import K6, SLIS, rate_range_seconds
 
@@ -254,33 +252,3 @@ def _scrape_gap(prom: Prometheus, ctx: QueryContext, job: str) -> str:
     if count is not None and expected >= 3 and count < MIN_COVERAGE * expected:
         return f"scrapes of job '{job}' have gaps: {count:.0f} of ~{expected:.0f} in the window"
     return ""
-
-
-def await_last_scrapes(
-    prom: Prometheus, objectives: list[Objective], *, end: float, timeout: float, scrape_interval: float = 1.0
-) -> None:
-    """Wait (at most `timeout`) until every job the objectives read was scraped after `end`.
-
-    k6 flushes its last remote-write push before it exits, so only scrapes can lag;
-    waiting for them instead of a fixed sleep keeps a run's overhead near half a scrape
-    interval. Scrapes come every `scrape_interval` from the last one's timestamp: the wait
-    sleeps until the next is due, then looks every 20 ms, instead of polling every 100 ms
-    (about 50 ms less after every run; bench/, figure 1).
-    """
-    jobs = sorted({o.job for o in objectives if o.job})
-    deadline = time.monotonic() + timeout
-    while jobs and time.monotonic() < deadline:
-        try:
-            last = [prom.scalar(f'max(timestamp(up{{job="{job}"}}))') for job in jobs]
-        except EnvironmentProblem:
-            return  # the gate itself will say Prometheus is gone
-        if all(ts is not None and ts >= end for ts in last):
-            return
-        if any(ts is None for ts in last):
-            pause = 0.1  # a job not scraped yet: nothing to predict from
-        else:
-            due = min(ts + scrape_interval for ts in last if ts < end) - time.time()
-            # Before it is due: sleep until then. Just after: look closely. Long after (a job
-            # with its own, longer scrape interval): every 100 ms, as before.
-            pause = min(due, scrape_interval) if due > 0 else (0.02 if due > -0.25 else 0.1)
-        time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
