@@ -1,5 +1,5 @@
-"""Where perfctl keeps what it can always recompute (k6's answers, compiled templates):
-$XDG_CACHE_HOME/perfctl, else ~/.cache/perfctl. Deleting it only costs time."""
+"""Where perfctl keeps what it can always recompute (k6's answers, compiled templates, rendered
+scripts): $XDG_CACHE_HOME/perfctl, else ~/.cache/perfctl. Deleting it only costs time."""
 
 from __future__ import annotations
 
