@@ -126,6 +126,13 @@ def _wait_ready(prometheus: Prometheus, timeout: float = 60) -> None:
         time.sleep(0.3)
 
 
+def _wait_scraped(prometheus: Prometheus, series: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while prometheus.scalar(series) is None:
+        assert time.monotonic() < deadline, f"the compose Prometheus has no {series} after {timeout:.0f} s"
+        time.sleep(0.3)
+
+
 def test_monitoring_up_load_test_run_and_down_leaves_nothing(project, docker_client, tmp_path):
     with RunningBackend(BackendSettings(port=0)) as backend:
         # The scrape config of the compose Prometheus points at the backend (host networking).
@@ -140,6 +147,9 @@ def test_monitoring_up_load_test_run_and_down_leaves_nothing(project, docker_cli
         assert container.image.tags == [PROMETHEUS_IMAGE]  # PERFCTL_PROMETHEUS_IMAGE was honoured
         rules = requests.get(f"{project.prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
         assert rules, "the alert rules of monitoring/prometheus/rules were not loaded"
+        # Prometheus applies its targets on a 5 s tick after it is ready, so its first scrape of the
+        # backend can come after a 3 s k6 run has ended (CI saw no `up` series at all).
+        _wait_scraped(prometheus, 'up{job="backend"}')
 
         # The load-test profile's k6 service runs the script `perfctl render` writes.
         workspace = tmp_path / "ws"
