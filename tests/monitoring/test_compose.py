@@ -119,17 +119,11 @@ def project(tmp_path, docker_client, k6_image):
         compose_project(*ALL_PROFILES, "down", "-v")  # whatever happened above
 
 
-def _wait_ready(prometheus: Prometheus, timeout: float = 60) -> None:
+def _wait_for(done, failure: str, timeout: float = 60) -> None:
+    """Poll `done()` until it is true; fail with `failure` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while not prometheus.ready():
-        assert time.monotonic() < deadline, "the compose Prometheus did not become ready"
-        time.sleep(0.3)
-
-
-def _wait_scraped(prometheus: Prometheus, series: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while prometheus.scalar(series) is None:
-        assert time.monotonic() < deadline, f"the compose Prometheus has no {series} after {timeout:.0f} s"
+    while not done():
+        assert time.monotonic() < deadline, f"{failure} within {timeout:.0f} s"
         time.sleep(0.3)
 
 
@@ -142,14 +136,15 @@ def test_monitoring_up_load_test_run_and_down_leaves_nothing(project, docker_cli
         up = project("--profile", "monitoring", "up", "-d", "prometheus")
         assert up.returncode == 0, up.stdout + up.stderr
         prometheus = Prometheus(project.prometheus_url)
-        _wait_ready(prometheus)
+        _wait_for(prometheus.ready, "the compose Prometheus did not become ready")
         (container,) = docker_client.containers.list(filters={"label": [f"{LABEL_STACK}={COMPOSE_PROJECT}"]})
         assert container.image.tags == [PROMETHEUS_IMAGE]  # PERFCTL_PROMETHEUS_IMAGE was honoured
         rules = requests.get(f"{project.prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
         assert rules, "the alert rules of monitoring/prometheus/rules were not loaded"
         # Prometheus applies its targets on a 5 s tick after it is ready, so its first scrape of the
         # backend can come after a 3 s k6 run has ended (CI saw no `up` series at all).
-        _wait_scraped(prometheus, 'up{job="backend"}')
+        _wait_for(lambda: prometheus.scalar('up{job="backend"}') is not None,
+                  'the compose Prometheus had no up{job="backend"} sample')
 
         # The load-test profile's k6 service runs the script `perfctl render` writes.
         workspace = tmp_path / "ws"
