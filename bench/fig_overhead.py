@@ -14,6 +14,7 @@ from typing import Iterator
 
 from bench import servers
 from bench.context import BenchContext, shown
+from bench.machine import MachineLoad
 from bench.measure import run_measured
 from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
 from orchestrator.commands.demo import write_demo_config
@@ -92,7 +93,8 @@ def run(ctx: BenchContext) -> FigureResult:
         scrape_interval = loaded.config.prometheus.scrape_interval
         with managed_prometheus(config_path):
             first_run: Path | None = None
-            for rep in range(ctx.reps(5)):
+            load = MachineLoad()
+            for rep in range(ctx.reps(7)):
                 for side in ("perfctl", "k6") if rep % 2 == 0 else ("k6", "perfctl"):
                     if side == "k6" and first_run is None:
                         continue  # the k6 side needs a script perfctl wrote: measured after it
@@ -162,7 +164,10 @@ def run(ctx: BenchContext) -> FigureResult:
     fig.notes.append("perfctl's own CPU: os.times() of the perfctl process at its exit (user + sys, without "
                      "children), written by a wrapper that calls the console script's orchestrator.cli.main(). "
                      f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '(unset)')} here: "
-                     "scripts/setup compiles perfctl's modules, so no run compiles them.")
+                     "scripts/setup compiles perfctl's modules, so no run compiles them. The first perfctl run of "
+                     "each bench renders its script with Jinja2 (~35 ms), as a user's first run of a new scenario "
+                     "does: the script holds the backend's port, new in each bench.")
+    fig.notes.append(load.note("own CPU is an absolute figure, not a ratio: a machine busy elsewhere can raise it"))
     fig.commands += [
         shown([*ctx.perfctl, *perfctl_args]) + "  # through the own-CPU wrapper (OWN_CPU)",
         shown(["k6", "run", "--tag", "testid=ID", "-o", "experimental-prometheus-rw", "--summary-export", "summary.json",

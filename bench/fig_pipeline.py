@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bench import servers
 from bench.context import BenchContext, shown
 from bench.k6bench import render_generated, throughput_config
+from bench.machine import MachineLoad
 from bench.measure import run_measured
 from bench.stats import FigureResult, Headline, Row, Summary, Target, bracketed_ratios, interval_percent, median_interval
 from orchestrator.verdict import gate
@@ -109,7 +110,7 @@ def run(ctx: BenchContext) -> FigureResult:
         cpu_per_k: dict[str, list[float]] = {v.name: [] for v in every}
         rss_mb: dict[str, list[float]] = {v.name: [] for v in every}
         complete: dict[str, dict] = {}
-        load_before = os.getloadavg()
+        load = MachineLoad()
 
         def measure(variant: Variant, rep: int) -> None:
             testid = f"pipeline-{rep}-{len(rps_runs)}"
@@ -140,7 +141,6 @@ def run(ctx: BenchContext) -> FigureResult:
         for rep in range(ctx.reps(5), ctx.reps(HEADLINE_REPS)):
             measure(chosen[0], rep)
             measure(baseline, rep)
-        load_after = os.getloadavg()
     ratios = bracketed_ratios(rps_runs, baseline.name)
     # The requests/s a setting would reach with no-output's CPU per request: on 2 shared cores
     # requests/s also measures how much CPU k6 was given; CPU per request much less so.
@@ -194,8 +194,7 @@ def run(ctx: BenchContext) -> FigureResult:
                      "The gate's numbers are read from each setting's first run. CPU efficiency: k6's CPU seconds per "
                      "request without output over this setting's, bracketed the same way: the requests/s ratio k6 would "
                      "show if CPU were the only limit and each run got the same CPU.")
-    fig.notes.append(f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
-                     f"{', '.join(f'{x:.2f}' for x in load_after)} (2 cores shared with other helpers' tests).")
+    fig.notes.append(load.note("2 cores shared with other work: the turns keep ratios fair"))
     fig.commands += [
         shown([ctx.k6, "run", "--tag", "testid=ID", "--summary-export", "s.json", "throughput.js"]) + "  # no output",
         shown([ctx.k6, "run", "--tag", "testid=ID", "-o", "experimental-prometheus-rw", "--summary-export", "s.json", "throughput.js"],

@@ -13,6 +13,7 @@ from pathlib import Path
 from bench import servers
 from bench.context import BenchContext, shown
 from bench.fig_overhead import managed_prometheus
+from bench.machine import MachineLoad
 from bench.measure import ProcessSample, run_measured
 from bench.proctree import TreeRssWatch
 from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
@@ -138,7 +139,7 @@ def run(ctx: BenchContext) -> FigureResult:
     fig = FigureResult("taurus", f"Taurus side by side: the same k6 script under bzt, perfctl run --script and k6 run ({seconds:g} s)")
     home = ctx.dir("taurus")
     bzt, install_seconds = ensure_bzt(ctx.workdir, ctx.python, home / "install.log")
-    load_before = os.getloadavg()
+    load = MachineLoad()
     with servers.nginx(home / "nginx") as nginx:
         ok_script, fail_script = home / "side-by-side.js", home / "side-by-side-fail.js"
         ok_script.write_text(script_text(nginx.base_url, PASSING))
@@ -167,7 +168,6 @@ def run(ctx: BenchContext) -> FigureResult:
                     if side == "perfctl":
                         perfctl_codes.append(sample.code)
             failing = failing_thresholds(sides, fail_script, ctx.seconds(5, 3), workspace)
-    load_after = os.getloadavg()
 
     def ratios(metric, a: str, b: str) -> Summary:
         return Summary.of(pairwise_ratios([metric(s) for s in samples[a]], [metric(s) for s in samples[b]]))
@@ -218,8 +218,7 @@ def run(ctx: BenchContext) -> FigureResult:
         f"perfctl exit codes: {perfctl_codes}.",
         "CPU is wait4's user+sys of the tool and the children it waited for (k6). Peak memory is the largest "
         "sum of RSS over the tool's process tree, sampled every 0.2 s from /proc (bench/proctree.py).",
-        f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
-        f"{', '.join(f'{x:.2f}' for x in load_after)} (2 cores shared with other work: the rotation keeps ratios fair).",
+        load.note("2 cores shared with other work: the rotation keeps ratios fair"),
         failing["verdict"],
     ]
     fig.commands += [

@@ -71,3 +71,48 @@ def _os_name() -> str:
     except OSError:
         pass
     return platform.system()
+
+
+
+class MachineLoad:
+    """How busy the machine was while a figure ran: the load average at both ends, and the share
+    of the cores' time the hypervisor gave to other guests (steal, from /proc/stat). Ratios are
+    measured in turns and survive a busy machine; an absolute CPU figure may not, so it says which."""
+
+    def __init__(self):
+        self.before = os.getloadavg()
+        self._ticks_before = _read_ticks()
+
+    def note(self, why: str) -> str:
+        after = os.getloadavg()
+        text = (f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in self.before)}; after: "
+                f"{', '.join(f'{x:.2f}' for x in after)}")
+        steal = steal_percent(self._ticks_before, _read_ticks())
+        if steal is not None:
+            text += f"; steal (CPU time the hypervisor gave elsewhere) {steal:.1f} %"
+        return f"{text} ({why})."
+
+
+STEAL = 7  # /proc/stat's cpu line: user nice system idle iowait irq softirq steal guest guest_nice
+
+
+def cpu_ticks(stat_text: str) -> list[int] | None:
+    """The machine's ticks from /proc/stat's first line, user to steal (guest time is in user already)."""
+    fields = (stat_text.splitlines() or [""])[0].split()
+    if fields[:1] != ["cpu"] or len(fields) <= STEAL + 1:
+        return None
+    return [int(x) for x in fields[1:STEAL + 2]]
+
+
+def steal_percent(before: list[int] | None, after: list[int] | None) -> float | None:
+    if before is None or after is None:
+        return None
+    total = sum(after) - sum(before)
+    return 100 * (after[STEAL] - before[STEAL]) / total if total > 0 else None
+
+
+def _read_ticks() -> list[int] | None:
+    try:
+        return cpu_ticks(Path("/proc/stat").read_text())
+    except OSError:
+        return None

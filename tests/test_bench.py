@@ -13,6 +13,7 @@ from bench import importtime, results
 from bench.fig_overhead import k6_argv_of
 from bench.fig_taurus import http_reqs_in
 from bench.fig_websocket import replies_and_errors
+from bench.machine import cpu_ticks, steal_percent
 from bench.proctree import descendants
 from bench.stats import FigureResult, Headline, Row, Summary, Target, bracketed_ratios, median, pairwise_ratios
 from bench.synthetic_ledger import write_ledger
@@ -292,3 +293,13 @@ def test_a_broken_figure_does_not_merge_over_what_was_measured(tmp_path, monkeyp
     monkeypatch.setattr(bench_main, "measure", lambda key, ctx: FigureResult(key, key, error="RuntimeError: k6 killed"))
     bench_main.main(["--only", "pipeline", "--merge", "--out", str(tmp_path)])
     assert ((tmp_path / "results.md").read_text(), (tmp_path / "results.json").read_text()) == before
+
+
+def test_steal_is_the_share_of_all_ticks_between_two_readings_of_proc_stat():
+    before = cpu_ticks("cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+    after = cpu_ticks("cpu  150 0 70 900 10 0 5 65 20 0\n")
+    assert before == [100, 0, 50, 800, 10, 0, 5, 35]  # guest (in user already) is left out
+    assert steal_percent(before, after) == pytest.approx(100 * 30 / 200)
+    assert steal_percent(before, before) is None  # no time passed: no share
+    assert cpu_ticks("intr 1 2 3\n") is None and cpu_ticks("") is None
+    assert steal_percent(None, after) is None
