@@ -105,11 +105,6 @@ def main(argv: list[str] | None = None) -> int:
         (out / "results.md").write_text(results.render_markdown(figures, about, invocation))
         (out / "results.json").write_text(results.render_json(figures, about, invocation))
     print(f"bench: wrote {out / 'results.md'} and {out / 'results.json'}", file=sys.stderr)
-    readme = BENCH_DIR / "README.md"
-    if out == BENCH_DIR and not args.quick and args.only is None and readme.exists():
-        # Only a full run of every figure may speak for the README's table.
-        readme.write_text(results.replace_between_markers(readme.read_text(), results.render_performance(figures, about)))
-        print(f"bench: updated the table in {readme}", file=sys.stderr)
     return 0
 
 

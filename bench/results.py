@@ -97,31 +97,6 @@ def _cell(value) -> str:
     return "—" if value is None else str(value)
 
 
-PERFORMANCE_START = "<!-- performance:start (bench/run writes this table) -->"
-PERFORMANCE_END = "<!-- performance:end -->"
-
-
-def render_performance(figures: list[FigureResult], machine: dict) -> str:
-    """The short table README's "Performance" section quotes: every headline with its target."""
-    cpu = f"{machine.get('nproc')} × {machine.get('cpu')}, {machine.get('memory_gib')} GiB"
-    lines = [f"Measured {machine.get('date')} on {cpu}; {machine.get('k6')}; {machine.get('prometheus', '').split(' (')[0]}.",
-             "", "| figure | measured (median) | target | |", "| --- | --- | --- | --- |"]
-    for fig in figures:
-        if fig.error or not fig.headlines:
-            lines.append(f"| {fig.title} | not measured | | |")
-        for h in fig.headlines:
-            lines.append(f"| {h.label} | {fmt(h.summary.median, h.unit)} | {h.target.text} | {status(h.met)} |")
-    return "\n".join(lines)
-
-
-def replace_between_markers(text: str, body: str) -> str:
-    """`text` with what lies between the performance markers replaced by `body` (unchanged without markers)."""
-    start, end = text.find(PERFORMANCE_START), text.find(PERFORMANCE_END)
-    if start < 0 or end < start:
-        return text
-    return text[: start + len(PERFORMANCE_START)] + "\n" + body + "\n" + text[end:]
-
-
 def render_json(figures: list[FigureResult], machine: dict, invocation: str) -> str:
     return json.dumps(
         {"schema": "perfctl.bench/v1", "machine": machine, "invocation": invocation,

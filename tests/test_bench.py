@@ -112,18 +112,6 @@ def test_websocket_errors_count_failed_replies_and_connects():
     assert replies_and_errors({})[1] is None
 
 
-def test_performance_table_replaces_only_what_is_between_the_markers():
-    fig = FigureResult("startup", "Start-up", headlines=[Headline("perfctl --help: wall", Summary.of([120.0]), Target("<", 150, "ms"), "ms")])
-    table = results.render_performance([fig], {"date": "D", "nproc": 2, "cpu": "EPYC", "memory_gib": 23.5, "k6": "k6 v1.1.0",
-                                               "prometheus": "prometheus, version 2.42.0+ds (branch: x)"})
-    assert "| perfctl --help: wall | 120 ms | < 150 ms | met |" in table and "2 × EPYC" in table
-    readme = f"intro\n{results.PERFORMANCE_START}\nold\n{results.PERFORMANCE_END}\nafter\n"
-    updated = results.replace_between_markers(readme, table)
-    assert updated.startswith("intro\n") and updated.endswith(f"{results.PERFORMANCE_END}\nafter\n")
-    assert "old" not in updated and table in updated
-    assert results.replace_between_markers("no markers", table) == "no markers"
-
-
 def test_bracketed_ratios_divide_each_candidate_by_the_baselines_beside_it():
     runs = [("B", 100.0), ("V1", 90.0), ("B", 80.0), ("V2", 80.0), ("B", 120.0), ("V1", 50.0)]
     ratios = bracketed_ratios(runs, "B")
