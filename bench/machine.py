@@ -73,7 +73,6 @@ def _os_name() -> str:
     return platform.system()
 
 
-
 class MachineLoad:
     """How busy the machine was while a figure ran: the load average at both ends, and the share
     of the cores' time the hypervisor gave to other guests (steal, from /proc/stat). Ratios are
