@@ -11,6 +11,7 @@ import os
 from bench import servers, vu_scenarios
 from bench.context import BenchContext, shown
 from bench.k6bench import run_k6, write_script
+from bench.machine import MachineLoad
 from bench.stats import FigureResult, Headline, Row, Summary, Target, pairwise_ratios
 from orchestrator.k6.binary import detect_features
 
@@ -26,7 +27,7 @@ def run(ctx: BenchContext) -> FigureResult:
     fig = FigureResult("vu_memory", "Memory per VU: perfctl's generated script against a hand-written one, 1,000 VUs")
     home = ctx.dir("vu_memory")
     features = detect_features(ctx.k6)
-    load_at_start = os.getloadavg()
+    load = MachineLoad()
     with servers.reference_backend(home / "backend", python=ctx.python) as backend:
         config = home / "perfctl.yaml"
         config.write_text(vu_scenarios.config_text(backend.base_url, vus=VUS, duration=duration, rate=RATE))
@@ -63,7 +64,7 @@ def run(ctx: BenchContext) -> FigureResult:
         "so the ratio is the scripts' cost, not the options'.",
         "The hand-written scripts are bench/vu_scenarios.py; the target is the reference backend "
         "(`perfctl demo target`) on 127.0.0.1 in its own process, so its CPU is not k6's.",
-        "The machine is shared (2 cores): the load average at the start and end is in the extra table.",
+        load.note("2 cores shared with other work: each pair of runs shares its moment's load"),
         "The generated code (render/code.py) is written per request: the k6 call and its checks, "
         "values from one data table. Before it (perfctl's first script, which interpreted PLAN; second session, "
         "load 8-11): peak RSS generated / hand-written 1.495 http-mix, 1.755 http-sequence, 1.512 arrival-rate, "
@@ -74,9 +75,6 @@ def run(ctx: BenchContext) -> FigureResult:
         "iterator builtins a hand-written script never touches ~10 MB. Code that is only defined costs almost "
         "nothing: what a VU keeps (and the builtins it wakes) does.",
     ]
-    load_at_end = os.getloadavg()
-    fig.extra["load average"] = [{"when": when, "1 min": round(load[0], 2), "5 min": round(load[1], 2)}
-                                 for when, load in (("start", load_at_start), ("end", load_at_end))]
     fig.commands += [
         "python -c 'bench.k6bench.write_script(...)'  # perfctl's render path: scenarios of bench/vu_scenarios.py",
         shown([ctx.k6, "run", "--quiet", "--summary-export", "KIND-generated.json", "KIND.js"]),
