@@ -119,7 +119,7 @@ def _run_k6(prepared: Prepared, opts: RunOptions, run: RunDir, prom):
     env = run_env(remote_write, dashboard_export=run.file("dashboard.html"))
     env.update(prometheus_access.k6_env(loaded.config.prometheus))  # headers, token, TLS: k6's environment only
     live = _live_gate(loaded, run, opts.scenario, start, prom)
-    watch = {"watch": live.poll} if live else {}
+    watch = {"watch": live} if live else {}  # asked every gate.live_interval
     _warm_up(VERDICT_MODULES)
     with _live_view(prepared, opts, run, start, argv, prom) as view:
         outcome = runtime.run(argv, env, run.file("k6.log"), cwd=run.path, on_started=started, progress=view, **watch)

@@ -35,6 +35,18 @@ STOP_GRACE = 15.0  # seconds a local k6 gets after SIGINT (perfctl failing) befo
 OnStarted = Callable[[dict], None]  # gets what run.json records about the started k6
 Watch = Callable[[], "str | None"]  # polled while k6 runs; a reason it returns stops k6 gracefully
 
+# How often the local runtime looks at k6 while it runs (its log, the watch). k6 writes its
+# progress line once a second; its end wakes the wait at once (pidfd) and signals are passed
+# on by their handler, so looking 5 times a second bought nothing and cost ~30 ms of
+# perfctl's CPU per 20 s of load (bench/ figure 1). A watch that wants asking more often
+# says so with an `interval` attribute (the live gate: gate.live_interval).
+LOOK_EVERY = 1.0
+
+
+def look_every(watch: Watch | None) -> float:
+    """Seconds between two looks at k6: LOOK_EVERY, or the watch's own interval if shorter."""
+    return min(LOOK_EVERY, getattr(watch, "interval", LOOK_EVERY))
+
 
 @dataclass(frozen=True)
 class K6Outcome:
@@ -156,6 +168,7 @@ def follow_processes(procs: list[subprocess.Popen], sinks: list, show: Callable[
         announce()
         with forward_signals(procs) as received:
             stopped_by = None
+            moment = look_every(watch)
             while any(p.poll() is None for p in procs):
                 show(progress)
                 if watch is not None and stopped_by is None and not received:
@@ -163,7 +176,7 @@ def follow_processes(procs: list[subprocess.Popen], sinks: list, show: Callable[
                     if stopped_by:
                         progress.message(f"stopping k6: {stopped_by}")
                         signal_all(procs, signal.SIGINT)
-                _wait_a_moment(procs, 0.2)
+                _wait_a_moment(procs, moment)
             for sink in sinks:
                 sink.wait()  # k6's last lines are in the log
             show(progress)

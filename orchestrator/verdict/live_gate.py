@@ -2,7 +2,8 @@
 
 k6's own abortOnFail sees only k6's metrics; this sees the backend's. An objective whose
 value fails its criteria (pass and warning) for longer than its `grace` stops the run:
-the runtime polls `LiveGate.poll()` and sends k6 one SIGINT, so k6 still writes its summary.
+the runtime calls the gate as its watch (`LiveGate.poll()`) and sends k6 one SIGINT, so k6
+still writes its summary.
 
 A check without data is not a breach (nothing is known yet, e.g. the first seconds) and
 leaves a running breach timer as it is; a check that passes ends the breach.
@@ -80,6 +81,10 @@ class LiveGate:
 
     def __bool__(self) -> bool:
         return bool(self.objectives)
+
+    def __call__(self) -> str | None:
+        # The runtime's watch; `interval` tells it how often to ask (runtimes.base.look_every).
+        return self.poll()
 
     def poll(self) -> str | None:
         """Called often by the runtime; checks at most every `live_interval`. A reason to stop, or None."""

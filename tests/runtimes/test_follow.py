@@ -1,12 +1,13 @@
 """The local runtimes' wait between looks at k6 (runtimes/base.py): it sleeps until a k6
-process ends or the moment is over, and wakes for whichever of several k6 ends first."""
+process ends or the moment is over, and wakes for whichever of several k6 ends first; the
+moment is a second, or shorter when the watch asks to be called more often."""
 
 from __future__ import annotations
 
 import subprocess
 import time
 
-from orchestrator.runtimes.base import _wait_a_moment
+from orchestrator.runtimes.base import LOOK_EVERY, _wait_a_moment, look_every
 
 
 def test_the_wait_ends_when_any_process_ends_not_only_the_first():
@@ -35,3 +36,33 @@ def test_the_wait_returns_after_its_moment_while_k6_runs_and_at_once_without_k6(
     started = time.monotonic()
     _wait_a_moment([running], 30)  # nothing left running: nothing to wait for
     assert time.monotonic() - started < 20
+
+
+class _Watch:
+    def __init__(self, interval: float):
+        self.interval = interval
+
+    def __call__(self):
+        return None
+
+
+def test_a_look_every_second_unless_the_watch_wants_one_sooner():
+    assert LOOK_EVERY == 1.0
+    assert look_every(None) == 1.0
+    assert look_every(lambda: None) == 1.0  # a watch without an interval: asked every look
+    assert look_every(_Watch(0.25)) == 0.25  # gate.live_interval: 250ms is kept
+    assert look_every(_Watch(5.0)) == 1.0  # it rate-limits itself between looks
+
+
+def test_the_live_gate_is_a_watch_that_names_its_interval():
+    from orchestrator.config.load import validate_data
+    from orchestrator.verdict.live_gate import LiveGate
+
+    config = validate_data({
+        "scenarios": {"s": {"requests": [{"name": "r", "path": "/"}], "duration": "5s", "vus": 1}},
+        "objectives": [{"name": "p95", "sli": "http_p95", "pass": "< 0.5", "live": True}],
+        "gate": {"live_interval": "300ms"},
+    })
+    gate = LiveGate(config, prom=None, objectives=config.objectives, run_id="r1", start=time.time() + 60)
+    assert look_every(gate) == 0.3
+    assert gate() is None  # before its first check is due, asking costs nothing (no Prometheus needed)
