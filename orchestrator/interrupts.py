@@ -78,7 +78,8 @@ def recorded_signals(on_signal: Callable[[int], None] | None = None) -> Iterator
     """While k6 runs: note each Ctrl-C / SIGTERM / SIGHUP (by name, in order) and call
     `on_signal(count)` from the handler, so a runtime can stop k6 gracefully on the first
     and force on the second. Runtimes that talk to an API act on the list in their loop
-    instead (no API calls inside a signal handler)."""
+    instead (no API calls inside a signal handler); their `on_signal` only wakes that loop
+    (runtimes/base.Wakeup)."""
     received: list[str] = []
 
     def handler(signum, frame):

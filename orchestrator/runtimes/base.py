@@ -15,6 +15,7 @@ import re
 import select
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,18 +36,70 @@ STOP_GRACE = 15.0  # seconds a local k6 gets after SIGINT (perfctl failing) befo
 OnStarted = Callable[[dict], None]  # gets what run.json records about the started k6
 Watch = Callable[[], "str | None"]  # polled while k6 runs; a reason it returns stops k6 gracefully
 
-# How often the local runtime looks at k6 while it runs (its log, the watch). k6 writes its
-# progress line once a second; its end wakes the wait at once (pidfd) and signals are passed
-# on by their handler, so looking 5 times a second bought nothing and cost 22-30 ms of
-# perfctl's CPU per 20 s of load (15-19 ms against 4 ms around a 10 s process). A watch
-# that wants asking more often says so with an `interval` attribute (the live gate:
-# gate.live_interval).
+# How often the local and docker runtimes look at k6 while it runs (its log, the watch, the
+# container's state). k6 writes its progress line once a second; its end wakes the wait at
+# once (a pidfd; the container's log stream) and so do signals, so looking 5 times a second
+# bought nothing and cost 22-30 ms of perfctl's CPU per 20 s of load (15-19 ms against 4 ms
+# around a 10 s process); in a container each look is also an API call (20 s of k6 in one:
+# perfctl 0.33 -> 0.14 s of CPU, the engine 0.49 -> 0.24 s). A watch that wants asking
+# more often says so with an `interval` attribute (the live gate: gate.live_interval).
 LOOK_EVERY = 1.0
 
 
 def look_every(watch: Watch | None) -> float:
     """Seconds between two looks at k6: LOOK_EVERY, or the watch's own interval if shorter."""
     return min(LOOK_EVERY, getattr(watch, "interval", LOOK_EVERY))
+
+
+class Wakeup:
+    """A wait that another thread or a signal handler can cut short. `set()` writes a byte to a
+    pipe: no lock is waited for, so a handler may call it even while the loop it wakes is in
+    the middle of anything. `wait(seconds)` sleeps until a byte comes or the time is up."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)  # wait() takes what is there, and no more
+        os.set_blocking(self._write, False)  # a full pipe already holds a wake: drop the byte
+        self._lock = threading.Lock()  # close() against a late set() from another thread
+
+    def __enter__(self) -> "Wakeup":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def set(self) -> None:
+        # Not acquired: close() is under way, or another set() is writing its byte right now.
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._write is not None:
+                try:
+                    os.write(self._write, b"\0")
+                except BlockingIOError:
+                    pass
+        finally:
+            self._lock.release()
+
+    def wait(self, seconds: float) -> bool:
+        """Whether something woke it before `seconds` were up; the wakes that came are taken."""
+        if self._read is None:
+            raise ValueError("wait on a closed Wakeup")
+        # A signal during select() runs its handler, whose set() ends the retried select at once.
+        woken = bool(select.select([self._read], [], [], seconds)[0])
+        try:
+            while os.read(self._read, 65536):
+                pass
+        except BlockingIOError:
+            pass
+        return woken
+
+    def close(self) -> None:
+        with self._lock:
+            fds, self._read, self._write = (self._read, self._write), None, None
+        for fd in fds:
+            if fd is not None:
+                os.close(fd)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from orchestrator import docker_engine
 from orchestrator.config.env import runtime_env_refs
@@ -30,10 +30,13 @@ from orchestrator.errors import ConfigError, EnvironmentProblem
 from orchestrator.pids import ProcessRef
 from orchestrator.k6.features import K6Features
 from orchestrator.interrupts import recorded_signals
-from orchestrator.runtimes.base import K6Outcome, LogFollower, OnStarted, RunContext, RuntimeBase, Watch
+from orchestrator.runtimes.base import K6Outcome, LogFollower, OnStarted, RunContext, RuntimeBase, Wakeup, Watch, look_every
 from orchestrator.monitoring.services import K6_RESULTS, K6_SCRIPTS, LABEL_RUN_ID, LABEL_STACK, k6_service
 
 STOP_GRACE = 30.0  # seconds k6 gets after SIGINT to finish its summary before SIGKILL
+# How often the container's state is asked for once its log stream has ended: the engine
+# may say "running" for a moment after the stream closes, and a broken stream says nothing.
+ENDING_LOOK = 0.2
 
 
 class DockerRuntime(RuntimeBase):
@@ -194,7 +197,7 @@ class DockerRuntime(RuntimeBase):
     def _follow(self, container, log_path: Path, on_started, argv: list[str], progress: Progress, watch) -> K6Outcome:
         from orchestrator.k6.log_writer import open_log
 
-        with os.fdopen(open_log(log_path), "ab") as log:
+        with os.fdopen(open_log(log_path), "ab") as log, Wakeup() as wake:
             try:
                 container.start()
                 started_at = time.time()
@@ -203,7 +206,8 @@ class DockerRuntime(RuntimeBase):
                     f"cannot start the k6 container: {docker_engine.short_error(exc)}",
                     lines=docker_engine.last_log_lines(container),
                 ) from None
-            writer = threading.Thread(target=_copy_logs, args=(container, log), daemon=True)
+            # The log stream ends with the container: the writer's end wakes the loop below.
+            writer = threading.Thread(target=_copy_logs, args=(container, log, wake.set), daemon=True)
             writer.start()
             try:
                 container.reload()
@@ -212,7 +216,8 @@ class DockerRuntime(RuntimeBase):
                 on_started({**ref.as_dict(), "argv": argv[1:], **self.details()})
                 follower = LogFollower(log_path)
                 stopped_by = None
-                with recorded_signals() as received:
+                # A signal wakes the loop, which passes it on: no API call inside the handler.
+                with recorded_signals(lambda _count: wake.set()) as received:
                     sent = 0
                     while container.status in ("created", "running", "configured"):
                         follower.show(progress)
@@ -225,7 +230,9 @@ class DockerRuntime(RuntimeBase):
                             if stopped_by:
                                 progress.message(f"stopping k6: {stopped_by}")
                                 _quietly(container.kill, signal="SIGINT")
-                        time.sleep(0.2)
+                        # Once the stream has ended (or broken), the engine's state is what
+                        # says the container is gone: asked as often as before.
+                        wake.wait(look_every(watch) if writer.is_alive() else ENDING_LOOK)
                         container.reload()
                     exit_code = int(container.wait(timeout=60).get("StatusCode", 1))
                     self.ran = _container_times(container) or (started_at, time.time())
@@ -266,20 +273,23 @@ def _timestamp(text: str | None) -> float | None:
     return moment if moment > 0 else None  # the zero time 0001-01-01 means "never"
 
 
-def _copy_logs(container, log) -> None:
+def _copy_logs(container, log, ended: Callable[[], None]) -> None:
     # Secrets are masked before they land (see orchestrator.k6.log_writer); whole lines go out.
     from orchestrator.secret_mask import active
 
     masker, pending = active(), b""
     try:
-        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-            out, pending = masker.split_bytes(pending + chunk, final=False)
-            log.write(out)
-            log.flush()
-    except Exception:  # the stream ends with the container; a broken one only loses log lines
-        pass
-    log.write(masker.mask_bytes(pending))
-    log.flush()
+        try:
+            for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+                out, pending = masker.split_bytes(pending + chunk, final=False)
+                log.write(out)
+                log.flush()
+        except Exception:  # the stream ends with the container; a broken one only loses log lines
+            pass
+        log.write(masker.mask_bytes(pending))
+        log.flush()
+    finally:
+        ended()
 
 
 def _stop(container) -> None:

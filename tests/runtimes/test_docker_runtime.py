@@ -9,6 +9,7 @@ get them: scripts/docker-api (scripts/test runs it)."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -208,6 +209,39 @@ def test_ctrl_c_stops_the_k6_container_gracefully_and_removes_it(dstack, docker_
     assert (run_dir / "summary.json").stat().st_size > 0, "k6 stopped gracefully and wrote its summary"
     assert json.loads((run_dir / "run.json").read_text())["interrupted_by"] == "SIGINT"
     assert container_id not in [c.id for c in docker_client.containers.list(all=True)]
+
+
+def test_the_runtime_asks_the_engine_about_the_container_once_a_look(tmp_path, docker_client, monkeypatch):
+    # A k6 that sends nothing (sleep only): the subject is the follow loop, not load.
+    from docker.models.containers import Container
+
+    from orchestrator.console import Progress
+    from orchestrator.runtimes.base import LOOK_EVERY
+    from orchestrator.runtimes.docker import DockerRuntime
+
+    script = tmp_path / "script.js"
+    script.write_text("import { sleep } from 'k6';\nexport default function () { sleep(0.5); }\n")
+    asked = []
+    real_reload = Container.reload
+    monkeypatch.setattr(Container, "reload", lambda self: (asked.append(time.monotonic()), real_reload(self))[1])
+    runtime = DockerRuntime(image=K6_IMAGE, network="none", stack="perfctl-test-look")
+    started = []
+    begun = time.monotonic()
+    outcome = runtime.run(
+        ["k6", "run", "--vus", "1", "--duration", "4s", "--tag", "testid=look-once", str(script)],
+        {"K6_NO_USAGE_REPORT": "true"}, tmp_path / "k6.log", cwd=tmp_path,
+        on_started=started.append, progress=Progress(io.StringIO()),
+    )
+    returned = time.monotonic()
+    assert outcome.exit_code == 0 and outcome.interrupted_by is None
+    assert started and started[0]["container"] == runtime.container_id
+    log = (tmp_path / "k6.log").read_text()
+    assert "iterations" in log and "running (" in log, "the log stream was copied to the end"
+    # One look a second while k6 runs (the loop asked 5 times a second before: ~20 here), plus
+    # the start, the last looks after the log stream closed, and the engine's own times.
+    assert len(asked) <= (returned - begun) / LOOK_EVERY + 5, (len(asked), returned - begun)
+    assert runtime.ran is not None and runtime.ran[0] < runtime.ran[1]
+    assert not _labelled(docker_client, "containers", f"{LABEL_RUN_ID}=look-once"), "the k6 container is removed"
 
 
 def _wait_for_container(stack: Stack, proc: subprocess.Popen, timeout: float = 60) -> str:

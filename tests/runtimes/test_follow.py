@@ -1,13 +1,20 @@
-"""The local runtimes' wait between looks at k6 (runtimes/base.py): it sleeps until a k6
+"""The runtimes' wait between looks at k6 (runtimes/base.py): it sleeps until a k6
 process ends or the moment is over, and wakes for whichever of several k6 ends first; the
-moment is a second, or shorter when the watch asks to be called more often."""
+moment is a second, or shorter when the watch asks to be called more often. The docker
+runtime's wait (a Wakeup) is cut short by another thread or by a signal's handler."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import threading
 import time
 
-from orchestrator.runtimes.base import LOOK_EVERY, _wait_a_moment, look_every
+import pytest
+
+from orchestrator.interrupts import recorded_signals
+from orchestrator.runtimes.base import LOOK_EVERY, Wakeup, _wait_a_moment, look_every
 
 
 def test_the_wait_ends_when_any_process_ends_not_only_the_first():
@@ -66,3 +73,32 @@ def test_the_live_gate_is_a_watch_that_names_its_interval():
     gate = LiveGate(config, prom=None, objectives=config.objectives, run_id="r1", start=time.time() + 60)
     assert look_every(gate) == 0.3
     assert gate() is None  # before its first check is due, asking costs nothing (no Prometheus needed)
+
+
+def test_a_wakeup_set_by_another_thread_ends_the_wait_and_is_taken_by_it():
+    with Wakeup() as wake:
+        threading.Timer(0.1, wake.set).start()
+        started = time.monotonic()
+        assert wake.wait(30) is True
+        assert time.monotonic() - started < 20  # woken, not timed out: which way it ended, not how fast
+        assert wake.wait(0.05) is False, "the wake was taken by the wait it ended"
+        for _ in range(100_000):  # far more than a pipe holds: set() drops the bytes it cannot write
+            wake.set()
+        assert wake.wait(0) is True
+        assert wake.wait(0) is False, "all of them were taken at once"
+
+
+def test_a_signal_wakes_the_wait_through_its_handler_and_is_recorded():
+    with Wakeup() as wake, recorded_signals(lambda _count: wake.set()) as received:
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        assert wake.wait(30) is True
+        assert received == ["SIGTERM"]
+
+
+def test_a_closed_wakeup_ignores_a_late_set_and_refuses_a_wait():
+    wake = Wakeup()
+    wake.close()
+    wake.set()  # a log writer ending after its run: nothing is written anywhere
+    wake.close()
+    with pytest.raises(ValueError):
+        wake.wait(0)
