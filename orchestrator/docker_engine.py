@@ -28,18 +28,27 @@ def docker_host() -> str | None:
     return None
 
 
+# The API version each engine named, by DOCKER_HOST, for this process: a new client asks
+# the engine (GET /version) unless told, and Podman takes ~0.3 s to answer; a docker run
+# connects 3-5 times. Not kept across processes: the engine may be upgraded in between.
+_api_versions: dict[str | None, str] = {}
+
+
 def connect(timeout: float = 30.0):
     """A docker SDK client that has answered a ping."""
     import docker
     from docker.errors import DockerException
 
     host = docker_host()
+    version = _api_versions.get(host, "auto")
     try:
-        client = docker.DockerClient(base_url=host, timeout=int(timeout)) if host else docker.from_env(timeout=int(timeout))
+        client = (docker.DockerClient(base_url=host, timeout=int(timeout), version=version) if host
+                  else docker.from_env(timeout=int(timeout), version=version))
         client.ping()
     except DockerException as exc:
         where = host or "the default socket"
         raise EnvironmentProblem(f"no Docker API answers at {where}: {short_error(exc)}", hint=ENGINE_HINT) from None
+    _api_versions[host] = client.api.api_version
     return client
 
 
@@ -52,19 +61,19 @@ def reachable() -> str | None:
     return None
 
 
-def require_image(client, image: str) -> None:
-    """The image is here, or is pulled; otherwise an EnvironmentProblem naming it."""
+def require_image(client, image: str):
+    """The image (the SDK's Image), here or pulled; otherwise an EnvironmentProblem naming it."""
     from docker.errors import APIError, ImageNotFound
 
     try:
-        client.images.get(image)
-        return
+        return client.images.get(image)
     except ImageNotFound:
         pass
     except APIError as exc:
         raise EnvironmentProblem(f"cannot inspect image {image}: {short_error(exc)}") from None
     try:
         client.images.pull(image)
+        return client.images.get(image)
     except APIError as exc:
         raise EnvironmentProblem(
             f"image {image} is not on this machine and cannot be pulled: {short_error(exc)}",

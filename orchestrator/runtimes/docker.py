@@ -49,6 +49,7 @@ class DockerRuntime(RuntimeBase):
         self.secrets = frozenset(secrets)  # names of variables the script reads at run time
         self.container_id: str | None = None
         self.ran: tuple[float, float] | None = None  # wall-clock start and exit of the k6 container
+        self._image_id: str | None = None
 
     @classmethod
     def for_run(cls, context: RunContext) -> "DockerRuntime":
@@ -85,15 +86,39 @@ class DockerRuntime(RuntimeBase):
     def rollback_run(cls, run, record, purge: bool) -> list[str]:
         return rollback_run(run, record, purge)
 
-    # ---- before the run: version and inspect, in the image itself ----
+    # ---- before the run: version and inspect, in the image itself, once per image ----
 
     def features(self) -> K6Features:
+        """The image's `k6 version`: asked in a container the first time only (k6/memo.py)."""
+        from orchestrator.k6 import memo
         from orchestrator.k6.binary import parse_version
 
-        return K6Features(parse_version(self._one_shot(["version"])))
+        return memo.remembered_features(memo.image_key(self.image_id()),
+                                        lambda: K6Features(parse_version(self._one_shot(["version"]))))
 
-    def inspect(self, text: str) -> str:
-        """`k6 inspect` the script inside the image; ConfigError with k6's words if rejected."""
+    def inspect(self, text: str) -> None:
+        """`k6 inspect` the script inside the image, unless this image accepted it before;
+        ConfigError with k6's words if rejected."""
+        from orchestrator.k6 import memo
+
+        memo.remembered_inspect(memo.image_key(self.image_id()), text, lambda: self._inspect_in_image(text))
+
+    def image_id(self) -> str:
+        """The k6 image's ID (pulled first if missing): a digest of its content, so the same
+        ID is the same k6."""
+        if self._image_id is None:
+            from docker.errors import APIError
+
+            client = docker_engine.connect()
+            try:
+                self._image_id = str(docker_engine.require_image(client, self.image).id or "")
+            except APIError as exc:
+                raise EnvironmentProblem(f"cannot inspect image {self.image}: {docker_engine.short_error(exc)}") from None
+            finally:
+                client.close()
+        return self._image_id
+
+    def _inspect_in_image(self, text: str) -> str:
         with tempfile.TemporaryDirectory(prefix="perfctl-inspect-") as tmp:
             path = Path(tmp) / "script.js"
             path.write_text(text, encoding="utf-8")

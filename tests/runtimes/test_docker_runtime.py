@@ -244,6 +244,56 @@ def test_the_runtime_asks_the_engine_about_the_container_once_a_look(tmp_path, d
     assert not _labelled(docker_client, "containers", f"{LABEL_RUN_ID}=look-once"), "the k6 container is removed"
 
 
+def test_an_image_is_asked_its_version_and_about_a_script_once_and_a_rejection_every_time(tmp_path, docker_client, monkeypatch):
+    from orchestrator.errors import ConfigError
+    from orchestrator.runtimes.docker import DockerRuntime
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a fresh machine: nothing remembered
+    asked = []
+    real_one_shot = DockerRuntime._one_shot
+    monkeypatch.setattr(DockerRuntime, "_one_shot", lambda self, args, **kw: (asked.append(args[0]), real_one_shot(self, args, **kw))[1])
+    script = "export default function () {}\n"
+
+    first = DockerRuntime(image=K6_IMAGE)
+    assert first.features().text == "v1.1.0"
+    first.inspect(script)
+    later = DockerRuntime(image=K6_IMAGE)  # the next run: a new runtime, the same image
+    assert later.features() == first.features()
+    later.inspect(script)
+    assert asked == ["version", "inspect"], "the second run started no container before its load"
+    later.inspect(script + "// changed\n")
+    assert asked == ["version", "inspect", "inspect"]
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="k6 inspect rejected"):
+            later.inspect("export default function ( {\n")
+    assert asked[3:] == ["inspect", "inspect"], "a rejected script is checked again, to show k6's words"
+
+    older_image = "localhost/perfctl-k6:0.57.0"  # another image: its own answers
+    try:
+        docker_client.images.get(older_image)
+    except Exception:
+        return  # scripts/docker-api builds it when scripts/setup --test got k6 0.57.0
+    assert DockerRuntime(image=older_image).features().text == "v0.57.0"
+    assert asked.count("version") == 2
+
+
+def test_a_process_asks_the_engine_its_api_version_once(docker_client, monkeypatch):
+    from docker.api.client import APIClient
+
+    monkeypatch.setattr(docker_engine, "_api_versions", {})  # as a new perfctl process starts
+    asked = []
+    real_version = APIClient._retrieve_server_version
+    monkeypatch.setattr(APIClient, "_retrieve_server_version", lambda self: (asked.append(1), real_version(self))[1])
+    clients = [docker_engine.connect() for _ in range(3)]
+    try:
+        assert len(asked) == 1, "the second and third client were told the version the first was given"
+        assert len({c.api.api_version for c in clients}) == 1
+        assert all(c.images.get(K6_IMAGE).id == clients[0].images.get(K6_IMAGE).id for c in clients)
+    finally:
+        for c in clients:
+            c.close()
+
+
 def _wait_for_container(stack: Stack, proc: subprocess.Popen, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
