@@ -30,7 +30,8 @@ def docker_host() -> str | None:
 
 # The API version each engine named, by DOCKER_HOST, for this process: a new client asks
 # the engine (GET /version) unless told, and Podman takes ~0.3 s to answer; a docker run
-# connects 3-5 times. Not kept across processes: the engine may be upgraded in between.
+# connects several times (the image's ID, the run, the monitoring stack). Not kept across
+# processes: the engine may be upgraded in between.
 _api_versions: dict[str | None, str] = {}
 
 

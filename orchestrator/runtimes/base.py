@@ -85,8 +85,11 @@ class Wakeup:
         """Whether something woke it before `seconds` were up; the wakes that came are taken."""
         if self._read is None:
             raise ValueError("wait on a closed Wakeup")
-        # A signal during select() runs its handler, whose set() ends the retried select at once.
-        woken = bool(select.select([self._read], [], [], seconds)[0])
+        # A signal during poll() runs its handler, whose set() ends the retried poll at once.
+        # (poll, not select: select refuses descriptors past 1023.)
+        ready = select.poll()
+        ready.register(self._read, select.POLLIN)
+        woken = bool(ready.poll(seconds * 1000))
         try:
             while os.read(self._read, 65536):
                 pass

@@ -107,13 +107,9 @@ class DockerRuntime(RuntimeBase):
         """The k6 image's ID (pulled first if missing): a digest of its content, so the same
         ID is the same k6."""
         if self._image_id is None:
-            from docker.errors import APIError
-
             client = docker_engine.connect()
             try:
                 self._image_id = str(docker_engine.require_image(client, self.image).id or "")
-            except APIError as exc:
-                raise EnvironmentProblem(f"cannot inspect image {self.image}: {docker_engine.short_error(exc)}") from None
             finally:
                 client.close()
         return self._image_id
